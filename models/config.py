@@ -1,0 +1,95 @@
+"""Typed hyper-parameters: a dataclass is the schema, its defaults are the documentation.
+
+Every variant's ``Config`` is a dataclass derived from :class:`GANConfig`; a variant changes a default by
+redeclaring the field. :func:`validate` checks ``Literal`` choices and ranges, so a bad value fails at
+construction with a message that names the field, the value and the valid choices.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
+
+
+class ConfigError(ValueError):
+    """A hyper-parameter is unknown or out of range; the message names it and what is valid."""
+
+
+@dataclass
+class GANConfig:
+    # --- budget
+    iterations: int = 1000            # GAN iterations = generator steps (each preceded by n_critic D steps)
+    # --- networks (independent of the objective)
+    arch: Literal["mlp", "dcgan"] = "mlp"
+    z_dim: int = 64                   # latent size, z ~ N(0, I)
+    hidden: int = 128                 # MLP width
+    depth: int = 2                    # MLP hidden layers
+    activation: Literal["tanh", "relu", "leaky_relu"] = "tanh"   # MLP activation
+    width: int = 64                   # DCGAN base channels
+    d_norm: Literal["none", "batch", "layer", "spectral"] = "none"   # discriminator normalisation
+    conditional: bool = False         # G(z, y) and D(x, y) receive the class label
+    # --- optimisation
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5                # Adam β1 (Radford et al. 2016)
+    beta2: float = 0.999              # Adam β2
+    n_critic: int = 1                 # discriminator steps per generator step
+    lr_schedule: Literal["constant", "linear"] = "constant"   # linear: decay both learning rates to 0
+    # --- training tricks (seed 002), usable with any discriminator-based objective
+    feature_matching: float = 0.0     # weight of ‖E h(x) - E h(G(z))‖² added to the generator loss
+    minibatch_kernels: int = 0        # minibatch discrimination kernels in D's head (0 = off)
+    instance_noise: float = 0.0       # std of Gaussian noise on D's inputs, annealed linearly to 0
+    n_discriminators: int = 1         # ensemble of D's of increasing capacity; G trained against all
+    stop_d_above: Optional[float] = None   # stop criteria: train D while its loss > C1 ...
+    stop_g_below: Optional[float] = None   # ... then G while its loss < C2
+    stop_max_steps: int = 20          # bound on consecutive steps of one network under the stop criteria
+    # --- logging
+    log_every: int = 50               # iterations between logged (on-device averaged) training scalars
+
+
+POSITIVE = {"iterations", "z_dim", "hidden", "depth", "width", "n_critic", "log_every", "n_discriminators",
+            "stop_max_steps"}
+NON_NEGATIVE = {"feature_matching", "minibatch_kernels", "instance_noise"}
+STRICTLY_POSITIVE_FLOAT = {"lr_g", "lr_d"}
+
+
+def _literal_choices(tp: Any) -> tuple | None:
+    if typing.get_origin(tp) is Literal:
+        return typing.get_args(tp)
+    return None
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    """``{field: resolved type}`` of a config dataclass."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def validate(cfg: Any) -> None:
+    """Raise :class:`ConfigError` for a value outside its ``Literal`` choices or its range."""
+    for name, tp in field_types(type(cfg)).items():
+        value = getattr(cfg, name)
+        choices = _literal_choices(tp)
+        if choices is not None and value not in choices:
+            raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, choices))}")
+        if name in POSITIVE and value < 1:
+            raise ConfigError(f"{name}={value!r} must be >= 1")
+        if name in NON_NEGATIVE and value < 0:
+            raise ConfigError(f"{name}={value!r} must be >= 0")
+        if name in STRICTLY_POSITIVE_FLOAT and not value > 0:
+            raise ConfigError(f"{name}={value!r} must be > 0")
+    if not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1):
+        raise ConfigError(f"beta1={cfg.beta1}, beta2={cfg.beta2}: Adam betas must lie in [0, 1)")
+
+
+def build_config(cls: type, overrides: dict[str, Any]) -> Any:
+    """Instantiate config dataclass ``cls`` from ``overrides``; unknown keys raise :class:`ConfigError`."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)} for {cls.__name__}; valid: {', '.join(names)}")
+    cfg = cls(**overrides)
+    validate(cfg)
+    return cfg

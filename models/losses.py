@@ -1,0 +1,193 @@
+"""GAN objectives as small pure functions of discriminator outputs.
+
+Conventions: ``real`` / ``fake`` are the discriminator's raw outputs on real data x ~ p* and on generated
+samples G(z) ~ pθ, shape ``(B,)``. "Logits" are pre-sigmoid scores, D(x) = σ(logit). Every loss is *minimised*
+by the network it trains. Seeds: ``shared/seeds/000`` (class-probability view, f-divergences, moment and ratio
+matching), ``001`` (minimax game), ``002`` (tricks, EBGAN, WGAN), ``003`` (optimal discriminator, JSD).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+# ------------------------------------------------------------------ class-probability estimation (seed 000)
+def minimax_d_loss(real: Tensor, fake: Tensor, pi: float = 0.5) -> Tensor:
+    # seed 000: L = π E_p*[-log D(x)] + (1-π) E_p(z)[-log(1 - D(G(z)))], with -log σ(l) = softplus(-l)
+    return pi * F.softplus(-real).mean() + (1.0 - pi) * F.softplus(fake).mean()
+
+
+def minimax_g_loss(fake: Tensor) -> Tensor:
+    # seed 000/002: min_θ E_p(z)[log(1 - D(G(z)))] — the saturating loss, log(1 - σ(l)) = -softplus(l)
+    return -F.softplus(fake).mean()
+
+
+def nonsaturating_g_loss(fake: Tensor) -> Tensor:
+    # seed 001 (learning algorithm): max_θ E log D(G(z))  <=>  min -E log σ(l) = E softplus(-l)
+    return F.softplus(-fake).mean()
+
+
+# ------------------------------------------------------------------------------------- least squares
+def lsgan_d_loss(real: Tensor, fake: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    # Mao et al. 2017 eq. (2): ½E[(D(x) - b)²] + ½E[(D(G(z)) - a)²]
+    return 0.5 * (real - b).pow(2).mean() + 0.5 * (fake - a).pow(2).mean()
+
+
+def lsgan_g_loss(fake: Tensor, c: float = 1.0) -> Tensor:
+    # Mao et al. 2017 eq. (2): ½E[(D(G(z)) - c)²]
+    return 0.5 * (fake - c).pow(2).mean()
+
+
+# ----------------------------------------------------------------------------------------- Wasserstein
+def wasserstein_estimate(real: Tensor, fake: Tensor) -> Tensor:
+    # seed 002: W(P, Q) = sup_{‖f‖_L ≤ 1} E_data f(x) - E_z f(g(z))
+    return real.mean() - fake.mean()
+
+
+def wgan_d_loss(real: Tensor, fake: Tensor) -> Tensor:
+    # seed 002, Algorithm 2: the critic ascends E f(x) - E f(G(z))
+    return -wasserstein_estimate(real, fake)
+
+
+def wgan_g_loss(fake: Tensor) -> Tensor:
+    # seed 002, Algorithm 2: the generator descends -E f(G(z))
+    return -fake.mean()
+
+
+def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, weight: float = 10.0) -> Tensor:
+    """Gulrajani et al. 2017 eq. (3): λ E[(‖∇_x̂ f(x̂)‖₂ - 1)²], x̂ = εx + (1-ε)x̃, ε ~ U[0, 1] per sample.
+
+    ``critic`` maps a batch to scores ``(B,)``; the graph is kept (``create_graph=True``) so the penalty
+    trains the critic.
+    """
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return weight * (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+# ----------------------------------------------------------------------------------------------- hinge
+def hinge_d_loss(real: Tensor, fake: Tensor) -> Tensor:
+    # Lim & Ye 2017 / Miyato et al. 2018: E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def hinge_g_loss(fake: Tensor) -> Tensor:
+    # Miyato et al. 2018: -E D(G(z))
+    return -fake.mean()
+
+
+# ------------------------------------------------------------------------------------------- EBGAN
+def ebgan_d_loss(real_energy: Tensor, fake_energy: Tensor, margin: float) -> Tensor:
+    # seed 002: L_f = E_data E(x) + E_z [m - E(g(z))]_+
+    return real_energy.mean() + F.relu(margin - fake_energy).mean()
+
+
+def ebgan_g_loss(fake_energy: Tensor) -> Tensor:
+    # seed 002: L_g = E_z E(g(z))
+    return fake_energy.mean()
+
+
+def pulling_away_term(s: Tensor) -> Tensor:
+    # Zhao et al. 2017 eq. (6): PT = 1/(N(N-1)) Σ_{i≠j} (S_iᵀS_j / (‖S_i‖‖S_j‖))²
+    n = s.shape[0]
+    s = F.normalize(s.flatten(1), dim=1)
+    cos2 = (s @ s.t()).pow(2)
+    return (cos2.sum() - cos2.diagonal().sum()) / (n * (n - 1))
+
+
+# ----------------------------------------------------------------------------- f-divergences (seed 000)
+@dataclass(frozen=True)
+class FDivergence:
+    """One row of Nowozin et al. 2016, Table 2: D_f(P‖Q) = ∫ q f(p/q) ≥ sup_T E_P[T] - E_Q[f*(T)], T = g_f(V).
+
+    ``f`` is the generator function, ``activation`` g_f maps the critic's raw output V into dom f*, and
+    ``conjugate`` is the Fenchel conjugate f*(t) = sup_u {ut - f(u)}. ``optimal_t(u)`` = f'(u) is the optimal
+    T at density ratio u = p/q.
+    """
+
+    name: str
+    f: Callable[[Tensor], Tensor]
+    activation: Callable[[Tensor], Tensor]
+    conjugate: Callable[[Tensor], Tensor]
+    optimal_t: Callable[[Tensor], Tensor]
+
+
+LOG2 = math.log(2.0)
+F_DIVERGENCES: dict[str, FDivergence] = {
+    d.name: d for d in (
+        FDivergence("kl", lambda u: u * torch.log(u), lambda v: v,
+                    lambda t: torch.exp(t - 1), lambda u: 1 + torch.log(u)),
+        FDivergence("reverse_kl", lambda u: -torch.log(u), lambda v: -torch.exp(-v),
+                    lambda t: -1 - torch.log(-t), lambda u: -1 / u),
+        FDivergence("pearson", lambda u: (u - 1) ** 2, lambda v: v,
+                    lambda t: 0.25 * t ** 2 + t, lambda u: 2 * (u - 1)),
+        FDivergence("squared_hellinger", lambda u: (torch.sqrt(u) - 1) ** 2, lambda v: 1 - torch.exp(-v),
+                    lambda t: t / (1 - t), lambda u: 1 - 1 / torch.sqrt(u)),
+        # Nowozin et al.'s Jensen-Shannon row: with this f, D_f = 2·JSD(P‖Q)
+        FDivergence("js", lambda u: -(u + 1) * torch.log((1 + u) / 2) + u * torch.log(u),
+                    lambda v: LOG2 - F.softplus(-v), lambda t: -torch.log(2 - torch.exp(t)),
+                    lambda u: torch.log(2 * u / (1 + u))),
+        # the "GAN" row: D_f = 2·JSD(P‖Q) - log 4, the value of the original minimax game
+        FDivergence("gan", lambda u: u * torch.log(u) - (u + 1) * torch.log(u + 1), lambda v: -F.softplus(-v),
+                    lambda t: -torch.log(1 - torch.exp(t)), lambda u: torch.log(u / (u + 1))),
+    )
+}
+
+
+def fgan_bound(real: Tensor, fake: Tensor, div: FDivergence) -> Tensor:
+    # seed 000 / Nowozin et al. eq. (6): F(θ, ω) = E_P[g_f(V(x))] - E_Q[f*(g_f(V(x)))]
+    return div.activation(real).mean() - div.conjugate(div.activation(fake)).mean()
+
+
+def fgan_d_loss(real: Tensor, fake: Tensor, div: FDivergence) -> Tensor:
+    # the critic maximises the variational lower bound
+    return -fgan_bound(real, fake, div)
+
+
+def fgan_g_loss(fake: Tensor, div: FDivergence) -> Tensor:
+    # Nowozin et al. §3.2: the generator maximises E_Q[g_f(V(G(z)))] (the non-saturating alternative)
+    return -div.activation(fake).mean()
+
+
+# --------------------------------------------------------------------- moment matching / MMD (seed 000)
+def rbf_mixture_kernel(a: Tensor, b: Tensor, bandwidths: tuple[float, ...]) -> Tensor:
+    # k(x, y) = Σ_σ exp(-‖x - y‖² / (2σ²))
+    d2 = torch.cdist(a.flatten(1), b.flatten(1)).pow(2)
+    return sum(torch.exp(-d2 / (2 * s * s)) for s in bandwidths)
+
+
+def mmd2_unbiased(x: Tensor, y: Tensor, bandwidths: tuple[float, ...]) -> Tensor:
+    # Gretton et al. 2012 eq. (3): 1/(m(m-1)) Σ_{i≠j} k(x_i,x_j) + 1/(n(n-1)) Σ_{i≠j} k(y_i,y_j) - 2/(mn) Σ k(x_i,y_j)
+    m, n = x.shape[0], y.shape[0]
+    kxx, kyy, kxy = (rbf_mixture_kernel(x, x, bandwidths), rbf_mixture_kernel(y, y, bandwidths),
+                     rbf_mixture_kernel(x, y, bandwidths))
+    return ((kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1)) + (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1))
+            - 2 * kxy.mean())
+
+
+# ------------------------------------------------------------------------- ratio matching (seed 000)
+def ratio_from_score(score: Tensor) -> Tensor:
+    """The critic's non-negative density-ratio estimate r_φ(x) = softplus(V(x))."""
+    return F.softplus(score)
+
+
+def ulsif_ratio_loss(real_ratio: Tensor, fake_ratio: Tensor) -> Tensor:
+    # seed 000: E_pθ[(r_φ - r*)²] = E_pθ[r_φ²] - 2 E_p*[r_φ] + const (Kanamori et al. 2009, uLSIF); halved
+    return 0.5 * fake_ratio.pow(2).mean() - real_ratio.mean()
+
+
+def ratio_g_loss(fake_ratio: Tensor, eps: float = 1e-6) -> Tensor:
+    # drive r_φ(G(z)) -> 1 by descending KL(pθ‖p*) ≈ E_pθ[-log r_φ(x)] (≥ 0, = 0 iff r ≡ 1)
+    return -torch.log(fake_ratio + eps).mean()
+
+
+# ------------------------------------------------------------------------------------------ tricks
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    # seed 002: L_fm = ‖E_data h(x) - E_z h(g(z))‖²
+    return (real_features.mean(0) - fake_features.mean(0)).pow(2).sum()

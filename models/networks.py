@@ -1,0 +1,189 @@
+"""Generator and discriminator networks, independent of the objective.
+
+Every discriminator is a *body* (data -> features) followed by a shared :class:`DiscriminatorHead`
+(optional minibatch discrimination, a linear score, optional class projection), so the tricks and the
+conditioning compose with every architecture. ``D(x, y)`` returns ``(score, features)`` with ``score`` of
+shape ``(B,)`` (a logit, a critic value or an energy, depending on the objective) and ``features`` ``(B, F)``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
+D_NORMS = ("none", "batch", "layer", "spectral")
+
+
+def _act(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def _sn(layer: nn.Module, norm: str) -> nn.Module:
+    return spectral_norm(layer) if norm == "spectral" else layer
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Salimans et al. (2016) §3.2: o(x_i)_b = Σ_j exp(-‖M_{i,b} - M_{j,b}‖_1), M = f(x) T.
+
+    Input ``(B, A)``; output ``(B, A + num_kernels)`` (the input with the cross-sample statistics appended).
+    The sum excludes j = i, so a batch of ``B`` identical samples gives ``B - 1`` in every kernel.
+    """
+
+    def __init__(self, in_features: int, num_kernels: int = 16, kernel_dim: int = 8) -> None:
+        super().__init__()
+        self.num_kernels, self.kernel_dim = num_kernels, kernel_dim
+        self.T = nn.Parameter(torch.randn(in_features, num_kernels * kernel_dim) * 0.1)
+
+    def forward(self, f: Tensor) -> Tensor:
+        m = (f @ self.T).view(-1, self.num_kernels, self.kernel_dim)             # (B, K, C)
+        l1 = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(-1)                      # (B, B, K)
+        o = torch.exp(-l1).sum(1) - 1.0                                           # drop the j = i term
+        return torch.cat([f, o], dim=1)
+
+
+class DiscriminatorHead(nn.Module):
+    """features -> [minibatch discrimination] -> linear score [+ projection ⟨embed(y), φ(x)⟩]."""
+
+    def __init__(self, in_features: int, num_classes: int = 0, minibatch_kernels: int = 0,
+                 norm: str = "none") -> None:
+        super().__init__()
+        self.mbd = MinibatchDiscrimination(in_features, minibatch_kernels) if minibatch_kernels else None
+        width = in_features + minibatch_kernels
+        self.linear = _sn(nn.Linear(width, 1), norm)
+        self.embed = _sn(nn.Embedding(num_classes, width), norm) if num_classes else None
+
+    def forward(self, features: Tensor, y: Tensor | None = None) -> Tensor:
+        h = self.mbd(features) if self.mbd is not None else features
+        score = self.linear(h).squeeze(1)
+        if self.embed is not None and y is not None and y.numel():
+            score = score + (self.embed(y) * h).sum(1)                            # Miyato & Koyama 2018
+        return score
+
+
+class Discriminator(nn.Module):
+    """A body plus the shared head; ``forward(x, y) -> (score (B,), features (B, F))``."""
+
+    def __init__(self, body: nn.Module, feature_dim: int, num_classes: int = 0, minibatch_kernels: int = 0,
+                 norm: str = "none") -> None:
+        super().__init__()
+        self.body = body
+        self.head = DiscriminatorHead(feature_dim, num_classes, minibatch_kernels, norm)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        features = self.body(x)
+        return self.head(features, y), features
+
+
+class Generator(nn.Module):
+    """Wraps a body ``(B, z_dim [+ classes]) -> sample``; conditions by concatenating a one-hot label to z."""
+
+    def __init__(self, body: nn.Module, z_dim: int, num_classes: int = 0) -> None:
+        super().__init__()
+        self.body, self.z_dim, self.num_classes = body, z_dim, num_classes
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.num_classes:
+            if y is None or not y.numel():
+                raise ValueError("this generator is conditional: pass class labels y")
+            z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)
+        return self.body(z)
+
+
+# ---------------------------------------------------------------------------------------------- MLP
+def mlp_body(in_dim: int, hidden: int, depth: int, activation: str, norm: str = "none") -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers.append(_sn(nn.Linear(in_dim if i == 0 else hidden, hidden), norm))
+        if norm == "layer":
+            layers.append(nn.LayerNorm(hidden))
+        elif norm == "batch":
+            layers.append(nn.BatchNorm1d(hidden))
+        layers.append(_act(activation))
+    return nn.Sequential(*layers)
+
+
+class _Reshape(nn.Module):
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.view(x.shape[0], *self.shape)
+
+
+def mlp_generator(data_shape: tuple[int, ...], z_dim: int, hidden: int, depth: int, activation: str,
+                  image: bool, num_classes: int = 0) -> Generator:
+    out = math.prod(data_shape)
+    body = mlp_body(z_dim + num_classes, hidden, depth, activation)
+    body.append(nn.Linear(hidden, out))
+    if image:
+        body.append(nn.Tanh())
+    body.append(_Reshape(*data_shape))
+    return Generator(body, z_dim, num_classes)
+
+
+def mlp_discriminator(data_shape: tuple[int, ...], hidden: int, depth: int, activation: str,
+                      norm: str = "none", num_classes: int = 0, minibatch_kernels: int = 0) -> Discriminator:
+    body = nn.Sequential(nn.Flatten(), *mlp_body(math.prod(data_shape), hidden, depth, activation, norm))
+    return Discriminator(body, hidden, num_classes, minibatch_kernels, norm)
+
+
+# -------------------------------------------------------------------------------------------- DCGAN
+def dcgan_levels(size: int) -> tuple[int, int]:
+    """(number of ×2 stages, base resolution) with base in 3..7: 8 -> (1, 4), 28 -> (2, 7), 32 -> (3, 4),
+    64 -> (4, 4)."""
+    for k in range(0, 8):
+        base = size / 2 ** k
+        if base == int(base) and 3 <= base <= 7:
+            return k, int(base)
+    raise ValueError(f"DCGAN needs an image side of base·2^k with base in 3..7 (8, 28, 32, 64, ...); got {size}")
+
+
+def dcgan_generator(data_shape: tuple[int, ...], z_dim: int, width: int = 64, num_classes: int = 0) -> Generator:
+    """Radford et al. 2016: project z to base×base, then transposed convolutions (×2 each) with batch norm
+    and ReLU, ``tanh`` output."""
+    c, h, w = data_shape
+    if h != w:
+        raise ValueError(f"DCGAN expects square images, got {h}×{w}")
+    k, base = dcgan_levels(h)
+    ch = width * 2 ** max(k - 1, 0)
+    layers: list[nn.Module] = [nn.Linear(z_dim + num_classes, ch * base * base, bias=False), _Reshape(ch, base, base),
+                               nn.BatchNorm2d(ch), nn.ReLU(True)]
+    for i in range(k):
+        out = c if i == k - 1 else ch // 2
+        layers.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=(i == k - 1)))
+        if i < k - 1:
+            layers += [nn.BatchNorm2d(out), nn.ReLU(True)]
+        ch = out
+    if k == 0:
+        layers.append(nn.Conv2d(ch, c, 3, 1, 1))
+    layers.append(nn.Tanh())
+    return Generator(nn.Sequential(*layers), z_dim, num_classes)
+
+
+def dcgan_discriminator(data_shape: tuple[int, ...], width: int = 64, norm: str = "batch", num_classes: int = 0,
+                        minibatch_kernels: int = 0) -> Discriminator:
+    """Strided 4×4 convolutions (÷2 each) with LeakyReLU(0.2); no normalization on the first layer."""
+    c, h, _ = data_shape
+    k, base = dcgan_levels(h)
+    layers: list[nn.Module] = []
+    ch_in, ch = c, width
+    res = h
+    for i in range(max(k, 1)):
+        stride = 2 if k else 1
+        layers.append(_sn(nn.Conv2d(ch_in, ch, 4 if k else 3, stride, 1), norm))
+        res = res // stride
+        if i > 0 and norm == "batch":
+            layers.append(nn.BatchNorm2d(ch))
+        elif i > 0 and norm == "layer":
+            layers.append(nn.GroupNorm(1, ch))                  # layer norm over (C, H, W)
+        layers.append(nn.LeakyReLU(0.2, True))
+        ch_in, ch = ch, ch * 2
+    layers.append(nn.Flatten())
+    return Discriminator(nn.Sequential(*layers), ch_in * res * res, num_classes, minibatch_kernels, norm)
