@@ -80,7 +80,7 @@ def validate(cfg: Any) -> None:
             raise ConfigError(f"{name}={value!r} must be >= 0")
         if name in STRICTLY_POSITIVE_FLOAT and not value > 0:
             raise ConfigError(f"{name}={value!r} must be > 0")
-    if not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1):
+    if hasattr(cfg, "beta1") and not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1):
         raise ConfigError(f"beta1={cfg.beta1}, beta2={cfg.beta2}: Adam betas must lie in [0, 1)")
 
 

@@ -1,0 +1,189 @@
+"""``python -m benchmark <command>``: list, run, report (and the commands later modules add).
+
+Bad input (unknown variant, dataset, metric or option; out-of-range values; malformed files; an unwritable
+results directory) prints one ``error:`` line that names the bad value and the valid choices, and exits 2
+without writing anything.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def load_yaml_mapping(path: str | os.PathLike, what: str = "config") -> dict[str, Any]:
+    """Read a YAML file with the safe loader; it must hold a mapping."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{what} file {str(p)!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise UsageError(f"{what} file {str(p)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{what} file {str(p)!r} must hold a mapping of option: value, got {type(data).__name__}")
+    return data
+
+
+def parse_extra_options(tokens: list[str]) -> dict[str, str]:
+    """``['--lr-g', '1e-4', '--pi=0.3']`` -> ``{'lr_g': '1e-4', 'pi': '0.3'}``."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok.startswith("--") or len(tok) < 3:
+            raise UsageError(f"unexpected argument {tok!r}: options take the form --name value")
+        if "=" in tok:
+            k, v = tok[2:].split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(tokens) or tokens[i + 1].startswith("--"):
+                raise UsageError(f"option {tok} needs a value")
+            k, v = tok[2:], tokens[i + 1]
+            i += 2
+        out[k.replace("-", "_")] = v
+    return out
+
+
+def check_writable(directory: str | os.PathLike) -> None:
+    """Fail early (before any training) when results cannot be written."""
+    d = Path(directory)
+    probe_dir = d
+    while not probe_dir.exists():
+        probe_dir = probe_dir.parent
+    if not os.access(probe_dir, os.W_OK | os.X_OK) or (d.exists() and not d.is_dir()):
+        raise UsageError(f"results directory {str(d)!r} is not writable: choose another with --results-dir")
+
+
+# ------------------------------------------------------------------------------------------ commands
+def cmd_list(args: argparse.Namespace) -> int:
+    import datamodules
+    import models
+    from . import metrics
+
+    print("variants:")
+    for name, cls in sorted(models.VARIANTS.items()):
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        print(f"  {name:16s} {doc}")
+    print("datasets:")
+    for name, cls in sorted(datamodules.DATAMODULES.items()):
+        print(f"  {name:16s} {cls.kind:6s} {'x'.join(map(str, cls.dims)):10s} metrics: {', '.join(cls.metrics)}")
+    print("metrics:")
+    for name, group in sorted(metrics.METRIC_GROUPS.items()):
+        arrow = "higher is better" if group.higher_is_better.get(name, True) else "lower is better"
+        print(f"  {name:16s} {arrow}")
+    return 0
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variant", help="registered variant (see `list`)")
+    p.add_argument("--data", help="registered dataset (see `list`)")
+    p.add_argument("--seed", help="random seed")
+    p.add_argument("--iterations", help="budget in GAN iterations (generator steps)")
+    p.add_argument("--config", help="YAML file of option overrides")
+    p.add_argument("--results-dir", dest="results_dir", help="where runs/ and samples/ go (default results)")
+
+
+def gather_run_options(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if args.config:
+        options.update({k.replace("-", "_"): v for k, v in load_yaml_mapping(args.config).items()})
+    for k in ("variant", "data", "seed", "iterations", "results_dir"):
+        if getattr(args, k, None) is not None:
+            options[k] = getattr(args, k)
+    options.update(parse_extra_options(extra))
+    return options
+
+
+def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    from models import ConfigError
+    from .options import resolve
+    from .runner import execute
+
+    try:
+        resolved = resolve(gather_run_options(args, extra))
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    check_writable(resolved.run.results_dir)
+    record = execute(resolved)
+    print(f"{record['run_id']}: {record['status']} after {record['steps']} iterations "
+          f"in {record['wall_time_s']:.1f} s")
+    for k, v in record["metrics"].items():
+        print(f"  {k:16s} {v if v is None else f'{v:.4g}'}")
+    if record.get("error"):
+        print(f"  error: {record['error']}")
+    print(f"  -> {Path(resolved.run.results_dir) / 'runs' / (record['run_id'] + '.json')}")
+    return 0 if record["status"] != "failed" else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    check_writable(args.results_dir)
+    paths = build_report(args.results_dir)
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+COMMANDS: dict[str, Callable] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmark",
+                                     description="GANBench: train classic GAN objectives under one protocol.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("list", help="list the registered variants, datasets and metrics")
+    p = sub.add_parser("run", help="train and score one configuration; extra --name value pairs set any option",
+                       epilog="Every option of the variant's Config, the dataset and the run can be given as "
+                              "--name value; `python -m benchmark options --variant V --data D` lists them.")
+    add_run_arguments(p)
+    p = sub.add_parser("options", help="list every option of a variant on a dataset with its default")
+    p.add_argument("--variant", default="nsgan")
+    p.add_argument("--data", default="ring8")
+    p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
+    p.add_argument("--results-dir", dest="results_dir", default="results")
+    return parser
+
+
+def cmd_options(args: argparse.Namespace) -> int:
+    from .options import option_table
+
+    try:
+        rows = option_table(args.variant, args.data)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    for owner, name, default in rows:
+        print(f"  {owner:10s} --{name.replace('_', '-'):22s} {default!r}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    args, extra = parser.parse_known_args(argv)
+    try:
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        if args.command == "run":
+            return cmd_run(args, extra)
+        if extra:
+            raise UsageError(f"unrecognised arguments: {' '.join(extra)}")
+        handler = {"list": cmd_list, "report": cmd_report, "options": cmd_options, **COMMANDS}[args.command]
+        return handler(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,157 @@
+"""One flat option namespace for a run, checked against three typed schemas.
+
+A run's options are the union of :class:`RunOptions` (how to run: devices, results directory, logging), the
+variant's ``Config`` dataclass (the objective and networks) and the datamodule's constructor signature (the
+data). Names never collide; unknown names are rejected with the list of valid ones. Values given as strings
+(command line, sweep grids) are converted with the field's type hint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+from models import ConfigError, get_variant
+from models.config import field_types, validate
+from datamodules import get_datamodule
+
+
+@dataclass
+class RunOptions:
+    variant: str = "nsgan"
+    data: str = "ring8"
+    seed: int = 0
+    results_dir: str = "results"
+    metrics: str = ""                 # comma-separated metric names; empty = the dataset's defaults
+    accelerator: str = "auto"         # passed to the Trainer (cpu, gpu, auto, ...)
+    devices: str = "1"                # Trainer devices: a count, a list like "0,1", or "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"            # auto, ddp (find_unused_parameters=True), ddp_spawn, ...
+    precision: str = "32-true"        # 32-true, bf16-mixed, 16-mixed
+    deterministic: bool = False       # torch deterministic algorithms (bit-exact CPU resumes)
+    threads: int = 0                  # torch intra-op threads (0 = leave torch's default)
+    wandb: Literal["auto", "online", "offline", "disabled"] = "auto"   # auto: online iff WANDB_API_KEY is set
+    project: str = "ganbench"         # W&B project
+    group: str = ""                   # W&B group (a sweep's name)
+    save_samples: int = 512           # generated samples kept with the run for plots
+    checkpoint_every: int = 0         # iterations between checkpoints (0 = only at the end, if at all)
+    resume: bool = True               # continue from the run's last checkpoint when one exists
+
+
+# options that say *how* a run executes, not *what* it computes: they do not enter the run's identity
+EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "strategy", "threads", "wandb",
+                     "project", "group", "resume", "checkpoint_every", "precision"}
+
+
+def data_schema(dm_cls: type) -> dict[str, tuple[Any, Any]]:
+    """``{name: (type, default)}`` from a datamodule's constructor (``seed`` comes from the run)."""
+    sig = inspect.signature(dm_cls.__init__)
+    hints = typing.get_type_hints(dm_cls.__init__)
+    return {n: (hints.get(n, str), p.default) for n, p in sig.parameters.items()
+            if n not in ("self", "seed") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def coerce(value: Any, tp: Any, name: str) -> Any:
+    """Convert ``value`` (often a string) to type hint ``tp``; :class:`ConfigError` names the option."""
+    origin = typing.get_origin(tp)
+    if origin is Union:                                    # Optional[X]
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            return None
+        return coerce(value, args[0], name)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, choices))}")
+        return value
+    try:
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            s = str(value).lower()
+            if s in ("1", "true", "yes", "on"):
+                return True
+            if s in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if tp is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value) if not isinstance(value, str) else int(value, 10)
+        if tp is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if tp is str:
+            return str(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a valid {getattr(tp, '__name__', tp)}") from None
+    return value
+
+
+@dataclass
+class ResolvedRun:
+    """A run's options split by owner, converted and validated."""
+
+    run: RunOptions
+    model: dict[str, Any]
+    data: dict[str, Any]
+    variant_cls: type = field(repr=False, default=None)
+    datamodule_cls: type = field(repr=False, default=None)
+
+    def config(self) -> dict[str, Any]:
+        """Every hyper-parameter that defines the run (the model config with all defaults filled in)."""
+        model_cfg = dataclasses.asdict(self.variant_cls.Config(**self.model))
+        run = {k: v for k, v in dataclasses.asdict(self.run).items() if k not in EXECUTION_OPTIONS}
+        return {**run, **model_cfg, **{f"data.{k}": v for k, v in self.data.items()}}
+
+
+def resolve(options: dict[str, Any]) -> ResolvedRun:
+    """Split, convert and validate a flat option dict (keys may use ``-`` or ``_``)."""
+    options = {k.replace("-", "_"): v for k, v in options.items()}
+    run_types = field_types(RunOptions)
+    variant_name = coerce(options.get("variant", RunOptions.variant), str, "variant")
+    data_name = coerce(options.get("data", RunOptions.data), str, "data")
+    try:
+        variant_cls = get_variant(variant_name)
+        dm_cls = get_datamodule(data_name)
+    except KeyError as e:
+        raise ConfigError(e.args[0]) from None
+    model_types = field_types(variant_cls.Config)
+    d_schema = data_schema(dm_cls)
+    run_kw, model_kw, data_kw = {}, {}, {}
+    for key, value in options.items():
+        if key in run_types:
+            run_kw[key] = coerce(value, run_types[key], key)
+        elif key in model_types:
+            model_kw[key] = coerce(value, model_types[key], key)
+        elif key in d_schema:
+            data_kw[key] = coerce(value, d_schema[key][0], key)
+        else:
+            valid = sorted(set(run_types) | set(model_types) | set(d_schema))
+            raise ConfigError(f"unknown option {key!r} for variant {variant_name!r} on dataset {data_name!r}; "
+                              f"valid options: {', '.join(valid)}")
+    run = RunOptions(**run_kw)
+    validate(run)
+    if run.save_samples < 0 or run.checkpoint_every < 0 or run.threads < 0 or run.num_nodes < 1:
+        raise ConfigError("save_samples, checkpoint_every and threads must be >= 0 and num_nodes >= 1")
+    for k, v in data_kw.items():
+        if k in ("batch_size", "num_samples") and v < 1:
+            raise ConfigError(f"{k}={v} must be >= 1")
+    model_cfg = variant_cls.Config(**model_kw)
+    validate(model_cfg)
+    data_kw = {n: data_kw.get(n, default) for n, (_, default) in d_schema.items()}
+    return ResolvedRun(run, model_kw, data_kw, variant_cls, dm_cls)
+
+
+def option_table(variant: str, data: str) -> list[tuple[str, str, Any]]:
+    """(owner, name, default) for every option a run of ``variant`` on ``data`` accepts."""
+    rows = [("run", f.name, f.default) for f in dataclasses.fields(RunOptions)]
+    rows += [(variant, f.name, f.default) for f in dataclasses.fields(get_variant(variant).Config)]
+    rows += [(data, n, d) for n, (_, d) in data_schema(get_datamodule(data)).items()]
+    return rows
+
+
+__all__ = ["RunOptions", "ResolvedRun", "resolve", "coerce", "option_table", "EXECUTION_OPTIONS"]

@@ -1,0 +1,88 @@
+"""Results are data: one JSON file per run, written atomically; everything else is derived from them."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+RUN_STATUSES = ("completed", "diverged", "failed")
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``:
+    a reader sees the old file or the new one, never a partial one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def config_key(config: dict) -> str:
+    """A stable 10-hex-digit hash of a run's full configuration (its identity for resuming sweeps)."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def run_id(config: dict) -> str:
+    """``<variant>-<dataset>-s<seed>-<hash>``: readable and unique per full configuration."""
+    return f"{config['variant']}-{config['data']}-s{config['seed']}-{config_key(config)}"
+
+
+def runs_dir(results_dir: str | os.PathLike) -> Path:
+    return Path(results_dir) / "runs"
+
+
+def load_runs(results_dir: str | os.PathLike) -> list[dict]:
+    """Every run record under ``results_dir/runs`` (unreadable files are reported, not fatal)."""
+    out = []
+    for p in sorted(runs_dir(results_dir).glob("*.json")):
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            print(f"warning: skipping unreadable run file {p}: {e}")
+            continue
+        rec.setdefault("run_id", p.stem)
+        out.append(rec)
+    return out
+
+
+def package_versions(names: Iterable[str] = ("torch", "torchvision", "pytorch_lightning", "torchmetrics",
+                                             "torch_fidelity", "wandb", "numpy", "sklearn")) -> dict[str, str]:
+    from importlib import metadata
+
+    dist = {"pytorch_lightning": "pytorch-lightning", "torch_fidelity": "torch-fidelity", "sklearn": "scikit-learn"}
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = metadata.version(dist.get(n, n))
+        except metadata.PackageNotFoundError:
+            out[n] = None
+    try:
+        out["ganbench"] = metadata.version("ganbench")
+    except metadata.PackageNotFoundError:
+        out["ganbench"] = None
+    return out

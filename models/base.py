@@ -1,0 +1,325 @@
+"""The one training step every GANBench variant shares.
+
+:class:`GANModule` is a ``LightningModule`` with manual optimisation. Per batch it does one discriminator
+step and, every ``n_critic`` batches, one generator step (a *GAN iteration*; the budget ``iterations`` counts
+these, while Lightning's ``global_step`` counts every optimiser step). ``G(z)`` is computed once per batch:
+the D step sees it detached and the G step back-propagates through the same tensor. A variant only supplies
+
+- ``d_loss(real, fake) -> Tensor`` and ``g_loss(fake, real) -> Tensor`` on :class:`Critique` objects,
+- optionally ``d_penalty(disc, real_x, fake_x, y)`` (gradient penalty), ``after_d_step()`` (weight
+  clipping), ``build_discriminator(i)`` (e.g. an autoencoder) and its ``Config`` defaults.
+
+Training scalars are accumulated on the device and flushed every ``log_every`` iterations (one host sync per
+flush), so the step itself never synchronises. NaN/Inf losses are detected on the device, the first bad
+iteration is kept, and the run stops with ``status = "diverged"`` at the next flush.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from . import networks
+from .config import ConfigError, GANConfig, build_config
+
+
+@dataclass
+class Critique:
+    """What one discriminator said about a batch.
+
+    Attributes:
+        x: the samples it scored ``(B, *dims)`` (after instance noise).
+        score: raw output ``(B,)``: a logit, a critic value or an energy, per objective (``None`` without D).
+        features: penultimate features ``(B, F)`` (the flattened samples when there is no discriminator).
+    """
+
+    x: Tensor
+    score: Tensor | None
+    features: Tensor
+
+
+class GANModule(pl.LightningModule):
+    """Base class of every variant (see the module docstring).
+
+    Args:
+        data_shape: shape of one sample, e.g. ``(2,)`` or ``(1, 28, 28)``.
+        num_classes: label count of the datamodule (0 when unlabelled); needed for ``conditional=True``.
+        data_kind: ``"points"`` (unbounded generator output) or ``"image"`` (``tanh`` output in [-1, 1]).
+        **hparams: fields of the variant's ``Config``; unknown keys raise :class:`ConfigError`.
+    """
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[GANConfig]] = GANConfig
+    has_discriminator: ClassVar[bool] = True
+    score_is_logit: ClassVar[bool] = True      # log σ(score) as D(x); otherwise the raw score
+    g_needs_real: ClassVar[bool] = False       # g_loss uses D's critique of a real batch
+
+    def __init__(self, data_shape: tuple[int, ...] = (2,), num_classes: int = 0, data_kind: str = "points",
+                 **hparams: Any) -> None:
+        super().__init__()
+        self.cfg = build_config(self.Config, hparams)
+        if self.cfg.conditional and not num_classes:
+            raise ConfigError("conditional=True needs a labelled dataset (num_classes > 0)")
+        if self.cfg.arch == "dcgan" and len(data_shape) != 3:
+            raise ConfigError(f"arch='dcgan' needs image data (C, H, W); this dataset has shape {tuple(data_shape)}:"
+                              " use arch='mlp'")
+        self.save_hyperparameters({"data_shape": list(data_shape), "num_classes": num_classes,
+                                   "data_kind": data_kind, **asdict(self.cfg)})
+        self.automatic_optimization = False
+        self.data_shape, self.num_classes, self.data_kind = tuple(data_shape), num_classes, data_kind
+        self.cond_classes = num_classes if self.cfg.conditional else 0
+        self.generator = self.build_generator()
+        self.discriminators = nn.ModuleList(
+            [self.build_discriminator(i) for i in range(self.cfg.n_discriminators)] if self.has_discriminator else [])
+        self.iteration = 0                      # GAN iterations done (python int: no sync to read it)
+        self.diverged_at: int | None = None
+        self.history: list[dict[str, float]] = []
+        self._batch_in_iteration = 0
+        self._stop_phase, self._stop_count = "d", 0
+        self._sums: dict[str, Tensor] = {}
+        self._counts: dict[str, int] = {}
+        self._first_bad: Tensor | None = None
+        self._iter_dev: Tensor | None = None
+
+    # ----------------------------------------------------------------------------------- networks
+    def build_generator(self) -> nn.Module:
+        c = self.cfg
+        if c.arch == "dcgan":
+            return networks.dcgan_generator(self.data_shape, c.z_dim, c.width, self.cond_classes)
+        return networks.mlp_generator(self.data_shape, c.z_dim, c.hidden, c.depth, c.activation,
+                                      image=self.data_kind == "image", num_classes=self.cond_classes)
+
+    def build_discriminator(self, index: int) -> nn.Module:
+        """Discriminator ``index`` of the ensemble; member i of n has capacity ÷ 2^(n-1-i) (increasing)."""
+        c = self.cfg
+        shrink = 2 ** (c.n_discriminators - 1 - index)
+        if c.arch == "dcgan":
+            return networks.dcgan_discriminator(self.data_shape, max(c.width // shrink, 4), c.d_norm,
+                                                self.cond_classes, c.minibatch_kernels)
+        return networks.mlp_discriminator(self.data_shape, max(c.hidden // shrink, 4), c.depth, c.activation,
+                                          c.d_norm, self.cond_classes, c.minibatch_kernels)
+
+    # ------------------------------------------------------------------------------ variant hooks
+    def d_loss(self, real: Critique, fake: Critique) -> Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, fake: Critique, real: Critique | None) -> Tensor:
+        raise NotImplementedError
+
+    def d_penalty(self, disc: nn.Module, real_x: Tensor, fake_x: Tensor, y: Tensor | None) -> Tensor | None:
+        """Extra discriminator loss term (e.g. a gradient penalty); ``None`` for none."""
+        return None
+
+    def after_d_step(self) -> None:
+        """Called after every discriminator optimiser step (e.g. weight clipping)."""
+
+    def track(self, name: str, value: Tensor) -> None:
+        """Accumulate a scalar on the device; its mean is logged at the next flush."""
+        v = value.detach().float()
+        if name in self._sums:
+            self._sums[name] += v
+            self._counts[name] += 1
+        else:
+            self._sums[name], self._counts[name] = v.clone(), 1
+
+    # ------------------------------------------------------------------------------------ sampling
+    def sample_z(self, n: int) -> Tensor:
+        return torch.randn(n, self.cfg.z_dim, device=self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: Tensor | None = None, batch_size: int = 1000) -> Tensor:
+        """``n`` generated samples in eval mode (labels cycle over the classes when conditional)."""
+        was_training = self.generator.training
+        self.generator.eval()
+        if self.cond_classes and labels is None:
+            labels = torch.arange(n) % self.cond_classes
+        out = []
+        for i in range(0, n, batch_size):
+            m = min(batch_size, n - i)
+            y = labels[i:i + m].to(self.device) if (self.cond_classes and labels is not None) else None
+            out.append(self.generator(self.sample_z(m), y).float())
+        self.generator.train(was_training)
+        return torch.cat(out)
+
+    def critique(self, disc: nn.Module, x: Tensor, y: Tensor | None) -> Critique:
+        sigma = self.instance_noise_std()
+        if sigma > 0:
+            x = x + sigma * torch.randn_like(x)
+        score, features = disc(x, y if self.cond_classes else None)
+        return Critique(x, score, features)
+
+    def instance_noise_std(self) -> float:
+        # instance noise (seed 002 "add noise to the samples"), annealed linearly to zero over the budget
+        return self.cfg.instance_noise * max(0.0, 1.0 - self.iteration / self.cfg.iterations)
+
+    # ----------------------------------------------------------------------------------- optimisers
+    def _optimizer(self, params, lr: float) -> torch.optim.Optimizer:
+        if self.cfg.optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, betas=(self.cfg.beta1, self.cfg.beta2))
+
+    def configure_optimizers(self):
+        opts = [self._optimizer(self.generator.parameters(), self.cfg.lr_g)]
+        if self.has_discriminator:
+            opts.insert(0, self._optimizer(self.discriminators.parameters(), self.cfg.lr_d))
+        if self.cfg.lr_schedule == "linear":
+            total = self.cfg.iterations
+            return opts, [torch.optim.lr_scheduler.LambdaLR(o, lambda it: max(0.0, 1.0 - it / total)) for o in opts]
+        return opts
+
+    def _opts(self):
+        opts = self.optimizers()
+        opts = opts if isinstance(opts, list) else [opts]
+        return (opts[0], opts[1]) if self.has_discriminator else (None, opts[0])
+
+    # -------------------------------------------------------------------------------- training step
+    def schedule(self) -> tuple[bool, bool]:
+        """(do a D step, do a G step) for this batch: n_critic D steps per G step, or the stop criteria."""
+        if not self.has_discriminator:
+            return False, True
+        if self.cfg.stop_d_above is not None or self.cfg.stop_g_below is not None:
+            return (self._stop_phase == "d"), (self._stop_phase == "g")
+        self._batch_in_iteration += 1
+        if self._batch_in_iteration >= self.cfg.n_critic:
+            self._batch_in_iteration = 0
+            return True, True
+        return True, False
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        x, y = batch
+        y = y if (self.cond_classes and y.numel()) else None
+        do_d, do_g = self.schedule()
+        z = self.sample_z(x.shape[0])
+        with torch.set_grad_enabled(do_g):
+            fake = self.generator(z, y)                      # G(z) once per batch
+        if do_d:
+            self.discriminator_step(x, fake.detach(), y)
+        if do_g:
+            self.generator_step(x, fake, y)
+
+    def discriminator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
+        opt_d, _ = self._opts()
+        loss = x.new_zeros(())
+        for disc in self.discriminators:
+            real_c, fake_c = self.critique(disc, x, y), self.critique(disc, fake, y)
+            loss = loss + self.d_loss(real_c, fake_c)
+            penalty = self.d_penalty(disc, real_c.x, fake_c.x, y)
+            if penalty is not None:
+                self.track("d_penalty", penalty)
+                loss = loss + penalty
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt_d.step()
+        self.after_d_step()
+        self._check_finite(loss)
+        self.track("d_loss", loss)
+        if self.cfg.n_discriminators == 1:             # the last (only) discriminator's view of the batch
+            self.track("d_real", self._score_summary(real_c.score))
+            self.track("d_fake", self._score_summary(fake_c.score))
+        if self.cfg.stop_d_above is not None:
+            self._advance_stop_phase("d", float(loss), lambda v: v <= self.cfg.stop_d_above)
+
+    def generator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
+        opt_d, opt_g = self._opts()
+        with self.toggled_optimizer(opt_g):
+            loss = fake.new_zeros(())
+            if not self.has_discriminator:
+                loss = self.g_loss(Critique(fake, None, fake.flatten(1)), Critique(x, None, x.flatten(1)))
+            for disc in self.discriminators:
+                fake_c = self.critique(disc, fake, y)
+                real_c = None
+                if self.g_needs_real or self.cfg.feature_matching > 0:
+                    with torch.no_grad():
+                        real_c = self.critique(disc, x, y)
+                loss = loss + self.g_loss(fake_c, real_c)
+                if self.cfg.feature_matching > 0:
+                    # seed 002 feature matching: ‖E h(x) - E h(G(z))‖², h = D's penultimate features
+                    fm = (real_c.features.mean(0) - fake_c.features.mean(0)).pow(2).sum()
+                    self.track("feature_matching", fm)
+                    loss = loss + self.cfg.feature_matching * fm
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            log_now = (self.iteration + 1) % self.cfg.log_every == 0
+            if log_now:
+                self.track("g_grad_norm", self._grad_norm(self.generator))
+            opt_g.step()
+        self._check_finite(loss)
+        self.track("g_loss", loss)
+        self.iteration += 1
+        self._iter_dev += 1
+        for sched in self._schedulers():
+            sched.step()
+        if self.cfg.stop_g_below is not None:
+            self._advance_stop_phase("g", float(loss), lambda v: v >= self.cfg.stop_g_below)
+        elif self.cfg.stop_d_above is not None:
+            self._stop_phase = "d"
+        if log_now or self.iteration >= self.cfg.iterations:
+            self.flush_logs()
+        if self.iteration >= self.cfg.iterations:
+            self.trainer.should_stop = True
+
+    # ---------------------------------------------------------------------------------- bookkeeping
+    def _schedulers(self) -> list:
+        s = self.lr_schedulers()
+        return [] if s is None else (s if isinstance(s, list) else [s])
+
+    def _score_summary(self, score: Tensor) -> Tensor:
+        return torch.sigmoid(score).mean() if self.score_is_logit else score.mean()
+
+    @staticmethod
+    def _grad_norm(module: nn.Module) -> Tensor:
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
+
+    def _advance_stop_phase(self, phase: str, value: float, done) -> None:
+        # seed 002 stop criteria: `while loss > C1: train D` then `while loss < C2: train G`, each bounded
+        self._stop_count += 1
+        if done(value) or self._stop_count >= self.cfg.stop_max_steps:
+            self._stop_phase, self._stop_count = ("g" if phase == "d" else "d"), 0
+
+    def _check_finite(self, loss: Tensor) -> None:
+        # on-device: remember the first iteration whose loss is not finite, without a host sync
+        if self._first_bad is None:
+            self._first_bad = torch.full((), -1, device=loss.device, dtype=torch.long)
+            self._iter_dev = torch.full((), self.iteration, device=loss.device, dtype=torch.long)
+        self._first_bad = torch.where((self._first_bad < 0) & ~torch.isfinite(loss.detach()), self._iter_dev,
+                                      self._first_bad)
+
+    def flush_logs(self) -> None:
+        """Average the accumulated scalars (one host sync), record them in ``history``, send them to the
+        logger, and stop the run if a loss went non-finite."""
+        names = list(self._sums)
+        values = torch.stack([self._sums[n] / self._counts[n] for n in names] +
+                             [self._first_bad if self._first_bad is not None else torch.tensor(-1)]
+                             ).tolist() if names else [-1]
+        first_bad = int(values[-1])
+        row = {"iteration": self.iteration, **dict(zip(names, values[:-1]))}
+        self._sums, self._counts = {}, {}
+        self.history.append(row)
+        if self.logger is not None and names:
+            self.logger.log_metrics({f"train/{k}": v for k, v in row.items() if k != "iteration"},
+                                    step=self.iteration)
+        bad = first_bad >= 0
+        if self.trainer is not None and self.trainer.world_size > 1:
+            bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if bad:
+            self.diverged_at = first_bad if first_bad >= 0 else self.iteration
+            self.trainer.should_stop = True
+
+    # ------------------------------------------------------------------------------- checkpointing
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["ganbench"] = {"iteration": self.iteration, "history": self.history,
+                                  "batch_in_iteration": self._batch_in_iteration,
+                                  "stop_phase": self._stop_phase, "stop_count": self._stop_count,
+                                  "diverged_at": self.diverged_at}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("ganbench", {})
+        self.iteration = state.get("iteration", 0)
+        self.history = state.get("history", [])
+        self._batch_in_iteration = state.get("batch_in_iteration", 0)
+        self._stop_phase, self._stop_count = state.get("stop_phase", "d"), state.get("stop_count", 0)
+        self.diverged_at = state.get("diverged_at")
