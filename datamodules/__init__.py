@@ -4,6 +4,12 @@ from __future__ import annotations
 from .base import GANDataModule, TensorBatchLoader, scale_to_unit, unit_to_uint8
 from .digits import DigitsDataModule
 from .toy import GaussianMixtureDataModule, Grid25DataModule, Ring8DataModule
+from .vision import DatasetMissingError, TorchvisionImageDataModule
+from .mnist import FashionMNISTDataModule, MNISTDataModule
+from .cifar import CIFAR10DataModule
+from .celeba import CelebADataModule
+from .stacked_mnist import StackedMNISTDataModule
+from .image_folder import ImageFolderDataModule
 
 DATAMODULES: dict[str, type[GANDataModule]] = {}
 
@@ -18,6 +24,9 @@ def register_datamodule(cls: type[GANDataModule]) -> type[GANDataModule]:
 
 for _cls in (Ring8DataModule, Grid25DataModule, DigitsDataModule):
     register_datamodule(_cls)
+for _cls in (MNISTDataModule, FashionMNISTDataModule, CIFAR10DataModule, CelebADataModule, StackedMNISTDataModule,
+             ImageFolderDataModule):
+    register_datamodule(_cls)
 
 
 def get_datamodule(name: str) -> type[GANDataModule]:
@@ -30,4 +39,6 @@ def get_datamodule(name: str) -> type[GANDataModule]:
 
 __all__ = ["DATAMODULES", "GANDataModule", "TensorBatchLoader", "get_datamodule", "register_datamodule",
            "scale_to_unit", "unit_to_uint8", "Ring8DataModule", "Grid25DataModule", "DigitsDataModule",
-           "GaussianMixtureDataModule"]
+           "GaussianMixtureDataModule", "DatasetMissingError", "TorchvisionImageDataModule", "MNISTDataModule",
+           "FashionMNISTDataModule", "CIFAR10DataModule", "CelebADataModule", "StackedMNISTDataModule",
+           "ImageFolderDataModule"]
