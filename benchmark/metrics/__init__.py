@@ -70,3 +70,4 @@ def evaluate(names: list[str] | tuple[str, ...], sample_fn, datamodule: Any, *, 
 
 
 from . import toy  # noqa: E402,F401  (registers the toy metrics)
+from . import domain, fidelity  # noqa: E402,F401  (registers the image metrics)
