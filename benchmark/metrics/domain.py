@@ -246,8 +246,9 @@ class DomainMetrics(MetricGroup):
 class StackedMNISTMetrics(MetricGroup):
     """``stacked_modes`` and ``stacked_kl`` (VEEGAN/PacGAN protocol, 26,000 samples) on 3-channel digit stacks.
 
-    The per-channel classifier is trained on every channel of the datamodule's images with digit labels
-    derived from the mode labels (``y // 100``, ``y // 10 % 10``, ``y % 10``).
+    The one-channel digit classifier is trained on ``datamodule.mnist("train")`` when the datamodule offers it,
+    else on every channel of its images with digits from the mode labels (``y // 100``, ``y // 10 % 10``,
+    ``y % 10``); at most ``max_train`` images.
     """
 
     names = ("stacked_modes", "stacked_kl")
@@ -267,16 +268,22 @@ class StackedMNISTMetrics(MetricGroup):
         x, y = datamodule.train_x, datamodule.train_y
         if getattr(datamodule, "kind", None) != "image" or y is None or x.shape[1] != 3:
             return _unavailable(self.names, f"{desc['dataset']!r} is not a labelled 3-channel digit stack", base)
-        digits = torch.stack([y // 100, y // 10 % 10, y % 10], 1)              # (N, 3)
-        xs = x.transpose(0, 1).reshape(-1, 1, *x.shape[2:])[: self.max_train]   # channel-major single digits
-        ys = digits.T.reshape(-1)[: self.max_train]
-        model, info = cached_classifier(f"{desc['dataset']}-channels", xs, ys, 10, seed=self.classifier_seed,
+        if hasattr(datamodule, "mnist"):                                       # the source digits, if offered
+            xs, ys = datamodule.mnist("train")
+            source = "its source MNIST train digits"
+        else:                                                                   # else every channel, labelled
+            digits = torch.stack([y // 100, y // 10 % 10, y % 10], 1)          # (N, 3)
+            xs = x.transpose(0, 1).reshape(-1, 1, *x.shape[2:])
+            ys = digits.T.reshape(-1)
+            source = "its R, G, B channels"
+        xs, ys = xs[: self.max_train], ys[: self.max_train]
+        model, info = cached_classifier(f"{desc['dataset']}-digits", xs, ys, 10, seed=self.classifier_seed,
                                         root=self.cache_root)
         f = fake.detach().float().cpu()
         pred = torch.stack([predict(model, f[:, c:c + 1]).argmax(1) for c in range(3)], 1)
         modes, kl = stacked_mode_statistics(pred)
         base.update(feature_extractor=f"DomainClassifier {ARCH_VERSION} per channel, trained on "
-                                      f"{desc['dataset']} channels (seed {self.classifier_seed})",
+                                      f"{desc['dataset']}'s {source} (seed {self.classifier_seed})",
                     weights_sha256=info["checksum"], weights_source=info["cache_path"],
                     classifier_val_accuracy=info["val_accuracy"], num_modes=1000)
         return ({"stacked_modes": float(modes), "stacked_kl": kl},

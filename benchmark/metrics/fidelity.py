@@ -18,6 +18,7 @@ extractor's name, not by its weights file.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -122,15 +123,21 @@ def _pairwise_min_fn(a: Tensor, b: Tensor, fn, chunk: int = 1024) -> Tensor:
     return torch.cat([fn(torch.cdist(a[i:i + chunk], b)) for i in range(0, a.shape[0], chunk)])
 
 
+TIE_RTOL = 1e-9     # radii are inflated by this relative amount so that "≤" survives float rounding of cdist
+
+
 def knn_radii(x: Tensor, k: int) -> Tensor:
-    """Distance from each row of ``x (N, d)`` to its k-th nearest *other* row: ``(N,)``.
+    """Distance from each row of ``x (N, d)`` to its k-th nearest *other* row: ``(N,)``, times 1 + ``TIE_RTOL``.
+
+    BLAS-based distances are not bitwise symmetric, so without the tolerance a sample lying exactly on a ball's
+    boundary (a real point's own k-th neighbour) could fall outside it.
 
     Raises:
         ValueError: if ``N <= k``.
     """
     if x.shape[0] <= k:
         raise ValueError(f"need more than k={k} samples, got {x.shape[0]}")
-    return _pairwise_min_fn(x, x, lambda d: d.topk(k + 1, dim=1, largest=False).values[:, -1])
+    return _pairwise_min_fn(x, x, lambda d: d.topk(k + 1, dim=1, largest=False).values[:, -1]) * (1 + TIE_RTOL)
 
 
 def precision_recall(real: Tensor, fake: Tensor, k: int = 3) -> tuple[float, float]:
@@ -161,12 +168,15 @@ def density_coverage(real: Tensor, fake: Tensor, k: int = 5) -> tuple[float, flo
 
 # ---------------------------------------------------------------------------------------------------- cache
 def reference_cache_path(root: Path, desc: dict, resolution: tuple[int, ...], count: int, reference_seed: int,
-                         weights_sha256: str, features: tuple[str, ...]) -> Path:
-    """Cache file of real features for (dataset, split, resolution, count, reference seed, weights, layers)."""
+                         weights_sha256: str, features: tuple[str, ...], data_sha256: str) -> Path:
+    """Cache file of real features for (dataset, split, resolution, count, reference seed, weights, layers, data).
+
+    ``data_sha256`` (of the selected real images) keeps two folders, or two versions of a dataset, apart.
+    """
     res = "x".join(str(s) for s in resolution)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(desc["dataset"]))
-    name = (f"{safe}-{desc.get('split')}-{res}-n{count}-ref{reference_seed}-{weights_sha256[:16]}-"
-            f"{'+'.join(features)}.pt")
+    name = (f"{safe}-{desc.get('split')}-{res}-n{count}-ref{reference_seed}-w{weights_sha256[:12]}-"
+            f"d{data_sha256[:12]}-{'+'.join(features)}.pt")
     return root / "features" / name
 
 
@@ -174,19 +184,23 @@ def reference_features(datamodule, embedder: InceptionEmbedder, count: int, *, r
                        root: str | os.PathLike | None = None) -> tuple[dict[str, Tensor], dict]:
     """Inception features of ``count`` real images of ``datamodule`` (cached on disk) and how they were obtained.
 
-    Returns ``(features, info)`` with ``info`` holding ``cache_path``, ``cache_hit`` and ``num_real``.
+    Returns ``(features, info)`` with ``info`` holding ``cache_path``, ``cache_hit``, ``num_real`` and
+    ``data_sha256``. Selecting and hashing the real images is cheap; only a cache miss runs Inception on them.
     """
     datamodule.setup()
     desc = datamodule.describe()
-    path = reference_cache_path(cache_dir(root), desc, tuple(datamodule.dims), count, reference_seed,
-                                embedder.weights.sha256, embedder.features)
+    real, _ = datamodule.reference(count, seed=reference_seed)
+    data_sha = hashlib.sha256(to_uint8_rgb(real).numpy().tobytes()).hexdigest()
+    path = reference_cache_path(cache_dir(root), desc, tuple(real.shape[1:]), count, reference_seed,
+                                embedder.weights.sha256, embedder.features, data_sha)
     if path.is_file():
         feats = torch.load(path, map_location="cpu", weights_only=True)
-        return feats, {"cache_path": str(path), "cache_hit": True, "num_real": int(feats[POOL].shape[0])}
-    real, _ = datamodule.reference(count, seed=reference_seed)
+        return feats, {"cache_path": str(path), "cache_hit": True, "num_real": int(feats[POOL].shape[0]),
+                       "data_sha256": data_sha}
     feats = embedder(real)
     atomic_torch_save(feats, path)
-    return feats, {"cache_path": str(path), "cache_hit": False, "num_real": int(feats[POOL].shape[0])}
+    return feats, {"cache_path": str(path), "cache_hit": False, "num_real": int(feats[POOL].shape[0]),
+                   "data_sha256": data_sha}
 
 
 # ---------------------------------------------------------------------------------------------------- group
@@ -246,7 +260,8 @@ class InceptionMetrics(MetricGroup):
                     num_real=n_r, num_generated=n_g, seed=seed, reference_seed=self.reference_seed,
                     reference_selection=f"first {n_r} of torch.randperm seeded {self.reference_seed}",
                     image_resolution=list(datamodule.dims), real_features_cache=info["cache_path"],
-                    real_features_cache_hit=info["cache_hit"], seconds_embedding_real=round(t1 - t0, 3),
+                    real_features_cache_hit=info["cache_hit"],
+                    reference_data_sha256=info["data_sha256"], seconds_embedding_real=round(t1 - t0, 3),
                     seconds_embedding_generated=round(t2 - t1, 3))
         values: dict[str, float | None] = {}
         protocols: dict[str, dict] = {}

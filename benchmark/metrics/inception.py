@@ -193,7 +193,7 @@ def verification_images(size: int = 299) -> Tensor:
 
     crops = []
     for img in load_sample_images().images:                   # (427, 640, 3) uint8 each
-        t = torch.from_numpy(img).permute(2, 0, 1)
+        t = torch.from_numpy(img.copy()).permute(2, 0, 1)
         h, w = t.shape[1:]
         crops += [t[:, :size, :size], t[:, h - size:, w - size:]]
     return torch.stack(crops).contiguous()
