@@ -132,13 +132,46 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
 
     check_writable(args.results_dir)
-    paths = build_report(args.results_dir)
+    try:
+        paths = build_report(args.results_dir)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
     for p in paths:
         print(f"wrote {p}")
     return 0
 
 
-COMMANDS: dict[str, Callable] = {}
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import json
+
+    from models import ConfigError
+    from . import sweep as S
+
+    spec = S.load_sweep(args.sweep or S.DEFAULT_SWEEP)
+    try:
+        planned = S.plan(spec, quick=args.quick, results_dir=args.results_dir)
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    if args.export_wandb:
+        from .results import atomic_write_text
+        import yaml
+
+        atomic_write_text(args.export_wandb, yaml.safe_dump(S.wandb_sweep_config(spec), sort_keys=False))
+        print(f"wrote W&B sweep configuration {args.export_wandb}: `wandb sweep {args.export_wandb}`, then "
+              f"`wandb agent <sweep-id>` on every machine")
+        return 0
+    if args.dry_run:
+        for r in planned:
+            print(json.dumps(r.options, sort_keys=True))
+        return 0
+    check_writable(args.results_dir or "results")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs} must be >= 1")
+    S.run_sweep(spec, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs)
+    return 0
+
+
+COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("options", help="list every option of a variant on a dataset with its default")
     p.add_argument("--variant", default="nsgan")
     p.add_argument("--data", default="ring8")
+    p = sub.add_parser("sweep", help="run a sweep file (default: the embedded toy + digits sweep), resumably")
+    p.add_argument("sweep", nargs="?", help="sweep YAML (default: benchmark/sweeps/default.yaml)")
+    p.add_argument("--quick", action="store_true", help="the sweep's smoke-check size")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (own GPU or own CPU threads each)")
+    p.add_argument("--results-dir", dest="results_dir", default=None)
+    p.add_argument("--dry-run", action="store_true", help="print the expanded runs and exit")
+    p.add_argument("--export-wandb", metavar="FILE", help="write the sweep as a W&B sweep configuration")
     p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     return parser

@@ -142,6 +142,13 @@ def resolve(options: dict[str, Any]) -> ResolvedRun:
             raise ConfigError(f"{k}={v} must be >= 1")
     model_cfg = variant_cls.Config(**model_kw)
     validate(model_cfg)
+    variant_cls.check_data(model_cfg, tuple(dm_cls.dims), dm_cls.num_classes)
+    metric_names = [m for m in run.metrics.split(",") if m] if run.metrics else list(dm_cls.metrics)
+    from benchmark.metrics import METRIC_GROUPS
+
+    unknown = [m for m in metric_names if m not in METRIC_GROUPS]
+    if unknown and run.metrics:
+        raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; choose from: {', '.join(sorted(METRIC_GROUPS))}")
     data_kw = {n: data_kw.get(n, default) for n, (_, default) in d_schema.items()}
     return ResolvedRun(run, model_kw, data_kw, variant_cls, dm_cls)
 

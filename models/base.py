@@ -61,11 +61,7 @@ class GANModule(pl.LightningModule):
                  **hparams: Any) -> None:
         super().__init__()
         self.cfg = build_config(self.Config, hparams)
-        if self.cfg.conditional and not num_classes:
-            raise ConfigError("conditional=True needs a labelled dataset (num_classes > 0)")
-        if self.cfg.arch == "dcgan" and len(data_shape) != 3:
-            raise ConfigError(f"arch='dcgan' needs image data (C, H, W); this dataset has shape {tuple(data_shape)}:"
-                              " use arch='mlp'")
+        self.check_data(self.cfg, tuple(data_shape), num_classes)
         self.save_hyperparameters({"data_shape": list(data_shape), "num_classes": num_classes,
                                    "data_kind": data_kind, **asdict(self.cfg)})
         self.automatic_optimization = False
@@ -83,6 +79,20 @@ class GANModule(pl.LightningModule):
         self._counts: dict[str, int] = {}
         self._first_bad: Tensor | None = None
         self._iter_dev: Tensor | None = None
+
+    @classmethod
+    def check_data(cls, cfg: GANConfig, data_shape: tuple[int, ...], num_classes: int) -> None:
+        """Raise :class:`ConfigError` when ``cfg`` cannot train on data of this shape and labelling."""
+        if cfg.conditional and not num_classes:
+            raise ConfigError("conditional=True needs a labelled dataset (num_classes > 0)")
+        if cfg.arch == "dcgan":
+            if len(data_shape) != 3:
+                raise ConfigError(f"arch='dcgan' needs image data (C, H, W); this dataset has shape {data_shape}:"
+                                  " use arch='mlp'")
+            try:
+                networks.dcgan_levels(data_shape[1])
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
 
     # ----------------------------------------------------------------------------------- networks
     def build_generator(self) -> nn.Module:
