@@ -1,0 +1,52 @@
+"""Wasserstein GAN with weight clipping: the course's Algorithm 2 (seed 002; Arjovsky et al. 2017)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from ..base import Critique, GANModule
+from ..config import ConfigError, GANConfig
+from ..losses import wasserstein_estimate, wgan_d_loss, wgan_g_loss
+from ..registry import register_variant
+
+
+@dataclass
+class WGANConfig(GANConfig):
+    optimizer: Literal["adam", "rmsprop"] = "rmsprop"   # Arjovsky et al.: momentum-free RMSProp
+    lr_g: float = 5e-5
+    lr_d: float = 5e-5
+    n_critic: int = 5                 # critic steps per generator step
+    clip: float = 0.01                # every critic parameter is clipped to [-clip, clip] after each critic step
+
+    def __post_init__(self) -> None:
+        if not self.clip > 0:
+            raise ConfigError(f"clip={self.clip} must be > 0")
+
+
+@register_variant
+class WGAN(GANModule):
+    """Critic f ascends E f(x) - E f(G(z)) (loss ``-(E f(x) - E f(G(z)))``), G descends ``-E f(G(z))``.
+
+    The Lipschitz constraint is enforced crudely by clipping every critic parameter to ``[-clip, clip]``
+    after every critic step (:meth:`after_d_step`). The critic's Wasserstein estimate ``E f(x) - E f(G(z))``
+    is logged as ``wasserstein``; the score is a critic value, not a logit.
+    """
+
+    name = "wgan"
+    Config = WGANConfig
+    score_is_logit = False
+
+    def d_loss(self, real: Critique, fake: Critique):
+        self.track("wasserstein", wasserstein_estimate(real.score, fake.score))
+        return wgan_d_loss(real.score, fake.score)
+
+    def g_loss(self, fake: Critique, real: Critique | None):
+        return wgan_g_loss(fake.score)
+
+    @torch.no_grad()
+    def after_d_step(self) -> None:
+        c = self.cfg.clip
+        for p in self.discriminators.parameters():
+            p.clamp_(-c, c)
