@@ -93,7 +93,7 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
                                      **resolved.model)
         logger = tracking.make_logger(rid, config, requested=r.wandb, project=r.project, group=r.group,
                                       tags=[r.variant, r.data, f"seed{r.seed}"],
-                                      save_dir=results_dir.parent if results_dir.name else ".")
+                                      save_dir=os.environ.get("WANDB_DIR", "."))
         trainer = make_trainer(resolved, logger, callbacks)
         t_train = time.perf_counter()
         trainer.fit(model, datamodule=dm)

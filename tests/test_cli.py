@@ -112,3 +112,16 @@ def test_end_to_end_run_through_the_cli(tmp_path):
     summary = (tmp_path / "res" / "summary.md").read_text()
     assert "| nsgan | 1/0/0 |" in summary and "PacGAN" in summary
     assert (tmp_path / "res" / "summary.csv").read_text().startswith("dataset,variant,metric")
+
+
+def test_wandb_offline_without_a_key_writes_a_local_run(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE")}
+    env.update(WANDB_DIR=str(tmp_path), PYTHONWARNINGS="ignore")
+    out = subprocess.run([sys.executable, "-m", "benchmark", "run", "--variant", "nsgan", "--data", "ring8",
+                          "--iterations", "20", "--log-every", "10", "--hidden", "16", "--results-dir",
+                          str(tmp_path / "res")], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (rec,) = load_runs(tmp_path / "res")
+    runs = list((tmp_path / "wandb").glob(f"offline-run-*-{rec['run_id']}"))
+    assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
