@@ -229,11 +229,13 @@ class GANModule(pl.LightningModule):
         if self.cfg.n_discriminators == 1:             # the last (only) discriminator's view of the batch
             self.track("d_real", self._score_summary(real_c.score))
             self.track("d_fake", self._score_summary(fake_c.score))
-        if self.cfg.stop_d_above is not None:
-            self._advance_stop_phase("d", float(loss), lambda v: v <= self.cfg.stop_d_above)
+        if self._stop_criteria_on():
+            c1 = self.cfg.stop_d_above
+            self._advance_stop_phase("d", float(loss), lambda v: c1 is None or v <= c1)
 
     def generator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
         opt_d, opt_g = self._opts()
+        game_value: Tensor | None = None             # D's loss on this batch (stop criteria only)
         with self.toggled_optimizer(opt_g):
             loss = fake.new_zeros(())
             if not self.has_discriminator:
@@ -241,10 +243,15 @@ class GANModule(pl.LightningModule):
             for disc in self.discriminators:
                 fake_c = self.critique(disc, fake, y)
                 real_c = None
-                if self.g_needs_real or self.cfg.feature_matching > 0:
+                if self.g_needs_real or self.cfg.feature_matching > 0 or self.cfg.stop_g_below is not None:
                     with torch.no_grad():
                         real_c = self.critique(disc, x, y)
                 loss = loss + self.g_loss(fake_c, real_c)
+                if self.cfg.stop_g_below is not None:
+                    with torch.no_grad():
+                        fake_d = Critique(fake_c.x.detach(), fake_c.score.detach(), fake_c.features.detach())
+                        game = self.d_loss(real_c, fake_d)
+                    game_value = game if game_value is None else game_value + game
                 if self.cfg.feature_matching > 0:
                     # seed 002 feature matching: ‖E h(x) - E h(G(z))‖², h = D's penultimate features
                     fm = (real_c.features.mean(0) - fake_c.features.mean(0)).pow(2).sum()
@@ -262,10 +269,12 @@ class GANModule(pl.LightningModule):
         self._iter_dev += 1
         for sched in self._schedulers():
             sched.step()
-        if self.cfg.stop_g_below is not None:
-            self._advance_stop_phase("g", float(loss), lambda v: v >= self.cfg.stop_g_below)
-        elif self.cfg.stop_d_above is not None:
-            self._stop_phase = "d"
+        if self._stop_criteria_on():
+            # seed 002: `while loss < C2: loss = train_generator()`, where `loss` is the game value D minimises
+            # and G maximises, so G trains until D's loss has risen to C2 (one G step per phase without C2)
+            c2 = self.cfg.stop_g_below
+            value = float(game_value) if game_value is not None else float("nan")
+            self._advance_stop_phase("g", value, lambda v: c2 is None or v >= c2)
         if log_now or self.iteration >= self.cfg.iterations:
             self.flush_logs()
         if self.iteration >= self.cfg.iterations:
@@ -283,6 +292,9 @@ class GANModule(pl.LightningModule):
     def _grad_norm(module: nn.Module) -> Tensor:
         grads = [p.grad for p in module.parameters() if p.grad is not None]
         return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
+
+    def _stop_criteria_on(self) -> bool:
+        return self.has_discriminator and (self.cfg.stop_d_above is not None or self.cfg.stop_g_below is not None)
 
     def _advance_stop_phase(self, phase: str, value: float, done) -> None:
         # seed 002 stop criteria: `while loss > C1: train D` then `while loss < C2: train G`, each bounded
