@@ -171,7 +171,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep}
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import ThresholdError, evaluate_bounds, format_table, load_thresholds
+    from .results import load_runs
+
+    try:
+        bounds = load_thresholds(args.thresholds)
+    except ThresholdError as e:
+        raise UsageError(str(e)) from None
+    if args.only:
+        wanted = {tuple(x.split("/", 1)) for x in args.only.split(",") if x}
+        bad = [w for w in wanted if len(w) != 2]
+        if bad:
+            raise UsageError(f"--only takes VARIANT/DATASET[,VARIANT/DATASET...], got {args.only!r}")
+        bounds = [b for b in bounds if (b.variant, b.dataset) in wanted]
+        if not bounds:
+            raise UsageError(f"--only {args.only!r} selects no bound of {args.thresholds}")
+    rows = evaluate_bounds(bounds, load_runs(args.results_dir), group=args.group)
+    print(format_table(rows))
+    return 0 if all(r["passed"] for r in rows) else 1
+
+
+COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep, "check": cmd_check}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", dest="results_dir", default=None)
     p.add_argument("--dry-run", action="store_true", help="print the expanded runs and exit")
     p.add_argument("--export-wandb", metavar="FILE", help="write the sweep as a W&B sweep configuration")
+    p = sub.add_parser("check", help="compare the latest results with results/thresholds.yaml (exit 1 on a breach)")
+    p.add_argument("--thresholds", default="results/thresholds.yaml")
+    p.add_argument("--results-dir", dest="results_dir", default="results")
+    p.add_argument("--group", default=None, help="only runs of this sweep group")
+    p.add_argument("--only", default="", help="only the bounds of VARIANT/DATASET[,VARIANT/DATASET...]")
     p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     return parser

@@ -10,6 +10,7 @@ import os
 import time
 import traceback
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ def _quiet() -> None:
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*LeafSpec.*")
     warnings.filterwarnings("ignore", ".*GPU available but not used.*")
     warnings.filterwarnings("ignore", ".*IterableDataset.*")
     warnings.filterwarnings("ignore", ".*LightningModule.*reinit.*")
@@ -113,6 +115,7 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
         record["error"] = f"{type(e).__name__}: {e}"
         record["traceback"] = traceback.format_exc(limit=8)
     record["wall_time_s"] = time.perf_counter() - t0
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if is_zero:
         atomic_write_json(results_dir / "runs" / f"{rid}.json", record)
         try:
