@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor
@@ -42,7 +42,7 @@ class ImageFolderDataModule(GANDataModule):
     metrics = STANDARD_IMAGE_METRICS
 
     def __init__(self, batch_size: int = 64, seed: int = 0, on_device: bool = False, path: Optional[str] = None,
-                 root: Optional[str] = None, resolution: int = 64, channels: Literal[1, 3] = 3, crop: bool = True,
+                 root: Optional[str] = None, resolution: int = 64, channels: int = 3, crop: bool = True,
                  labels_from_subfolders: bool = False, num_threads: int = 2) -> None:
         super().__init__(batch_size=batch_size, seed=seed, on_device=on_device)
         if channels not in (1, 3):

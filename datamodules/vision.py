@@ -113,7 +113,7 @@ class TorchvisionImageDataModule(GANDataModule):
         try:
             return factory(self.download)
         except Exception as err:   # torchvision raises RuntimeError/URLError/OSError for absent, corrupt, offline
-            problem = ("could not be downloaded" if self.download
+            problem = ("could not be downloaded (download=True was set: is this machine online?)" if self.download
                        else "is present but failed torchvision's integrity (md5) check — corrupted or partial copy?")
             files = self.required_files()
             missing = [f for f in files if not (self.directory / f).exists()]

@@ -229,3 +229,26 @@ def test_missing_image_folder(tmp_path):
         ImageFolderDataModule(path=str(tmp_path / "empty")).setup()
     with pytest.raises(DatasetMissingError, match="needs path="):
         ImageFolderDataModule().setup()
+
+
+# -- through the CLI ----------------------------------------------------------------------------------------
+def test_dcgan_nsgan_runs_through_cli_on_mnist_and_image_folder(tmp_path, monkeypatch):
+    import json
+
+    from benchmark.cli import main
+
+    write_mnist(tmp_path / "data", n_train=64)
+    folder = write_image_folder(tmp_path)
+    for cls in (MNISTDataModule, ImageFolderDataModule):               # scoring (Inception on CPU) is tested elsewhere
+        monkeypatch.setattr(cls, "metrics", ())
+    common = ["--variant", "nsgan", "--arch", "dcgan", "--iterations", "2", "--width", "8", "--save-samples", "0",
+              "--wandb", "disabled", "--threads", "1", "--results-dir", str(tmp_path / "res")]
+    assert main(["run", "--data", "mnist", "--root", str(tmp_path / "data"), "--batch-size", "16", *common]) == 0
+    assert main(["run", "--data", "image_folder", "--path", str(folder), "--resolution", "32", "--channels", "1",
+                 "--batch-size", "2", *common]) == 0
+    assert main(["run", "--data", "fashion_mnist", "--root", str(tmp_path / "empty"), *common]) == 1
+    records = {r["dataset"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "res" / "runs").glob("*.json"))}
+    assert records["mnist"]["status"] == records["image_folder"]["status"] == "completed"
+    assert records["mnist"]["steps"] == records["image_folder"]["steps"] == 2
+    assert records["fashion_mnist"]["status"] == "failed"
+    assert records["fashion_mnist"]["error"].startswith(f"DatasetMissingError: FashionMNIST not found in {tmp_path}")
