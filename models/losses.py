@@ -116,33 +116,42 @@ class FDivergence:
     activation: Callable[[Tensor], Tensor]
     conjugate: Callable[[Tensor], Tensor]
     optimal_t: Callable[[Tensor], Tensor]
+    # f*(g_f(v)) simplified by hand so it stays finite where the composition overflows or cancels
+    # (e.g. GAN: -log(1 - exp(-softplus(-v))) = softplus(v)); None = compose ``conjugate`` and ``activation``
+    conjugate_of_activation: Callable[[Tensor], Tensor] | None = None
+
+    def fake_term(self, v: Tensor) -> Tensor:
+        """f*(g_f(v)), the per-sample term the bound subtracts on Q."""
+        if self.conjugate_of_activation is not None:
+            return self.conjugate_of_activation(v)
+        return self.conjugate(self.activation(v))
 
 
 LOG2 = math.log(2.0)
 F_DIVERGENCES: dict[str, FDivergence] = {
     d.name: d for d in (
         FDivergence("kl", lambda u: u * torch.log(u), lambda v: v,
-                    lambda t: torch.exp(t - 1), lambda u: 1 + torch.log(u)),
+                    lambda t: torch.exp(t - 1), lambda u: 1 + torch.log(u), lambda v: torch.exp(v - 1)),
         FDivergence("reverse_kl", lambda u: -torch.log(u), lambda v: -torch.exp(-v),
-                    lambda t: -1 - torch.log(-t), lambda u: -1 / u),
+                    lambda t: -1 - torch.log(-t), lambda u: -1 / u, lambda v: v - 1),
         FDivergence("pearson", lambda u: (u - 1) ** 2, lambda v: v,
-                    lambda t: 0.25 * t ** 2 + t, lambda u: 2 * (u - 1)),
+                    lambda t: 0.25 * t ** 2 + t, lambda u: 2 * (u - 1), lambda v: 0.25 * v ** 2 + v),
         FDivergence("squared_hellinger", lambda u: (torch.sqrt(u) - 1) ** 2, lambda v: 1 - torch.exp(-v),
-                    lambda t: t / (1 - t), lambda u: 1 - 1 / torch.sqrt(u)),
+                    lambda t: t / (1 - t), lambda u: 1 - 1 / torch.sqrt(u), torch.expm1),
         # Nowozin et al.'s Jensen-Shannon row: with this f, D_f = 2·JSD(P‖Q)
         FDivergence("js", lambda u: -(u + 1) * torch.log((1 + u) / 2) + u * torch.log(u),
                     lambda v: LOG2 - F.softplus(-v), lambda t: -torch.log(2 - torch.exp(t)),
-                    lambda u: torch.log(2 * u / (1 + u))),
+                    lambda u: torch.log(2 * u / (1 + u)), lambda v: F.softplus(v) - LOG2),
         # the "GAN" row: D_f = 2·JSD(P‖Q) - log 4, the value of the original minimax game
         FDivergence("gan", lambda u: u * torch.log(u) - (u + 1) * torch.log(u + 1), lambda v: -F.softplus(-v),
-                    lambda t: -torch.log(1 - torch.exp(t)), lambda u: torch.log(u / (u + 1))),
+                    lambda t: -torch.log(1 - torch.exp(t)), lambda u: torch.log(u / (u + 1)), F.softplus),
     )
 }
 
 
 def fgan_bound(real: Tensor, fake: Tensor, div: FDivergence) -> Tensor:
     # seed 000 / Nowozin et al. eq. (6): F(θ, ω) = E_P[g_f(V(x))] - E_Q[f*(g_f(V(x)))]
-    return div.activation(real).mean() - div.conjugate(div.activation(fake)).mean()
+    return div.activation(real).mean() - div.fake_term(fake).mean()
 
 
 def fgan_d_loss(real: Tensor, fake: Tensor, div: FDivergence) -> Tensor:
@@ -155,11 +164,24 @@ def fgan_g_loss(fake: Tensor, div: FDivergence) -> Tensor:
     return -div.activation(fake).mean()
 
 
+def fgan_saddle_g_loss(fake: Tensor, div: FDivergence) -> Tensor:
+    # Nowozin et al. eq. (6) as written: the generator minimises F, i.e. -E_Q[f*(g_f(V(G(z))))]
+    return -div.fake_term(fake).mean()
+
+
 # --------------------------------------------------------------------- moment matching / MMD (seed 000)
+def geometric_bandwidths(sigma_min: float, sigma_max: float, n: int) -> tuple[float, ...]:
+    """``n`` RBF bandwidths spaced geometrically from ``sigma_min`` to ``sigma_max`` (both included)."""
+    if n == 1:
+        return (float(sigma_min),)
+    return tuple(float(sigma_min * (sigma_max / sigma_min) ** (k / (n - 1))) for k in range(n))
+
+
 def rbf_mixture_kernel(a: Tensor, b: Tensor, bandwidths: tuple[float, ...]) -> Tensor:
-    # k(x, y) = Σ_σ exp(-‖x - y‖² / (2σ²))
-    d2 = torch.cdist(a.flatten(1), b.flatten(1)).pow(2)
-    return sum(torch.exp(-d2 / (2 * s * s)) for s in bandwidths)
+    # k(x, y) = Σ_σ exp(-‖x - y‖² / (2σ²)); ‖x - y‖² = ‖x‖² + ‖y‖² - 2xᵀy (no square root: cheaper backward)
+    a, b = a.flatten(1), b.flatten(1)
+    d2 = (a.pow(2).sum(1)[:, None] + b.pow(2).sum(1)[None, :] - 2 * a @ b.t()).clamp_min(0)
+    return sum(torch.exp(d2 * (-0.5 / (s * s))) for s in bandwidths)
 
 
 def mmd2_unbiased(x: Tensor, y: Tensor, bandwidths: tuple[float, ...]) -> Tensor:
