@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
@@ -36,13 +37,15 @@ class RunOptions:
     project: str = "ganbench"         # W&B project
     group: str = ""                   # W&B group (a sweep's name)
     save_samples: int = 512           # generated samples kept with the run for plots
-    checkpoint_every: int = 0         # iterations between checkpoints (0 = only at the end, if at all)
+    checkpoint_every: int = 0         # iterations between checkpoints, and one at the end (0 = none)
     resume: bool = True               # continue from the run's last checkpoint when one exists
+    name: str = ""                    # checkpoint key (default: the run id); under one name changed
+                                      # hyper-parameters are refused instead of starting a new run
 
 
 # options that say *how* a run executes, not *what* it computes: they do not enter the run's identity
 EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "strategy", "threads", "wandb",
-                     "project", "group", "resume", "checkpoint_every", "precision"}
+                     "project", "group", "resume", "checkpoint_every", "precision", "name"}
 
 
 def data_schema(dm_cls: type) -> dict[str, tuple[Any, Any]]:
@@ -137,6 +140,8 @@ def resolve(options: dict[str, Any]) -> ResolvedRun:
     validate(run)
     if run.save_samples < 0 or run.checkpoint_every < 0 or run.threads < 0 or run.num_nodes < 1:
         raise ConfigError("save_samples, checkpoint_every and threads must be >= 0 and num_nodes >= 1")
+    if run.name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", run.name):
+        raise ConfigError(f"name={run.name!r} is not valid; use 1-100 letters, digits, '.', '_' or '-'")
     for k, v in data_kw.items():
         if k in ("batch_size", "num_samples") and v < 1:
             raise ConfigError(f"{k}={v} must be >= 1")

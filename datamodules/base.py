@@ -27,6 +27,10 @@ class TensorBatchLoader:
         rank, world_size: this rank takes ``perm[rank::world_size]``, so shards are disjoint.
 
     Yields ``(x, y)`` with ``y`` an empty tensor when there are no labels (Lightning moves both).
+
+    Resumable: :meth:`state_dict` / :meth:`load_state_dict` hold ``(epoch, position)`` of the next batch to
+    train on, so a run resumed from a checkpoint continues with exactly the batch it would have seen next
+    (Lightning does not prefetch from a loader that has a length, so batches yielded = batches trained on).
     """
 
     def __init__(self, data: Tensor, labels: Tensor | None, batch_size: int, seed: int = 0,
@@ -38,7 +42,9 @@ class TensorBatchLoader:
         self.data, self.labels = data, labels
         self.batch_size, self.seed = batch_size, seed
         self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
-        self.epoch = 0
+        self.epoch = 0                     # the next epoch __iter__ starts
+        self._current, self._yielded = -1, 0    # the epoch being iterated and batches yielded from it
+        self._start = 0                    # batches of the next epoch to skip (set when resuming)
         self._empty = torch.empty(0, dtype=torch.long, device=data.device)
 
     def __len__(self) -> int:
@@ -53,11 +59,27 @@ class TensorBatchLoader:
         return perm[:usable][self.rank::self.world_size].to(self.data.device)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        idx = self.shard_indices(self.epoch)
-        self.epoch += 1
-        for b in range(len(self)):
+        epoch, start = self.epoch, self._start
+        self.epoch, self._start = epoch + 1, 0
+        self._current, self._yielded = epoch, start
+        idx = self.shard_indices(epoch)
+        for b in range(start, len(self)):
             sel = idx[b * self.batch_size:(b + 1) * self.batch_size]
+            self._yielded = b + 1
             yield scale_to_unit(self.data[sel]), (self.labels[sel] if self.labels is not None else self._empty)
+
+    def state_dict(self) -> dict[str, int]:
+        """``{"epoch", "position"}``: the epoch being iterated and the batches already taken from it."""
+        if self._current < 0:
+            return {"epoch": self.epoch, "position": self._start}
+        return {"epoch": self._current, "position": self._yielded}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        epoch, position = int(state["epoch"]), int(state["position"])
+        if position >= len(self):
+            epoch, position = epoch + 1, 0
+        self.epoch, self._start = epoch, position
+        self._current = -1
 
 
 def scale_to_unit(x: Tensor) -> Tensor:

@@ -336,7 +336,11 @@ class GANModule(pl.LightningModule):
         checkpoint["ganbench"] = {"iteration": self.iteration, "history": self.history,
                                   "batch_in_iteration": self._batch_in_iteration,
                                   "stop_phase": self._stop_phase, "stop_count": self._stop_count,
-                                  "diverged_at": self.diverged_at}
+                                  "diverged_at": self.diverged_at,
+                                  # scalars accumulated since the last flush, so the resumed history is identical
+                                  "sums": {k: v.detach().cpu() for k, v in self._sums.items()},
+                                  "counts": dict(self._counts),
+                                  "first_bad": None if self._first_bad is None else int(self._first_bad)}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("ganbench", {})
@@ -345,3 +349,10 @@ class GANModule(pl.LightningModule):
         self._batch_in_iteration = state.get("batch_in_iteration", 0)
         self._stop_phase, self._stop_count = state.get("stop_phase", "d"), state.get("stop_count", 0)
         self.diverged_at = state.get("diverged_at")
+        self._sums = {k: v.to(self.device) for k, v in state.get("sums", {}).items()}
+        self._counts = dict(state.get("counts", {}))
+        first_bad = state.get("first_bad")
+        self._first_bad = self._iter_dev = None
+        if first_bad is not None:
+            self._first_bad = torch.tensor(first_bad, device=self.device)
+            self._iter_dev = torch.tensor(self.iteration, device=self.device)
