@@ -192,7 +192,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(r["passed"] for r in rows) else 1
 
 
-COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep, "check": cmd_check}
+def cmd_perf(args: argparse.Namespace) -> int:
+    from .perf import cmd_perf as run
+
+    return run(args)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import run_evaluate
+
+    try:
+        return run_evaluate(args)
+    except (FileNotFoundError, KeyError, ValueError) as e:
+        raise UsageError(str(e.args[0]) if e.args else str(e)) from None
+
+
+COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep, "check": cmd_check, "perf": cmd_perf, "evaluate": cmd_evaluate}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--group", default=None, help="only runs of this sweep group")
     p.add_argument("--only", default="", help="only the bounds of VARIANT/DATASET[,VARIANT/DATASET...]")
+    from .evaluate import add_evaluate_parser
+    from .perf import add_parser as add_perf_parser
+
+    add_perf_parser(sub)
+    add_evaluate_parser(sub)
     p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     return parser

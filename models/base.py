@@ -75,10 +75,21 @@ class GANModule(pl.LightningModule):
         self.history: list[dict[str, float]] = []
         self._batch_in_iteration = 0
         self._stop_phase, self._stop_count = "d", 0
-        self._sums: dict[str, Tensor] = {}
-        self._counts: dict[str, int] = {}
-        self._first_bad: Tensor | None = None
-        self._iter_dev: Tensor | None = None
+        # scalars (and score vectors) since the last flush: detached device tensors in python lists, so
+        # tracking costs no tensor op per step; each with the iteration it belongs to
+        self._pending: dict[str, list[Tensor]] = {}
+        self._pending_at: dict[str, list[int]] = {}
+
+    _PLAIN = (int, float, str, bool, type(None))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Fast path for plain Python bookkeeping that already lives in __dict__ (Lightning sets
+        # `_current_fx_name` ~20 times per batch; our counters once): nn.Module's checks only matter for
+        # tensors, parameters and modules, and a name in __dict__ cannot be a parameter, buffer or submodule.
+        if type(value) in self._PLAIN and name in self.__dict__:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     @classmethod
     def check_data(cls, cfg: GANConfig, data_shape: tuple[int, ...], num_classes: int) -> None:
@@ -127,13 +138,10 @@ class GANModule(pl.LightningModule):
         """Called after every discriminator optimiser step (e.g. weight clipping)."""
 
     def track(self, name: str, value: Tensor) -> None:
-        """Accumulate a scalar on the device; its mean is logged at the next flush."""
-        v = value.detach().float()
-        if name in self._sums:
-            self._sums[name] += v
-            self._counts[name] += 1
-        else:
-            self._sums[name], self._counts[name] = v.clone(), 1
+        """Keep a scalar (or a vector of per-sample values) on the device; the mean over everything tracked
+        under ``name`` since the last flush is logged at the next flush. No tensor op, no host sync."""
+        self._pending.setdefault(name, []).append(value.detach())
+        self._pending_at.setdefault(name, []).append(self.iteration)
 
     # ------------------------------------------------------------------------------------ sampling
     def sample_z(self, n: int) -> Tensor:
@@ -224,14 +232,13 @@ class GANModule(pl.LightningModule):
         self.manual_backward(loss)
         opt_d.step()
         self.after_d_step()
-        self._check_finite(loss)
         self.track("d_loss", loss)
-        if self.cfg.n_discriminators == 1:             # the last (only) discriminator's view of the batch
-            self.track("d_real", self._score_summary(real_c.score))
-            self.track("d_fake", self._score_summary(fake_c.score))
+        if self.cfg.n_discriminators == 1:             # D(x) and D(G(z)) averaged over the window at the flush
+            self.track("d_real", real_c.score)
+            self.track("d_fake", fake_c.score)
         if self._stop_criteria_on():
             c1 = self.cfg.stop_d_above
-            self._advance_stop_phase("d", float(loss), lambda v: c1 is None or v <= c1)
+            self._advance_stop_phase("d", float(loss.detach()), lambda v: c1 is None or v <= c1)
 
     def generator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
         opt_d, opt_g = self._opts()
@@ -263,10 +270,8 @@ class GANModule(pl.LightningModule):
             if log_now:
                 self.track("g_grad_norm", self._grad_norm(self.generator))
             opt_g.step()
-        self._check_finite(loss)
         self.track("g_loss", loss)
         self.iteration += 1
-        self._iter_dev += 1
         for sched in self._schedulers():
             sched.step()
         if self._stop_criteria_on():
@@ -285,8 +290,6 @@ class GANModule(pl.LightningModule):
         s = self.lr_schedulers()
         return [] if s is None else (s if isinstance(s, list) else [s])
 
-    def _score_summary(self, score: Tensor) -> Tensor:
-        return torch.sigmoid(score).mean() if self.score_is_logit else score.mean()
 
     @staticmethod
     def _grad_norm(module: nn.Module) -> Tensor:
@@ -302,33 +305,47 @@ class GANModule(pl.LightningModule):
         if done(value) or self._stop_count >= self.cfg.stop_max_steps:
             self._stop_phase, self._stop_count = ("g" if phase == "d" else "d"), 0
 
-    def _check_finite(self, loss: Tensor) -> None:
-        # on-device: remember the first iteration whose loss is not finite, without a host sync
-        if self._first_bad is None:
-            self._first_bad = torch.full((), -1, device=loss.device, dtype=torch.long)
-            self._iter_dev = torch.full((), self.iteration, device=loss.device, dtype=torch.long)
-        self._first_bad = torch.where((self._first_bad < 0) & ~torch.isfinite(loss.detach()), self._iter_dev,
-                                      self._first_bad)
+    def tracked_mean(self, name: str) -> float:
+        """Mean of what was tracked under ``name`` since the last flush (a host sync: for tests and debugging)."""
+        return float(torch.cat([t.reshape(-1) for t in self._pending[name]]).float().mean())
+
+    LOSSES: ClassVar[tuple[str, ...]] = ("d_loss", "g_loss")
+
+    def _first_nonfinite_iteration(self) -> int | None:
+        """The first iteration of the window whose D or G loss was NaN/Inf (a second sync, only on divergence)."""
+        firsts = []
+        for name in self.LOSSES:
+            if name in self._pending:
+                ok = torch.isfinite(torch.stack(self._pending[name]).float()).tolist()
+                if not all(ok):
+                    firsts.append(self._pending_at[name][ok.index(False)])
+        return min(firsts) if firsts else None
 
     def flush_logs(self) -> None:
-        """Average the accumulated scalars (one host sync), record them in ``history``, send them to the
-        logger, and stop the run if a loss went non-finite."""
-        names = list(self._sums)
-        values = torch.stack([self._sums[n] / self._counts[n] for n in names] +
-                             [self._first_bad if self._first_bad is not None else torch.tensor(-1)]
-                             ).tolist() if names else [-1]
-        first_bad = int(values[-1])
+        """Average what was tracked since the last flush (one host sync), record it in ``history``, send it to
+        the logger, and stop the run if a loss went non-finite (with the first bad iteration)."""
+        names = list(self._pending)
+        means = []
+        for n in names:
+            v = torch.cat([t.reshape(-1) for t in self._pending[n]]).float()
+            if n in ("d_real", "d_fake") and self.score_is_logit:
+                v = torch.sigmoid(v)                          # D(x) = σ(logit)
+            means.append(v.mean())
+        losses = [torch.stack(self._pending[n]) for n in self.LOSSES if n in self._pending]
+        finite = torch.stack([torch.isfinite(t).all() for t in losses]).all() if losses else torch.tensor(True)
+        values = torch.stack([*means, finite.to(means[0].dtype if means else torch.float32)]).tolist()
         row = {"iteration": self.iteration, **dict(zip(names, values[:-1]))}
-        self._sums, self._counts = {}, {}
+        first_bad = None if values[-1] else self._first_nonfinite_iteration()
+        self._pending, self._pending_at = {}, {}
         self.history.append(row)
         if self.logger is not None and names:
             self.logger.log_metrics({f"train/{k}": v for k, v in row.items() if k != "iteration"},
                                     step=self.iteration)
-        bad = first_bad >= 0
+        bad = first_bad is not None
         if self.trainer is not None and self.trainer.world_size > 1:
             bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
         if bad:
-            self.diverged_at = first_bad if first_bad >= 0 else self.iteration
+            self.diverged_at = first_bad if first_bad is not None else self.iteration
             self.trainer.should_stop = True
 
     # ------------------------------------------------------------------------------- checkpointing
@@ -337,10 +354,9 @@ class GANModule(pl.LightningModule):
                                   "batch_in_iteration": self._batch_in_iteration,
                                   "stop_phase": self._stop_phase, "stop_count": self._stop_count,
                                   "diverged_at": self.diverged_at,
-                                  # scalars accumulated since the last flush, so the resumed history is identical
-                                  "sums": {k: v.detach().cpu() for k, v in self._sums.items()},
-                                  "counts": dict(self._counts),
-                                  "first_bad": None if self._first_bad is None else int(self._first_bad)}
+                                  # what was tracked since the last flush, so the resumed history is identical
+                                  "pending": {k: [t.cpu() for t in v] for k, v in self._pending.items()},
+                                  "pending_at": {k: list(v) for k, v in self._pending_at.items()}}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("ganbench", {})
@@ -349,10 +365,5 @@ class GANModule(pl.LightningModule):
         self._batch_in_iteration = state.get("batch_in_iteration", 0)
         self._stop_phase, self._stop_count = state.get("stop_phase", "d"), state.get("stop_count", 0)
         self.diverged_at = state.get("diverged_at")
-        self._sums = {k: v.to(self.device) for k, v in state.get("sums", {}).items()}
-        self._counts = dict(state.get("counts", {}))
-        first_bad = state.get("first_bad")
-        self._first_bad = self._iter_dev = None
-        if first_bad is not None:
-            self._first_bad = torch.tensor(first_bad, device=self.device)
-            self._iter_dev = torch.tensor(self.iteration, device=self.device)
+        self._pending = {k: [t.to(self.device) for t in v] for k, v in state.get("pending", {}).items()}
+        self._pending_at = {k: list(v) for k, v in state.get("pending_at", {}).items()}

@@ -96,11 +96,11 @@ def test_ensemble_members_grow_in_capacity_and_the_generator_loss_sums_over_them
     # the ensemble's summed D loss is what gets logged (seed 002: progress = Σ_i L^i)
     with torch.no_grad():
         d_sum = sum(losses.minimax_d_loss(d(x)[0], d(fake)[0]) for d in model.discriminators)
-    model._sums.clear()
+    model._pending.clear()
     opt_d = torch.optim.SGD(model.discriminators.parameters(), lr=0.0)
     model._opts = lambda: (opt_d, None)
     model.discriminator_step(x, fake, None)
-    assert model._sums["d_loss"].item() == pytest.approx(d_sum.item(), rel=1e-6)
+    assert model.tracked_mean("d_loss") == pytest.approx(d_sum.item(), rel=1e-6)
 
 
 def test_ebgan_ensemble_of_autoencoders_grows_too():
@@ -126,7 +126,7 @@ def test_feature_matching_is_added_to_the_generator_loss():
         (s_fake, h_fake), (_, h_real) = d(fake), d(x)
         expected = losses.nonsaturating_g_loss(s_fake) + 0.5 * losses.feature_matching_loss(h_real, h_fake)
     assert g_loss_of_one_step(model, x, z).item() == pytest.approx(expected.item(), rel=1e-6)
-    assert model._sums["feature_matching"].item() == pytest.approx(
+    assert model.tracked_mean("feature_matching") == pytest.approx(
         losses.feature_matching_loss(h_real, h_fake).item(), rel=1e-6)
 
 

@@ -1,0 +1,307 @@
+"""``python -m benchmark perf``: a benchmark of the benchmark.
+
+Measures, one measurement at a time (two timings on 2 cores slow each other), with min/median/max over
+repeats, and writes ``results/perf.md`` and ``results/perf.json``:
+
+1. **Training step overhead.** Iterations/s of each variant trained by GANBench (Lightning ``Trainer``, the
+   shared ``GANModule`` step with its logging and checks) vs a hand-written PyTorch loop with the *same*
+   networks, optimisers, losses, data and batch size, alternating A B A B in one process; the ratio.
+2. **Scaling** of iterations/s with batch size (MLP toy models).
+3. **Data**: batches/s of the in-memory and device-resident loaders vs a torchvision DataLoader with workers.
+4. **Metrics**: images/s of Inception feature extraction; a cold vs a cached FID evaluation.
+5. **Sweep**: where the default sweep's wall time goes (training vs everything else), from its run JSONs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .results import atomic_write_json, atomic_write_text, load_runs
+
+
+# ------------------------------------------------------------------------------- the two training loops
+def _synthetic32():
+    from datamodules.base import GANDataModule
+
+    class SyntheticImages32(GANDataModule):
+        """5,000 random 3×32×32 uint8 images: CIFAR-10's shape for timing DCGAN-32 without the data."""
+
+        name, kind, dims = "synthetic32", "image", (3, 32, 32)
+
+        def load(self):
+            g = torch.Generator().manual_seed(0)
+            return torch.randint(0, 256, (5000, 3, 32, 32), generator=g, dtype=torch.uint8), None
+
+    return SyntheticImages32
+
+
+def _build(variant: str, data: str, batch_size: int, options: dict[str, Any]):
+    import datamodules
+    import models
+
+    dm_cls = _synthetic32() if data == "synthetic32" else datamodules.get_datamodule(data)
+    dm = dm_cls(batch_size=batch_size, seed=0)
+    dm.setup()
+    model = models.get_variant(variant)(data_shape=dm.dims, num_classes=dm.num_classes, data_kind=dm.kind,
+                                        **options)
+    return dm, model
+
+
+def plain_loop_rate(variant: str, data: str, batch_size: int, iterations: int, warmup: int,
+                    options: dict[str, Any]) -> float:
+    """GAN iterations/s of a hand-written loop: same modules, optimisers, losses and batches, no Lightning,
+    no logging, no checks."""
+    torch.manual_seed(0)
+    dm, model = _build(variant, data, batch_size, options)
+    opts = model.configure_optimizers()
+    opts = opts[0] if isinstance(opts, tuple) else opts
+    opt_d, opt_g = (opts[0], opts[1]) if model.has_discriminator else (None, opts[0])
+    loader = dm.train_dataloader()
+    n_critic = model.cfg.n_critic if model.has_discriminator else 1
+    d_params = list(model.discriminators.parameters())
+
+    def batches():
+        while True:
+            yield from loader
+
+    it, k, t0 = 0, 0, None
+    for x, _ in batches():
+        if it == warmup and t0 is None:
+            t0 = time.perf_counter()
+        if it >= warmup + iterations:
+            break
+        k += 1
+        do_g = k % n_critic == 0
+        with torch.set_grad_enabled(do_g):
+            fake = model.generator(torch.randn(x.shape[0], model.cfg.z_dim))
+        if model.has_discriminator:
+            loss = 0.0
+            for disc in model.discriminators:
+                real_c, fake_c = model.critique(disc, x, None), model.critique(disc, fake.detach(), None)
+                loss = loss + model.d_loss(real_c, fake_c)
+                pen = model.d_penalty(disc, real_c.x, fake_c.x, None)
+                if pen is not None:
+                    loss = loss + pen
+            opt_d.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_d.step()
+            model.after_d_step()
+        if do_g:
+            for p in d_params:
+                p.requires_grad_(False)
+            from models.base import Critique
+
+            if model.has_discriminator:
+                loss = 0.0
+                for disc in model.discriminators:
+                    real_c = None
+                    if model.g_needs_real:
+                        with torch.no_grad():
+                            real_c = model.critique(disc, x, None)
+                    loss = loss + model.g_loss(model.critique(disc, fake, None), real_c)
+            else:
+                loss = model.g_loss(Critique(fake, None, fake.flatten(1)), Critique(x, None, x.flatten(1)))
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_g.step()
+            for p in d_params:
+                p.requires_grad_(True)
+            it += 1
+            model.iteration = it
+    return iterations / (time.perf_counter() - t0)
+
+
+def ganbench_rate(variant: str, data: str, batch_size: int, iterations: int, warmup: int,
+                  options: dict[str, Any]) -> float:
+    """GAN iterations/s of GANBench's real path (Trainer + GANModule), timed from iteration ``warmup`` on."""
+    import pytorch_lightning as pl
+
+    from .runner import _quiet
+
+    _quiet()
+    torch.manual_seed(0)
+    dm, model = _build(variant, data, batch_size, {**options, "iterations": warmup + iterations})
+    marks: dict[str, float] = {}
+
+    class Clock(pl.Callback):
+        def on_train_batch_end(self, trainer, module, *args):
+            if module.iteration >= warmup and "t0" not in marks:
+                marks["t0"] = time.perf_counter()
+
+        def on_train_end(self, trainer, module):
+            marks["t1"] = time.perf_counter()
+
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=-1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, callbacks=[Clock()],
+                         num_sanity_val_steps=0, log_every_n_steps=1_000_000)
+    trainer.fit(model, datamodule=dm)
+    return (model.iteration - warmup) / (marks["t1"] - marks["t0"])
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def compare_loops(variant: str, data: str, batch_size: int, iterations: int, warmup: int, repeats: int,
+                  options: dict[str, Any]) -> dict[str, Any]:
+    plain, ours, ratios = [], [], []
+    for _ in range(repeats):                       # A B A B: drift in machine speed hits both alike
+        p = plain_loop_rate(variant, data, batch_size, iterations, warmup, options)
+        g = ganbench_rate(variant, data, batch_size, iterations, warmup, options)
+        plain.append(p)
+        ours.append(g)
+        ratios.append(g / p)
+    return {"variant": variant, "data": data, "batch_size": batch_size, "options": options,
+            "plain_it_s": summary(plain), "ganbench_it_s": summary(ours), "ratio": summary(ratios),
+            "overhead_pct": 100 * (1 - statistics.median(ratios))}
+
+
+# -------------------------------------------------------------------------------------- other sections
+def data_throughput(quick: bool) -> dict[str, Any]:
+    from .perf_data import measure_loader_throughput
+
+    return measure_loader_throughput(num_batches=50 if quick else 200, repeats=2 if quick else 3)
+
+
+def metric_timing(n_images: int) -> dict[str, Any]:
+    """Inception features/s on ``n_images`` 32×32 images, and a cold vs a cached FID against a fixed real set."""
+    import tempfile
+
+    from .metrics.fidelity import InceptionEmbedder
+    from .metrics.inception import resolve_inception_weights
+
+    weights = resolve_inception_weights(allow_download=False)
+    emb = InceptionEmbedder(weights, device="cpu")
+    imgs = torch.rand(n_images, 3, 32, 32) * 2 - 1
+    t = time.perf_counter()
+    emb(imgs)
+    per_s = n_images / (time.perf_counter() - t)
+    out: dict[str, Any] = {"images": n_images, "inception_images_per_s": per_s, "weights": weights.protocol()}
+    try:
+        import os
+
+        from datamodules import DigitsDataModule
+        from .metrics.fidelity import InceptionMetrics
+
+        with tempfile.TemporaryDirectory() as d:
+            os.environ["GANBENCH_CACHE"] = d
+            group = InceptionMetrics(num_samples=n_images, num_real=n_images)
+            dm = DigitsDataModule()
+            fake = torch.rand(n_images, 1, 8, 8) * 2 - 1
+            t = time.perf_counter()
+            group(fake, dm, seed=0)
+            cold = time.perf_counter() - t
+            t = time.perf_counter()
+            group(fake, dm, seed=0)
+            cached = time.perf_counter() - t
+        out.update(fid_cold_s=cold, fid_cached_s=cached)
+    except Exception as e:                                   # report, never hide
+        out["fid_timing_error"] = f"{type(e).__name__}: {e}"
+    return out
+
+
+def sweep_breakdown(results_dir: str) -> dict[str, Any] | None:
+    runs = [r for r in load_runs(results_dir) if r.get("train_time_s")]
+    if not runs:
+        return None
+    wall = sum(r["wall_time_s"] for r in runs)
+    train = sum(r["train_time_s"] for r in runs)
+    return {"runs": len(runs), "wall_s": wall, "train_s": train, "other_pct": 100 * (1 - train / wall)}
+
+
+# ------------------------------------------------------------------------------------------- report
+def to_markdown(res: dict[str, Any]) -> str:
+    lines = ["# GANBench performance", "", f"Machine: {res['machine']}. Command: `{res['command']}`.", "",
+             "## Training step: GANBench vs a hand-written PyTorch loop", "",
+             "Same networks, optimisers, losses, batches; iterations/s over repeats (min / median / max); "
+             "ratio = GANBench / plain, per pair.", "",
+             "| variant | data | batch | plain it/s | GANBench it/s | ratio | overhead |", "|---|---|---|---|---|---|---|"]
+    for r in res["loops"]:
+        f = lambda s: f"{s['min']:.1f} / {s['median']:.1f} / {s['max']:.1f}"  # noqa: E731
+        lines.append(f"| {r['variant']}{' (' + r['options'].get('arch', 'mlp') + ')'} | {r['data']} | "
+                     f"{r['batch_size']} | {f(r['plain_it_s'])} | {f(r['ganbench_it_s'])} | "
+                     f"{r['ratio']['median']:.3f} | {r['overhead_pct']:.1f}% |")
+    if res.get("scaling"):
+        lines += ["", "## Scaling with batch size (nsgan, MLP, ring8)", "", "| batch | it/s (median) | samples/s |",
+                  "|---|---|---|"]
+        for r in res["scaling"]:
+            lines.append(f"| {r['batch_size']} | {r['it_s']:.1f} | {r['it_s'] * r['batch_size']:.0f} |")
+    if res.get("data"):
+        lines += ["", "## Data loading", "", "```", json.dumps(res["data"], indent=1, default=str)[:3000], "```"]
+    if res.get("metrics"):
+        m = res["metrics"]
+        lines += ["", "## Metrics", "", f"- Inception features: {m.get('inception_images_per_s', 0):.1f} images/s "
+                  f"({m['images']} images)"]
+        if "fid_cold_s" in m:
+            lines.append(f"- FID with {m['images']} generated and {m['images']} real images: cold {m['fid_cold_s']:.1f} s,"
+                         f" cached real statistics {m['fid_cached_s']:.1f} s")
+        if "fid_timing_error" in m:
+            lines.append(f"- FID timing failed: {m['fid_timing_error']}")
+    if res.get("sweep"):
+        s = res["sweep"]
+        lines += ["", "## Where the sweep's time goes", "",
+                  f"{s['runs']} runs: {s['wall_s']:.0f} s of run wall time, {s['train_s']:.0f} s training, "
+                  f"{s['other_pct']:.1f}% everything else (set-up, W&B, evaluation, writing) — process start-up and "
+                  "the report are outside the runs."]
+    return "\n".join(lines) + "\n"
+
+
+def run_perf(args: argparse.Namespace) -> dict[str, Any]:
+    import os
+    import platform
+
+    import models
+
+    torch.set_num_threads(args.threads)
+    quick = args.quick
+    iters, warm, reps = (100, 20, 2) if quick else (400, 50, 3)
+    variants = args.variants.split(",") if args.variants else sorted(models.VARIANTS)
+    res: dict[str, Any] = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                                      f"torch {torch.__version__}, {args.threads} thread(s)",
+                           "command": "python -m benchmark perf" + (" --quick" if quick else ""), "loops": []}
+    for v in variants:
+        print(f"perf: {v} mlp ring8", flush=True)
+        res["loops"].append(compare_loops(v, "ring8", 512, iters, warm, reps, {"log_every": 50}))
+    if not args.skip_dcgan:
+        print("perf: nsgan dcgan 32x32", flush=True)
+        res["loops"].append(compare_loops("nsgan", "synthetic32", 64,
+                                          iters // 4, warm // 4, reps, {"arch": "dcgan", "log_every": 50}))
+    res["scaling"] = []
+    for bs in (64, 256, 1024):
+        r = summary([ganbench_rate("nsgan", "ring8", bs, iters, warm, {}) for _ in range(reps)])
+        res["scaling"].append({"batch_size": bs, "it_s": r["median"], "it_s_range": r})
+    if not args.skip_data:
+        print("perf: data loaders", flush=True)
+        res["data"] = data_throughput(quick)
+    if not args.skip_metrics:
+        print("perf: metrics", flush=True)
+        res["metrics"] = metric_timing(50 if quick else 200)
+    res["sweep"] = sweep_breakdown(args.results_dir)
+    out = Path(args.results_dir)
+    atomic_write_json(out / "perf.json", res)
+    atomic_write_text(out / "perf.md", to_markdown(res))
+    print(to_markdown(res))
+    print(f"wrote {out / 'perf.md'} and {out / 'perf.json'}")
+    return res
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("perf", help="benchmark the benchmark: step overhead vs plain PyTorch, data, metrics")
+    p.add_argument("--quick", action="store_true", help="fewer iterations and repeats")
+    p.add_argument("--variants", default="", help="comma-separated (default: every registered variant)")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    p.add_argument("--results-dir", dest="results_dir", default="results")
+    p.add_argument("--skip-dcgan", action="store_true")
+    p.add_argument("--skip-data", action="store_true")
+    p.add_argument("--skip-metrics", action="store_true")
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    run_perf(args)
+    return 0
