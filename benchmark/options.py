@@ -37,6 +37,7 @@ class RunOptions:
     project: str = "ganbench"         # W&B project
     group: str = ""                   # W&B group (a sweep's name)
     save_samples: int = 512           # generated samples kept with the run for plots
+    sample_every: int = 500           # GAN iterations between sample plots sent to W&B during training (0 = off)
     checkpoint_every: int = 0         # iterations between checkpoints, and one at the end (0 = none)
     resume: bool = True               # continue from the run's last checkpoint when one exists
     name: str = ""                    # checkpoint key (default: the run id); under one name changed
@@ -45,7 +46,8 @@ class RunOptions:
 
 # options that say *how* a run executes, not *what* it computes: they do not enter the run's identity
 EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "strategy", "threads", "wandb",
-                     "project", "group", "resume", "checkpoint_every", "precision", "name"}
+                     "project", "group", "resume", "checkpoint_every", "precision", "name",
+                     "sample_every"}
 
 
 def data_schema(dm_cls: type) -> dict[str, tuple[Any, Any]]:
@@ -138,8 +140,8 @@ def resolve(options: dict[str, Any]) -> ResolvedRun:
                               f"valid options: {', '.join(valid)}")
     run = RunOptions(**run_kw)
     validate(run)
-    if run.save_samples < 0 or run.checkpoint_every < 0 or run.threads < 0 or run.num_nodes < 1:
-        raise ConfigError("save_samples, checkpoint_every and threads must be >= 0 and num_nodes >= 1")
+    if min(run.save_samples, run.checkpoint_every, run.threads, run.sample_every) < 0 or run.num_nodes < 1:
+        raise ConfigError("save_samples, checkpoint_every, threads and sample_every must be >= 0 and num_nodes >= 1")
     if run.name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", run.name):
         raise ConfigError(f"name={run.name!r} is not valid; use 1-100 letters, digits, '.', '_' or '-'")
     for k, v in data_kw.items():

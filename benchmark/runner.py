@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from . import tracking
+from .callbacks import SampleLogger
 from .options import ResolvedRun, resolve
 from .results import atomic_write_json, package_versions, run_id
 
@@ -134,6 +135,8 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
         run_callbacks = list(callbacks or [])
         if r.checkpoint_every:
             run_callbacks.append(C.RunCheckpoint(ckpt_dir, config, r.checkpoint_every, seed=r.seed))
+        if logger is not None and r.sample_every:     # sample plots to W&B over training
+            run_callbacks.append(SampleLogger(r.sample_every))
         trainer = make_trainer(resolved, logger, run_callbacks)
         t_train = time.perf_counter()
         if resume_path is not None:
