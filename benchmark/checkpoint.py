@@ -154,7 +154,9 @@ def reseed_rank(seed: int, rank: int) -> None:
 
 
 class RunCheckpoint(pl.Callback):
-    """Save every ``every`` GAN iterations (0: never mid-run) and at the end of training; restore RNG states.
+    """Save every ``every`` GAN iterations and at the end of training (``every=0``: never); restore RNG states.
+
+    Also gives ranks > 0 of a distributed run their own noise stream (added to every run for that reason).
 
     Args:
         directory: where ``iter-*.ckpt`` files go.
@@ -183,7 +185,7 @@ class RunCheckpoint(pl.Callback):
             self.save(trainer, it)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        if pl_module.iteration != self._saved_at:
+        if self.every and pl_module.iteration != self._saved_at:
             self.save(trainer, pl_module.iteration)
 
     def save(self, trainer: pl.Trainer, iteration: int) -> None:

@@ -133,8 +133,7 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
                                       tags=[r.variant, r.data, f"seed{r.seed}"],
                                       save_dir=os.environ.get("WANDB_DIR", "."))
         run_callbacks = list(callbacks or [])
-        if r.checkpoint_every:
-            run_callbacks.append(C.RunCheckpoint(ckpt_dir, config, r.checkpoint_every, seed=r.seed))
+        run_callbacks.append(C.RunCheckpoint(ckpt_dir, config, r.checkpoint_every, seed=r.seed))
         if logger is not None and r.sample_every:     # sample plots to W&B over training
             run_callbacks.append(SampleLogger(r.sample_every))
         trainer = make_trainer(resolved, logger, run_callbacks)

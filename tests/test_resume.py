@@ -12,14 +12,24 @@ import pytest
 import torch
 
 from benchmark.checkpoint import list_checkpoints, load_checkpoint
+from benchmark.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 # wgan_gp: 5 D steps per G step, a gradient penalty (double backward), Adam; 8 batches per epoch, so the run
 # crosses many epochs and the kill lands mid-epoch
-ARGS = ["run", "--variant", "wgan_gp", "--data", "ring8", "--seed", "3", "--iterations", "120",
+ARGS = ["run", "--variant", "wgan_gp", "--data", "ring8", "--seed", "3", "--iterations", "60",
         "--num-samples", "512", "--batch-size", "64", "--hidden", "32", "--checkpoint-every", "10",
         "--deterministic", "true", "--metrics", "modes_covered,high_quality", "--save-samples", "64",
         "--wandb", "disabled", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_globals():
+    """In-process runs switch on deterministic algorithms and set the thread count: undo for later tests."""
+    det, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    yield
+    torch.use_deterministic_algorithms(det)
+    torch.set_num_threads(threads)
 
 
 def cli(results, *extra):
@@ -44,13 +54,13 @@ def only_record(results):
 def final_state(results):
     ckpt_dir, = (results / "checkpoints").iterdir()
     ckpts = list_checkpoints(ckpt_dir)
-    assert ckpts and ckpts[0].name == "iter-00000120.ckpt", ckpts
+    assert ckpts and ckpts[0].name == "iter-00000060.ckpt", ckpts
     return load_checkpoint(ckpts[0])
 
 
-def test_killed_run_resumes_bit_exact(tmp_path):
+def test_killed_run_resumes_bit_exact(tmp_path, capsys):
     ref, killed = tmp_path / "ref", tmp_path / "killed"
-    run(ref)
+    assert main([*ARGS, "--results-dir", str(ref)]) == 0         # uninterrupted reference, in this process
 
     cmd, env = cli(killed)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -64,11 +74,11 @@ def test_killed_run_resumes_bit_exact(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = [int(p.stem.split("-")[1]) for p in list_checkpoints(next((killed / "checkpoints").iterdir()))]
-    assert max(killed_at) < 120 and not (killed / "runs").exists()
+    assert max(killed_at) < 60 and not (killed / "runs").exists()
 
     out = run(killed)                                   # the same command again
     rec_ref, rec_res = only_record(ref), only_record(killed)
-    assert rec_res["resumed_at"] == max(killed_at) and 0 < rec_res["resumed_at"] < 120
+    assert rec_res["resumed_at"] == max(killed_at) and 0 < rec_res["resumed_at"] < 60
 
     a, b = final_state(ref), final_state(killed)
     assert set(a["state_dict"]) == set(b["state_dict"])
@@ -83,26 +93,29 @@ def test_killed_run_resumes_bit_exact(tmp_path):
             for key in sa:
                 assert torch.equal(torch.as_tensor(sa[key]), torch.as_tensor(sb[key])), key
     assert rec_ref["metrics"] == rec_res["metrics"] and rec_ref["history"] == rec_res["history"]
-    assert rec_ref["steps"] == rec_res["steps"] == 120
+    assert rec_ref["steps"] == rec_res["steps"] == 60
     import numpy as np
     assert np.array_equal(np.load(ref / rec_ref["samples"]), np.load(killed / rec_res["samples"]))
 
 
-def test_corrupt_checkpoint_falls_back_and_changed_hparams_are_refused(tmp_path):
+def test_corrupt_checkpoint_falls_back_and_changed_hparams_are_refused(tmp_path, capsys):
     res = tmp_path / "r"
-    run(res, "--iterations", "20", "--name", "exp1")
+    args = [*ARGS, "--results-dir", str(res), "--iterations", "20", "--name", "exp1"]
+    assert main(args) == 0
     ckpts = list_checkpoints(res / "checkpoints" / "exp1")
     assert [p.name for p in ckpts] == ["iter-00000020.ckpt", "iter-00000010.ckpt"]
     ckpts[0].write_bytes(ckpts[0].read_bytes()[:1000])          # truncated newest checkpoint
     (res / "runs").rename(tmp_path / "runs_before")
-    out = run(res, "--iterations", "20", "--name", "exp1")
-    assert "iter-00000020.ckpt is corrupt or truncated" in out.stderr and "falling back" in out.stderr
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "iter-00000020.ckpt is corrupt or truncated" in err and "falling back" in err
     rec = only_record(res)
     assert rec["status"] == "completed" and rec["resumed_at"] == 10 and rec["steps"] == 20
 
-    before = sorted(p.name for p in res.rglob("*"))
-    out = run(res, "--iterations", "20", "--name", "exp1", "--lr-g", "0.001", "--hidden", "16", check=False)
-    assert out.returncode == 2, out.stdout + out.stderr
-    line, = out.stderr.strip().splitlines()
+    before = sorted(str(p) for p in res.rglob("*"))
+    assert main([*args, "--lr-g", "0.001", "--hidden", "16"]) == 2
+    err = capsys.readouterr().err
+    line, = err.strip().splitlines()
     assert line.startswith("error: checkpoint ") and "hidden: 32 -> 16" in line and "lr_g: 0.0001 -> 0.001" in line
-    assert sorted(p.name for p in res.rglob("*")) == before     # wrote nothing
+    assert sorted(str(p) for p in res.rglob("*")) == before     # wrote nothing
