@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -24,7 +23,6 @@ class EBGANConfig(GANConfig):
     margin: float = 1.0         # m of the hinge [m - E(G(z))]₊ (energy = mean squared reconstruction error)
     pt_weight: float = 0.0      # weight of the pulling-away term on the generator (Zhao et al. use 0.1)
     code_dim: int = 32          # autoencoder code size; the codes are the features (feature matching, PT)
-    activation: Literal["tanh", "relu", "leaky_relu"] = "leaky_relu"   # of both networks (AE and MLP generator)
 
     def __post_init__(self) -> None:
         if self.margin <= 0 or self.pt_weight < 0 or self.code_dim < 1:

@@ -29,6 +29,7 @@ class MMDGANConfig(GMMNConfig):
     num_bandwidths: int = 5
     penalty: Literal["gp", "clip", "none"] = "gp"
     gp_weight: float = 1.0          # λ of the witness gradient penalty (penalty="gp")
+    gp_samples: int = 64            # real/fake samples per penalty estimate (its double backward is the cost)
     clip: float = 0.05              # weight-clipping bound (penalty="clip")
 
 
@@ -55,6 +56,9 @@ class MMDGAN(GANModule):
     def d_penalty(self, disc: nn.Module, real_x: Tensor, fake_x: Tensor, y: Tensor | None) -> Tensor | None:
         if self.cfg.penalty != "gp":
             return None
+        n = min(self.cfg.gp_samples, real_x.shape[0], fake_x.shape[0])   # a sub-batch estimates the expectation
+        real_x, fake_x = real_x[:n], fake_x[:n]
+        y = y[:n] if y is not None else None
         yy = y if self.cond_classes else None
         real_f, fake_f = disc(real_x, yy)[1], disc(fake_x, yy)[1]
         bandwidths = scaled_bandwidths(self.cfg, real_f.shape[1])
