@@ -207,7 +207,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(str(e.args[0]) if e.args else str(e)) from None
 
 
-COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep, "check": cmd_check, "perf": cmd_perf, "evaluate": cmd_evaluate}
+COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep, "check": cmd_check, "perf": cmd_perf, "evaluate": cmd_evaluate,
+                                 "theory": lambda args: __import__("benchmark.theory").theory.cmd_theory(args)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_perf_parser(sub)
     add_evaluate_parser(sub)
+    __import__("benchmark.theory").theory.add_parser(sub)
     p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     return parser
