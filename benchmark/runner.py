@@ -203,9 +203,9 @@ def check_batch_size(dm, run) -> None:
     world = world_size_of(run)
     per_rank = n // world
     if dm.batch_size > per_rank:
-        ranks = f" per rank ({n} samples / {world} processes)" if world > 1 else ""
-        raise UsageError(f"batch_size={dm.batch_size} is larger than dataset {run.data!r} ({per_rank} samples"
-                         f"{ranks}); choose 1 <= batch_size <= {per_rank}")
+        where = (f"the {per_rank} samples per rank of dataset {run.data!r} ({n} samples / {world} processes)"
+                 if world > 1 else f"dataset {run.data!r} ({n} samples)")
+        raise UsageError(f"batch_size={dm.batch_size} is larger than {where}; choose 1 <= batch_size <= {per_rank}")
 
 
 def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path, rid: str, *, world: int = 1,

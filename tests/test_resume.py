@@ -119,3 +119,29 @@ def test_corrupt_checkpoint_falls_back_and_changed_hparams_are_refused(tmp_path,
     line, = err.strip().splitlines()
     assert line.startswith("error: checkpoint ") and "hidden: 32 -> 16" in line and "lr_g: 0.0001 -> 0.001" in line
     assert sorted(str(p) for p in res.rglob("*")) == before     # wrote nothing
+
+
+def test_nan_loss_stops_the_run_as_diverged_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    """A loss that turns NaN at iteration 7 ends the run early with status diverged at 7; its samples and
+    training log are kept, and the next run of the sweep still completes."""
+    from benchmark.sweep import run_sweep
+    from models.variants.lsgan import LSGAN
+
+    real_d_loss = LSGAN.d_loss
+
+    def poisoned(self, real, fake):
+        loss = real_d_loss(self, real, fake)
+        return loss * float("nan") if self.iteration >= 7 else loss
+
+    monkeypatch.setattr(LSGAN, "d_loss", poisoned)
+    spec = {"name": "nan", "iterations": 40, "seeds": [0], "variants": ["lsgan", "nsgan"], "datasets": ["ring8"],
+            "options": {"num_samples": 256, "batch_size": 32, "log_every": 5, "save_samples": 32,
+                        "metrics": "modes_covered", "wandb": "disabled", "checkpoint_every": 10}}
+    records = {r["variant"]: r for r in run_sweep(spec, results_dir=str(tmp_path))}
+    bad, good = records["lsgan"], records["nsgan"]
+    assert bad["status"] == "diverged" and bad["diverged_at"] == 7, bad.get("error")
+    assert bad["steps"] < 40 and bad["history"] and (tmp_path / bad["samples"]).exists()
+    assert (tmp_path / bad["sample_plot"]).exists() and bad["metrics"] == {}
+    assert good["status"] == "completed" and good["steps"] == 40
+    saved = json.loads((tmp_path / "runs" / f"{bad['run_id']}.json").read_text())
+    assert saved["status"] == "diverged" and saved["diverged_at"] == 7
