@@ -16,9 +16,12 @@ history, divergence) the run record needs. Each backward of the manual step touc
 parameters (the D step sees ``fake.detach()``, the G step runs under ``toggled_optimizer``), which is exactly
 what DDP's default reducer rejects ("parameters that were not used in producing the loss"), so ``ddp`` maps to
 ``DDPStrategy(find_unused_parameters=True)``: the reducer walks each loss's autograd graph and marks the other
-network's parameters ready. Measured on 2 CPU processes (ring8, wgan_gp incl. its double backward): the walk costs
-nothing visible next to the all-reduce (the graphs have ~10 nodes); the alternative, one DDP wrapper per
-network, would need a custom strategy for no measurable gain. Scoring under DDP: each rank generates a disjoint
+network's parameters ready. Measured on 2 CPU processes (ring8, wgan_gp incl. its double backward):
+``find_unused_parameters=False`` fails with "parameters that were not used in producing the loss"; ``True``
+trains every variant (tests/test_ddp.py), and its walk is over graphs of a few dozen autograd nodes. The
+alternative, one DDP wrapper per network, would need a custom strategy; not worth it at these sizes. On this
+shared 2-core CPU DDP is a correctness check, not a speed-up (200 wgan_gp iterations: 27.5 s in one process,
+78 s with 2 processes). Scoring under DDP: each rank generates a disjoint
 contiguous slice of the samples a metric asks for, rank 0 gathers them in order (no duplicates, no gaps) and
 scores once; the other ranks only take part in the gathers.
 """
