@@ -101,6 +101,7 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
     from . import checkpoint as C
+    from .cli import UsageError
 
     resolved = options if isinstance(options, ResolvedRun) else resolve(options)
     r = resolved.run
@@ -118,18 +119,18 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
 
     t0 = time.perf_counter()
     is_zero = getattr(rank_zero_only, "rank", 0) == 0
-    # bad input that needs the data or the checkpoints: refused before anything is written
-    pl.seed_everything(r.seed, workers=True, verbose=False)
-    dm = resolved.datamodule_cls(seed=r.seed, **resolved.data)
-    dm.setup()
-    check_batch_size(dm, r)
-    ckpt_dir = C.checkpoint_dir(results_dir, r.name or rid)
-    resume_path, resume_ckpt = C.find_resume(ckpt_dir, config) if r.resume else (None, None)
-    if not r.resume and is_zero:
-        for old in C.list_checkpoints(ckpt_dir):
-            old.unlink(missing_ok=True)
     logger = None
     try:
+        # bad input that needs the data or the checkpoints: UsageError before anything is written
+        pl.seed_everything(r.seed, workers=True, verbose=False)
+        dm = resolved.datamodule_cls(seed=r.seed, **resolved.data)
+        dm.setup()
+        check_batch_size(dm, r)
+        ckpt_dir = C.checkpoint_dir(results_dir, r.name or rid)
+        resume_path, resume_ckpt = C.find_resume(ckpt_dir, config) if r.resume else (None, None)
+        if not r.resume and is_zero:
+            for old in C.list_checkpoints(ckpt_dir):
+                old.unlink(missing_ok=True)
         model = resolved.variant_cls(data_shape=dm.dims, num_classes=dm.num_classes, data_kind=dm.kind,
                                      **resolved.model)
         logger = tracking.make_logger(rid, config, requested=r.wandb, project=r.project, group=r.group,
@@ -164,6 +165,8 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
         else:
             record["status"] = "completed"
         _evaluate(record, resolved, model, dm, results_dir, rid, world=world, is_zero=is_zero)
+    except UsageError:
+        raise
     except Exception as e:                          # isolate: record the failure, keep the sweep going
         record["status"] = "failed"
         record["error"] = f"{type(e).__name__}: {e}"
