@@ -50,6 +50,7 @@ class Ring8DataModule(GaussianMixtureDataModule):
 
     name = "ring8"
     std = 0.02
+    num_classes = 8          # the mixture component is the label (what a conditional variant conditions on)
 
     @classmethod
     def modes(cls) -> Tensor:
@@ -62,6 +63,7 @@ class Grid25DataModule(GaussianMixtureDataModule):
 
     name = "grid25"
     std = 0.05
+    num_classes = 25
 
     @classmethod
     def modes(cls) -> Tensor:
