@@ -2,7 +2,8 @@
 
 ``build_report(results_dir)`` writes ``summary.md`` and ``summary.csv`` (variant × dataset: mean ± std over
 seeds, number of runs, best run, the protocol under each metric, published numbers beside ours where the
-protocol matches) and a sample plot per run under ``samples/``.
+protocol matches), a sample plot per run under ``samples/`` and ``report.html`` (the same tables with plots,
+:mod:`benchmark.report_html`), and logs the comparison to W&B.
 """
 from __future__ import annotations
 
@@ -39,6 +40,75 @@ REFERENCES: dict[str, list[dict[str, Any]]] = {
 }
 REFERENCE_PROTOCOL = {"ring8": "2,500 samples, high quality within 3 std (their networks and budgets differ)",
                       "grid25": "2,500 samples, high quality within 3 std (their networks and budgets differ)"}
+for _dataset in ("ring8", "grid25"):
+    for _ref in REFERENCES[_dataset]:
+        _ref.update(protocol=REFERENCE_PROTOCOL[_dataset], requires={"num_generated": 2500})
+
+# Lucic et al. 2018, best FID after a wide hyper-parameter search (quoted: Dai & Wipf 2019 Table 1; PA-GAN Table 2).
+# "variant" names our objective where it is the same loss (their DRAGAN and BEGAN have no GANBench counterpart).
+LUCIC_PROTOCOL = ("FID, 10k generated samples, TF Inception; budget MNIST and Fashion-MNIST 20 epochs, CIFAR-10 100, "
+                  "CelebA 40; best of a wide hyper-parameter search")
+_LUCIC_FID = {   # model: (our variant, MNIST, Fashion-MNIST, CIFAR-10, CelebA)
+    "MM GAN": ("minimax", "9.8 ± 0.9", "29.6 ± 1.6", "72.7 ± 3.6", "65.6 ± 4.2"),
+    "NS GAN": ("nsgan", "6.8 ± 0.5", "26.5 ± 1.6", "58.5 ± 1.9", "55.0 ± 3.3"),
+    "LSGAN": ("lsgan", "7.8 ± 0.6", "30.7 ± 2.2", "87.1", "53.9 ± 2.8"),
+    "WGAN": ("wgan", "6.7 ± 0.4", "21.5 ± 1.6", "55.2 ± 2.3", "41.3 ± 2.0"),
+    "WGAN-GP": ("wgan_gp", "20.3 ± 5.0", "24.5 ± 2.1", "55.8 ± 0.9", "30.3 ± 1.0"),
+    "DRAGAN": (None, "7.6 ± 0.4", "27.7 ± 1.2", "69.8 ± 2.0", "42.3 ± 3.0"),
+    "BEGAN": (None, "13.1 ± 1.0", "22.9 ± 0.9", "71.4 ± 1.6", "38.9 ± 0.9"),
+}
+for _model, (_variant, *_values) in _LUCIC_FID.items():
+    for _dataset, _fid in zip(("mnist", "fashion_mnist", "cifar10", "celeba"), _values):
+        REFERENCES.setdefault(_dataset, []).append(
+            {"source": f"Lucic et al. 2018, {_model}", "variant": _variant, "fid": _fid, "protocol": LUCIC_PROTOCOL,
+             "requires": {"num_generated": 10_000, "feature_extractor": "TF inception"}})
+# StudioGAN's CIFAR-10 benchmark figure (IS / FID); their DCGAN is the non-saturating loss on a DCGAN network.
+STUDIOGAN_PROTOCOL = "TF Inception, 50k generated vs the training set; StudioGAN's networks and budgets"
+for _model, _variant, _is, _fid in [("DCGAN", "nsgan", "6.11", "48.29"), ("LSGAN", "lsgan", "6.55", "40.22"),
+                                    ("WGAN-WC", "wgan", "3.59", "107.68"), ("WGAN-GP", "wgan_gp", "5.22", "53.98"),
+                                    ("DRAGAN", None, "6.59", "34.69"), ("SNGAN (conditional)", None, "8.83", "9.01")]:
+    REFERENCES["cifar10"].append(
+        {"source": f"StudioGAN benchmark, {_model}", "variant": _variant, "is": _is, "fid": _fid,
+         "protocol": STUDIOGAN_PROTOCOL,
+         "requires": {"num_generated": 50_000, "reference_split": "train", "feature_extractor": "TF inception"}})
+REFERENCE_FIELDS = {"source", "variant", "protocol", "requires"}    # every other key of a reference is a metric
+
+
+def reference_metrics(ref: dict[str, Any]) -> list[str]:
+    return [k for k in ref if k not in REFERENCE_FIELDS]
+
+
+def protocol_satisfies(protocol: dict[str, Any] | None, requires: dict[str, Any]) -> bool:
+    """Whether one of our metric protocols meets a published number's requirements (strings: case-insensitive
+    substring, e.g. ``"TF inception"`` in the feature extractor's description; anything else: equality)."""
+    if not protocol:
+        return False
+    for key, want in requires.items():
+        have = protocol.get(key)
+        if isinstance(want, str):
+            if have is None or want.lower() not in str(have).lower():
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+def matching_references(runs: list[dict], dataset: str) -> list[tuple[dict[str, Any], list[str]]]:
+    """The published numbers for ``dataset`` with the metrics whose protocol every completed, scored run of
+    ``dataset`` meets (references with no such metric are left out)."""
+    out = []
+    for ref in REFERENCES.get(dataset, []):
+        ok = []
+        for m in reference_metrics(ref):
+            protos = [(r.get("protocol") or {}).get(m) for r in runs
+                      if r["dataset"] == dataset and r.get("status") == "completed" and m in (r.get("metrics") or {})]
+            if protos and all(protocol_satisfies(p, ref.get("requires") or {}) for p in protos):
+                ok.append(m)
+        if ok:
+            out.append((ref, ok))
+    return out
+
+
 LOWER_IS_BETTER = {"reverse_kl", "fid", "kid", "domain_fd", "stacked_kl"}
 IGNORED_KEYS = {"seed", "group"}
 
@@ -138,13 +208,15 @@ def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
             if line:
                 out.write(f"\n- *{m}*: {line}")
         out.write("\n")
-        if dataset in REFERENCES:
-            refs = REFERENCES[dataset]
-            cols = [m for m in ("modes_covered", "high_quality", "reverse_kl") if m in metrics]
-            out.write(f"\nPublished numbers, same metric protocol ({REFERENCE_PROTOCOL[dataset]}):\n\n")
+        by_protocol: dict[str, list[tuple[dict, list[str]]]] = defaultdict(list)
+        for ref, ok in matching_references(runs, dataset):
+            by_protocol[ref["protocol"]].append((ref, ok))
+        for proto, refs in by_protocol.items():
+            cols = [m for m in metrics if any(m in ok for _, ok in refs)]
+            out.write(f"\nPublished numbers, same metric protocol ({proto}):\n\n")
             out.write("| source | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols) + "\n")
-            for ref in refs:
-                out.write(f"| {ref['source']} | " + " | ".join(ref.get(c, "–") for c in cols) + " |\n")
+            for ref, ok in refs:
+                out.write(f"| {ref['source']} | " + " | ".join(ref[c] if c in ok else "–" for c in cols) + " |\n")
     failed = [r for r in runs if r.get("status") == "failed"]
     if failed:
         out.write("\n## Failed runs\n\n")
@@ -186,7 +258,8 @@ def ensure_sample_plots(runs: list[dict], results_dir: Path) -> list[Path]:
 
 
 def build_report(results_dir: str | Path = "results") -> list[Path]:
-    """Write ``summary.md`` and ``summary.csv`` (and missing sample plots); return the written paths."""
+    """Write ``summary.md``, ``summary.csv``, ``report.html`` (and missing sample plots), log the comparison as a
+    ``wandb.Table`` (unless ``WANDB_MODE=disabled``); return the written paths."""
     results_dir = Path(results_dir)
     runs = load_runs(results_dir)
     if not runs:
@@ -195,4 +268,12 @@ def build_report(results_dir: str | Path = "results") -> list[Path]:
     md, cs = results_dir / "summary.md", results_dir / "summary.csv"
     atomic_write_text(md, summary_markdown(runs, rows))
     atomic_write_text(cs, summary_csv(rows))
-    return [md, cs, *ensure_sample_plots(runs, results_dir)]
+    made = ensure_sample_plots(runs, results_dir)
+    from .report_html import log_wandb_table, write_html_report
+
+    html = write_html_report(results_dir, runs, rows)
+    try:
+        log_wandb_table(runs, rows)
+    except Exception as e:          # tracking must never cost the report
+        print(f"warning: W&B comparison table not logged: {e}")
+    return [md, cs, html, *made]
