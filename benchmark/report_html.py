@@ -143,9 +143,34 @@ def _grid(n: int, ncols: int, w: float = 2.9, h: float = 2.3):
     return fig, list(axes.flat[:n])
 
 
+def _ordered_handles(axes, order: list[str]) -> dict[str, Any]:
+    handles = {h.get_label(): h for ax in axes for h in ax.get_lines()}
+    rank = {_short(lab): i for i, lab in enumerate(order)}
+    return dict(sorted(handles.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
+def _legend(fig, handles: dict[str, Any], rows: int) -> None:
+    """A legend under the panels, as many columns as the labels' length allows; the panels make room for it."""
+    width_px = fig.get_size_inches()[0] * 100
+    longest = max((max(len(x) for x in lab.split("\n")) for lab in handles), default=10)
+    ncol = max(1, min(6, len(handles), int(width_px // (longest * 6.5 + 45))))
+    lines = sum(max(lab.count("\n") + 1 for lab in list(handles)[i:i + ncol])
+                for i in range(0, len(handles), ncol))
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=ncol, fontsize=9, frameon=False)
+    height_px = fig.get_size_inches()[1] * 100
+    fig.tight_layout(rect=(0, min(0.6, (16 * lines + 14) / height_px), 1, 1))
+
+
+def _short(label: str, width: int = 36) -> str:
+    """A run label wrapped for a plot title or legend (labels carry every option that varies)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(label, width)) or label
+
+
 def _band(ax, c, color, label):
     its, mean, lo, hi = c
-    ax.plot(its, mean, color=color, lw=1.4, label=label)
+    ax.plot(its, mean, color=color, lw=1.4, label=_short(label))
     if len(its) > 1 and np.any(hi > lo):
         ax.fill_between(its, lo, hi, color=color, alpha=0.18, lw=0)
 
@@ -162,11 +187,11 @@ def plot_losses(by_label: dict[str, list[dict]]) -> str | None:
             c = curve(by_label[lab], key)
             if c is not None:
                 _band(ax, c, color, key)
-        ax.set_title(lab, fontsize=10)
+        ax.set_title(_short(lab), fontsize=10 if len(lab) <= 36 else 8)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         ax.set_xlabel("GAN iteration", fontsize=8)
-    handles = {h.get_label(): h for ax in axes for h in ax.get_lines()}
+    handles = _ordered_handles(axes, list(LOSS_KEYS))
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=2, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.09 / math.ceil(len(labels) / 4), 1, 1))
     return _png_data_uri(fig)
@@ -181,26 +206,34 @@ def plot_training_scalars(by_label: dict[str, list[dict]], skip: set[str]) -> st
     if not keys:
         return None
     colors = _colors(list(by_label))
-    fig, axes = _grid(len(keys), 3, w=3.9, h=2.7)
-    for ax, key in zip(axes, keys):
+    curves = {(lab, k): curve(rs, k) for lab, rs in by_label.items() for k in keys}
+    # D's outputs are probabilities for logit-scored objectives and unbounded critic values otherwise: one panel
+    # each, so a critic's scale does not flatten the probabilities
+    is_prob = {lab: all(c is None or (c[2].min() >= 0 and c[3].max() <= 1)
+                        for k in ("d_real", "d_fake") for c in [curves.get((lab, k))]) for lab in by_label}
+    panels: list[tuple[str, str, list[str]]] = []
+    names = {"d_real": "d_real: mean D(x)", "d_fake": "d_fake: mean D(G(z))", "g_grad_norm": "g_grad_norm: ‖∇G‖"}
+    for key in keys:
+        labs = [lab for lab in by_label if curves[(lab, key)] is not None]
+        if key in ("d_real", "d_fake") and any(is_prob[lab] for lab in labs) and not all(is_prob[lab] for lab in labs):
+            panels.append((key, names[key] + " (probability)", [lab for lab in labs if is_prob[lab]]))
+            panels.append((key, names[key] + " (critic value)", [lab for lab in labs if not is_prob[lab]]))
+        else:
+            panels.append((key, names.get(key, key), labs))
+    fig, axes = _grid(len(panels), 3, w=3.9, h=2.7)
+    for ax, (key, title, labs) in zip(axes, panels):
         positive = True
-        for lab, rs in by_label.items():
-            c = curve(rs, key)
-            if c is not None:
-                _band(ax, c, colors[lab], lab)
-                positive &= bool(np.all(c[2] > 0))
+        for lab in labs:
+            c = curves[(lab, key)]
+            _band(ax, c, colors[lab], lab)
+            positive &= bool(np.all(c[2] > 0))
         if key == "g_grad_norm" and positive:
             ax.set_yscale("log")
-        ax.set_title({"d_real": "d_real: mean D(x)", "d_fake": "d_fake: mean D(G(z))",
-                      "g_grad_norm": "g_grad_norm: ‖∇G‖"}.get(key, key), fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         ax.set_xlabel("GAN iteration", fontsize=8)
-    handles = {h.get_label(): h for ax in axes for h in ax.get_lines()}
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(6, len(handles)), fontsize=9,
-               frameon=False)
-    rows = math.ceil(len(keys) / 3)
-    fig.tight_layout(rect=(0, 0.05 + 0.06 * math.ceil(len(handles) / 6) / rows, 1, 1))
+    _legend(fig, _ordered_handles(axes, list(by_label)), math.ceil(len(panels) / 3))
     return _png_data_uri(fig)
 
 
@@ -216,12 +249,19 @@ def plot_metric_vs_iteration(by_label: dict[str, list[dict]], metrics: list[str]
         lines = [(lab, c) for lab, c in lines if c is not None and len(c[0]) > 1]
         if lines:
             panels.append((f"{m} {'↓' if m in LOWER_IS_BETTER else '↑'} during training", lines))
-    # final metric vs budget: runs of one variant (same label apart from the budget) at several budgets
-    by_variant: dict[str, list[dict]] = defaultdict(list)
+    # final metric vs budget: runs whose configurations differ only in the budget (and the seed)
+    same_but_budget: dict[str, list[dict]] = defaultdict(list)
     for rs in by_label.values():
         for r in rs:
             if r.get("status") == "completed":
-                by_variant[r["variant"]].append(r)
+                rest = {k: v for k, v in (r.get("config") or {}).items() if k not in ("iterations", "seed", "group")}
+                same_but_budget[repr(sorted(rest.items(), key=lambda kv: kv[0]))].append(r)
+    by_variant: dict[str, list[dict]] = {}
+    for rs in same_but_budget.values():
+        name = rs[0]["variant"]
+        while name in by_variant:
+            name += "'"
+        by_variant[name] = rs
     for m in metrics:
         lines = []
         for v, rs in sorted(by_variant.items()):
@@ -249,17 +289,13 @@ def plot_metric_vs_iteration(by_label: dict[str, list[dict]], metrics: list[str]
         ax.set_xlabel("GAN iteration", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
-    handles = {h.get_label(): h for ax in axes for h in ax.get_lines()}
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(6, len(handles)), fontsize=9,
-               frameon=False)
-    rows = math.ceil(len(panels) / 3)
-    fig.tight_layout(rect=(0, 0.05 + 0.06 * math.ceil(len(handles) / 6) / rows, 1, 1))
+    _legend(fig, _ordered_handles(axes, list(by_label)), math.ceil(len(panels) / 3))
     return _png_data_uri(fig)
 
 
 def plot_mode_coverage(picks: list[tuple[str, dict]], results_dir: Path) -> str | None:
     """One scatter per variant (its best run's kept samples): high-quality points (within 3 std of a mode) in
-    blue, the others in grey; covered modes as green circles, missed modes as red crosses."""
+    blue, the others in grey, the modes as red crosses; the title gives the run's scored metrics."""
     from datamodules import get_datamodule
 
     panels = []
@@ -273,26 +309,25 @@ def plot_mode_coverage(picks: list[tuple[str, dict]], results_dir: Path) -> str 
         panels.append((lab, r, np.load(npy).astype(np.float64), dm.modes().numpy().astype(np.float64), dm.std))
     if not panels:
         return None
-    fig, axes = _grid(len(panels), 4, w=2.9, h=3.0)
+    fig, axes = _grid(len(panels), 4, w=2.9, h=3.1)
     for ax, (lab, r, pts, modes, std) in zip(axes, panels):
         pts = pts[np.all(np.isfinite(pts), axis=1)]
-        d = np.linalg.norm(pts[:, None, :] - modes[None, :, :], axis=2) if len(pts) else np.zeros((0, len(modes)))
-        hq = d.min(axis=1) <= 3 * std if len(pts) else np.zeros(0, bool)
-        covered = np.zeros(len(modes), bool)
-        if hq.any():
-            covered[np.unique(d[hq].argmin(axis=1))] = True
-        ax.scatter(pts[~hq, 0], pts[~hq, 1], s=2, color="0.6", alpha=0.5)
-        ax.scatter(pts[hq, 0], pts[hq, 1], s=2, color="tab:blue", alpha=0.5)
-        ax.scatter(modes[covered, 0], modes[covered, 1], s=70, facecolors="none", edgecolors="tab:green", lw=1.5)
-        ax.scatter(modes[~covered, 0], modes[~covered, 1], s=40, marker="x", color="tab:red", lw=1.5)
+        hq = np.zeros(len(pts), bool)
+        if len(pts):
+            hq = np.linalg.norm(pts[:, None, :] - modes[None, :, :], axis=2).min(axis=1) <= 3 * std
+        ax.scatter(pts[~hq, 0], pts[~hq, 1], s=3, color="0.55", alpha=0.5, lw=0)
+        ax.scatter(pts[hq, 0], pts[hq, 1], s=5, color="tab:blue", alpha=0.8, lw=0)
+        ax.scatter(modes[:, 0], modes[:, 1], s=28, marker="x", color="tab:red", lw=1.2)
         lim = float(np.abs(modes).max()) * 1.45
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"{lab}\n{int(covered.sum())}/{len(modes)} modes, {100 * hq.mean() if len(hq) else 0:.0f}% HQ"
-                     f" (seed {r['seed']})", fontsize=9)
+        m = r.get("metrics") or {}
+        scored = (f"{_fmt(m.get('modes_covered'))}/{len(modes)} modes, {_fmt(m.get('high_quality'))}% HQ"
+                  if "modes_covered" in m else r.get("status", ""))
+        ax.set_title(f"{_short(lab, 30)} (seed {r['seed']})\n{scored}", fontsize=9 if len(lab) <= 30 else 7)
     fig.tight_layout()
     return _png_data_uri(fig)
 
@@ -483,10 +518,10 @@ def dataset_section(runs: list[dict], rows: list[dict], dataset: str, labels: di
         cov = plot_mode_coverage(picks, results_dir)
         if cov:
             parts.append("<h3>Mode coverage</h3>")
-            parts.append(_figure(cov, "The best run of each variant (by " + (primary or "metric") + "): the "
-                                      "samples kept with the run (save_samples, fewer than the metric's 2,500, so "
-                                      "the counts in the titles can differ slightly from the table), high-quality ones (within 3 std of the nearest mode) in blue, the "
-                                      "rest grey; covered modes circled green, missed modes as red crosses."))
+            parts.append(_figure(cov, "The best run of each variant (by " + (primary or "metric") + "): its "
+                                      "samples kept with the run (save_samples of them), high-quality ones (within 3 "
+                                      "std of the nearest mode) in blue, the rest grey, the modes as red crosses. "
+                                      "Titles: the run's scored metrics (on the protocol's 2,500 samples)."))
     gallery = _gallery(picks, results_dir, primary, druns)
     if gallery:
         parts.append("<h3>Samples</h3><p class='small muted'>The best run of each variant"
