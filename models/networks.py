@@ -41,10 +41,10 @@ class MinibatchDiscrimination(nn.Module):
         self.T = nn.Parameter(torch.randn(in_features, num_kernels * kernel_dim) * 0.1)
 
     def forward(self, f: Tensor) -> Tensor:
-        m = (f @ self.T).view(-1, self.num_kernels, self.kernel_dim)             # (B, K, C)
-        l1 = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(-1)                      # (B, B, K)
-        o = torch.exp(-l1).sum(1) - 1.0                                           # drop the j = i term
-        return torch.cat([f, o], dim=1)
+        m = (f @ self.T).view(-1, self.num_kernels, self.kernel_dim).transpose(0, 1)   # (K, B, C)
+        l1 = torch.cdist(m, m, p=1)                        # (K, B, B) without a (B, B, K, C) intermediate
+        o = torch.exp(-l1).sum(2) - 1.0                                           # drop the j = i term
+        return torch.cat([f, o.t()], dim=1)
 
 
 class DiscriminatorHead(nn.Module):
