@@ -46,8 +46,10 @@ class RunOptions:
 
 # options that say *how* a run executes, not *what* it computes: they do not enter the run's identity
 EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "strategy", "threads", "wandb",
-                     "project", "group", "resume", "checkpoint_every", "precision", "name",
-                     "sample_every"}
+                     "project", "group", "resume", "checkpoint_every", "name", "sample_every"}
+# datamodule options that say where/how data is read, not which data: the same run on another machine
+# (another data root, a cache or not) keeps its identity
+DATA_EXECUTION_OPTIONS = {"root", "download", "cache", "num_threads", "on_device"}
 
 
 def data_schema(dm_cls: type) -> dict[str, tuple[Any, Any]]:
@@ -110,7 +112,8 @@ class ResolvedRun:
         """Every hyper-parameter that defines the run (the model config with all defaults filled in)."""
         model_cfg = dataclasses.asdict(self.variant_cls.Config(**self.model))
         run = {k: v for k, v in dataclasses.asdict(self.run).items() if k not in EXECUTION_OPTIONS}
-        return {**run, **model_cfg, **{f"data.{k}": v for k, v in self.data.items()}}
+        data = {f"data.{k}": v for k, v in self.data.items() if k not in DATA_EXECUTION_OPTIONS}
+        return {**run, **model_cfg, **data}
 
 
 def resolve(options: dict[str, Any]) -> ResolvedRun:
