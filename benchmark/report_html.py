@@ -216,8 +216,8 @@ def plot_training_scalars(by_label: dict[str, list[dict]], skip: set[str]) -> st
     for key in keys:
         labs = [lab for lab in by_label if curves[(lab, key)] is not None]
         if key in ("d_real", "d_fake") and any(is_prob[lab] for lab in labs) and not all(is_prob[lab] for lab in labs):
-            panels.append((key, names[key] + " (probability)", [lab for lab in labs if is_prob[lab]]))
-            panels.append((key, names[key] + " (critic value)", [lab for lab in labs if not is_prob[lab]]))
+            panels.append((key, names[key] + ", in [0, 1]", [lab for lab in labs if is_prob[lab]]))
+            panels.append((key, names[key] + ", unbounded", [lab for lab in labs if not is_prob[lab]]))
         else:
             panels.append((key, names.get(key, key), labs))
     fig, axes = _grid(len(panels), 3, w=3.9, h=2.7)
@@ -383,9 +383,10 @@ def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: 
                 cells.append(f'<td class="num">–{published}</td>')
                 continue
             best = m in best_mean and _finite(r["mean"]) and r["mean"] == best_mean[m] and len(variants) > 1
-            cells.append(f'<td class="num{" best" if best else ""}"><span class="v">{_fmt(r["mean"])} ± '
-                         f'{_fmt(r["std"], 2)}</span><span class="sub">n={r["n"]} · best {_fmt(r["best"])}</span>'
-                         f'{published}</td>')
+            value = f'{_fmt(r["mean"])} ± {_fmt(r["std"], 2)}' if r["n"] > 1 else _fmt(r["mean"])
+            sub = f'n={r["n"]} · best {_fmt(r["best"])}' if r["n"] > 1 else "n=1 (one seed: no spread)"
+            cells.append(f'<td class="num{" best" if best else ""}"><span class="v">{value}</span>'
+                         f'<span class="sub">{sub}</span>{published}</td>')
         best_run = next((r["best_run"] for r in vr.values() if r["best_run"]), "–")
         body.append(f"<tr><th>{_e(v)}</th><td{cls}>{status}</td>{''.join(cells)}"
                     f'<td class="runid">{_e(best_run)}</td></tr>')
@@ -503,8 +504,9 @@ def dataset_section(runs: list[dict], rows: list[dict], dataset: str, labels: di
                                      "scale, so compare shapes (steady, oscillating, collapsing), not values."))
         parts.append(_figure(scalars, "Other training scalars vs GAN iteration, one line per variant (mean over "
                                       "seeds, shaded min–max): d_real and d_fake are D's mean output on real and "
-                                      "generated data (a probability for logit scores, a critic value otherwise); "
-                                      "g_grad_norm is the generator's gradient norm."))
+                                      "generated data (a probability for logit scores, a raw score or critic value "
+                                      "otherwise; those staying in [0, 1] and the unbounded ones get separate "
+                                      "panels); g_grad_norm is the generator's gradient norm."))
     mvi = plot_metric_vs_iteration(by_label, metrics)
     parts.append("<h3>Metrics vs GAN iteration</h3>")
     parts.append(_figure(mvi, "Metrics measured during training (2,500 samples from a fixed noise seed every "
@@ -537,7 +539,7 @@ def build_html(runs: list[dict], rows: list[dict], results_dir: str | os.PathLik
     labels = run_labels(runs)
     datasets = sorted({r["dataset"] for r in runs})
     status = Counter(r.get("status", "failed") for r in runs)
-    groups = sorted({r.get("group") or "–" for r in runs})
+    groups = sorted({r.get("group") or "none" for r in runs})
     wall = sum(float(r.get("wall_time_s") or 0) for r in runs)
     versions = next((r["versions"] for r in runs if r.get("versions")), {})
     vtext = ", ".join(f"{k} {versions[k]}" for k in ("torch", "pytorch_lightning", "torch_fidelity") if k in versions)

@@ -100,7 +100,7 @@ def test_html_report_tables_plots_and_references(results):
     doc.feed(page.read_text())
     text = " ".join(doc.text)
     # the comparison table: mean ± std over seeds with n and the best run, best mean marked
-    assert "7.5 ± 0.71" in text and "n=2 · best 8" in text
+    assert "7.5 ± 0.71" in text and "n=2 · best 8" in text and "n=1 (one seed: no spread)" in text
     assert re.search(r'class="num best"><span class="v">7.5 ± 0.71', page.read_text())
     assert "1/0/0" in text                                            # the failed wgan run is counted
     assert "Failed runs" in text and "wgan-ring8-s0" in text
