@@ -40,13 +40,16 @@ class RunOptions:
     sample_every: int = 500           # GAN iterations between sample plots sent to W&B during training (0 = off)
     checkpoint_every: int = 0         # iterations between checkpoints, and one at the end (0 = none)
     resume: bool = True               # continue from the run's last checkpoint when one exists
+    compile: bool = False             # torch.compile G and D (falls back to eager, with a note, if it fails)
+    channels_last: bool = False       # channels-last memory format for image models (a GPU fast path)
     name: str = ""                    # checkpoint key (default: the run id); under one name changed
                                       # hyper-parameters are refused instead of starting a new run
 
 
 # options that say *how* a run executes, not *what* it computes: they do not enter the run's identity
 EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "strategy", "threads", "wandb",
-                     "project", "group", "resume", "checkpoint_every", "name", "sample_every"}
+                     "project", "group", "resume", "checkpoint_every", "name", "sample_every", "compile",
+                     "channels_last"}
 # datamodule options that say where/how data is read, not which data: the same run on another machine
 # (another data root, a cache or not) keeps its identity
 DATA_EXECUTION_OPTIONS = {"root", "download", "cache", "num_threads", "on_device"}

@@ -51,6 +51,7 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
     warnings.filterwarnings("ignore", ".*GPU available but not used.*")
     warnings.filterwarnings("ignore", ".*IterableDataset.*")
     warnings.filterwarnings("ignore", ".*LightningModule.*reinit.*")
@@ -133,6 +134,7 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
                 old.unlink(missing_ok=True)
         model = resolved.variant_cls(data_shape=dm.dims, num_classes=dm.num_classes, data_kind=dm.kind,
                                      **resolved.model)
+        record["fast_paths"] = apply_fast_paths(model, r)
         logger = tracking.make_logger(rid, config, requested=r.wandb, project=r.project, group=r.group,
                                       tags=[r.variant, r.data, f"seed{r.seed}"],
                                       save_dir=os.environ.get("WANDB_DIR", "."))
@@ -182,6 +184,39 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
             print(f"warning: W&B logging failed: {e}")
     tracking.finish(logger)
     return record
+
+
+def apply_fast_paths(model, run) -> dict[str, str]:
+    """Accelerator fast paths that leave the maths unchanged; returns what was applied (kept in the run JSON).
+
+    - ``channels_last``: NHWC memory format for the networks and the batches (image models only).
+    - ``compile``: ``torch.compile`` of G and every D, in place (state-dict keys unchanged, so checkpoints
+      stay compatible); a network whose compilation fails on a first forward falls back to eager mode.
+    Mixed precision is the Trainer's ``--precision bf16-mixed`` (autocast around the training step).
+    """
+    notes: dict[str, str] = {}
+    if run.channels_last:
+        if len(model.data_shape) == 3:
+            model.to(memory_format=torch.channels_last)
+            model.channels_last = True
+            notes["channels_last"] = "on"
+        else:
+            notes["channels_last"] = "skipped: not image data"
+    if run.compile:
+        z = model.sample_z(2)
+        y = torch.zeros(2, dtype=torch.long) if model.cond_classes else None
+        failures = []
+        for name, net, args in [("generator", model.generator, (z, y))] + [
+                (f"discriminator{i}", d, (torch.zeros(2, *model.data_shape), y))
+                for i, d in enumerate(model.discriminators)]:
+            try:
+                net.compile()
+                net(*args)                               # compile now, so a failure is caught here
+            except Exception as e:                       # no compiler, unsupported op, ...: stay eager
+                net._compiled_call_impl = None
+                failures.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+        notes["compile"] = "on" if not failures else "fell back to eager (" + "; ".join(failures) + ")"
+    return notes
 
 
 def _finished(ckpt: dict, iterations: int) -> bool:

@@ -178,7 +178,7 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
     with ctx.Pool(jobs, initializer=_worker_init, initargs=(n_gpu, threads)) as pool:
         for i, rec in enumerate(pool.imap_unordered(_worker_run, [r.options for _, r in todo])):
             records.append(rec)
-            progress.stream.write(f"[{i + 1}/{len(todo)}] ")
+            progress.stream.write(f"[{i + 1}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} seed {rec['seed']} ... ")
             progress.finish(rec, len(todo) - i - 1)
     return records
 

@@ -56,6 +56,7 @@ class GANModule(pl.LightningModule):
     has_discriminator: ClassVar[bool] = True
     score_is_logit: ClassVar[bool] = True      # log σ(score) as D(x); otherwise the raw score
     g_needs_real: ClassVar[bool] = False       # g_loss uses D's critique of a real batch
+    channels_last: bool = False                # set by the runner's fast path: batches go NHWC too
 
     def __init__(self, data_shape: tuple[int, ...] = (2,), num_classes: int = 0, data_kind: str = "points",
                  **hparams: Any) -> None:
@@ -208,6 +209,8 @@ class GANModule(pl.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         x, y = batch
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         y = y if (self.cond_classes and y.numel()) else None
         do_d, do_g = self.schedule()
         z = self.sample_z(x.shape[0])
