@@ -160,7 +160,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from .results import atomic_write_text
         import yaml
 
-        atomic_write_text(args.export_wandb, yaml.safe_dump(S.wandb_sweep_config(spec), sort_keys=False))
+        path = str(Path(args.sweep).resolve()) if args.sweep else str(S.DEFAULT_SWEEP)
+        cfg = S.wandb_sweep_config(spec, path, len(planned), quick=args.quick)
+        atomic_write_text(args.export_wandb, yaml.safe_dump(cfg, sort_keys=False))
         print(f"wrote W&B sweep configuration {args.export_wandb}: `wandb sweep {args.export_wandb}`, then "
               f"`wandb agent <sweep-id>` on every machine")
         return 0
@@ -171,6 +173,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     check_writable(args.results_dir or "results")
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs} must be >= 1")
+    if args.index is not None:                        # one run of the sweep (what a W&B agent calls)
+        if not 0 <= args.index < len(planned):
+            raise UsageError(f"--index {args.index} is out of range: this sweep has runs 0..{len(planned) - 1}")
+        from .runner import execute
+
+        run = planned[args.index]
+        if S.is_done(run.path):
+            print(f"{run.run_id}: done already (skipped)")
+            return 0
+        rec = execute(run.options)
+        print(f"{rec['run_id']}: {rec['status']} in {rec['wall_time_s']:.1f} s")
+        return 0 if rec["status"] != "failed" else 1
     S.run_sweep(spec, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs)
     return 0
 
@@ -234,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", dest="results_dir", default=None)
     p.add_argument("--dry-run", action="store_true", help="print the expanded runs and exit")
     p.add_argument("--export-wandb", metavar="FILE", help="write the sweep as a W&B sweep configuration")
+    p.add_argument("--index", type=int, default=None, help="run only the K-th run of the sweep (W&B agents)")
     p = sub.add_parser("check", help="compare the latest results with results/thresholds.yaml (exit 1 on a breach)")
     p.add_argument("--thresholds", default="results/thresholds.yaml")
     p.add_argument("--results-dir", dest="results_dir", default="results")

@@ -205,19 +205,16 @@ def _worker_run(options: dict) -> dict:
     return execute(options)
 
 
-def wandb_sweep_config(spec: dict[str, Any]) -> dict[str, Any]:
-    """The sweep as a W&B sweep configuration (grid method) whose program is ``python -m benchmark run``.
+def wandb_sweep_config(spec: dict[str, Any], sweep_path: str, n_runs: int, quick: bool = False) -> dict[str, Any]:
+    """The sweep as a W&B sweep configuration: a grid over the *index* of the planned runs.
 
-    Start it with ``wandb sweep sweep.yaml`` and ``wandb agent <id>`` on as many machines as you have; each
-    agent calls ``python -m benchmark run --variant ... --data ... --seed ...`` with the grid's values.
+    Each W&B agent call runs ``python -m benchmark sweep SWEEP.yaml --index K``, i.e. exactly the K-th run this
+    file expands to, with every per-dataset and per-variant option (a plain W&B grid over variants × options
+    cannot express those). Start it with ``wandb sweep <exported.yaml>`` and run ``wandb agent <sweep-id>`` on
+    as many machines as you have; each run writes its own JSON and W&B run, and the report merges them.
     """
-    params: dict[str, Any] = {"variant": {"values": spec["variants"]}, "data": {"values": spec["datasets"]},
-                              "seed": {"values": spec["seeds"]}}
-    for k, v in (spec.get("grid") or {}).items():
-        params[k] = {"values": v}
-    for k, v in {**{k: v for k, v in spec.items() if k not in SWEEP_KEYS}, **(spec.get("options") or {})}.items():
-        params[k] = {"value": v}
-    if spec.get("name"):
-        params["group"] = {"value": spec["name"]}
-    return {"program": "benchmark/__main__.py", "method": "grid", "name": spec.get("name", "ganbench"),
-            "command": ["${env}", "python", "-m", "benchmark", "run", "${args}"], "parameters": params}
+    command = ["${env}", "python", "-m", "benchmark", "sweep", str(sweep_path), "${args}"]
+    if quick:
+        command.insert(-1, "--quick")
+    return {"name": spec.get("name", "ganbench"), "method": "grid", "program": "benchmark",
+            "command": command, "parameters": {"index": {"values": list(range(n_runs))}}}

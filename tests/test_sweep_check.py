@@ -130,3 +130,20 @@ def test_report_from_fixture_runs(tmp_path):
     md = (tmp_path / "summary.md").read_text()
     assert "7 ± 1.4 (n=2; best 8)" in md and "PacGAN" in md and "## Failed runs" in md
     assert any(str(p).endswith("summary.csv") for p in paths)
+
+
+def test_wandb_export_runs_each_planned_run_by_index(tmp_path, capsys):
+    import yaml
+
+    sw = tmp_path / "s.yaml"
+    sw.write_text(yaml.safe_dump({**spec(seeds=[0], variants=["nsgan"], datasets=["ring8", "grid25"]),
+                                  "dataset_options": {"grid25": {"hidden": 16}}}))
+    out = tmp_path / "w.yaml"
+    assert main(["sweep", str(sw), "--export-wandb", str(out)]) == 0
+    cfg = yaml.safe_load(out.read_text())
+    assert cfg["method"] == "grid" and cfg["parameters"]["index"]["values"] == [0, 1]
+    assert cfg["command"][:6] == ["${env}", "python", "-m", "benchmark", "sweep", str(sw.resolve())]
+    assert main(["sweep", str(sw), "--index", "1", "--results-dir", str(tmp_path / "r")]) == 0
+    (rec,) = load_runs(tmp_path / "r")
+    assert rec["dataset"] == "grid25" and rec["config"]["hidden"] == 16       # per-dataset option kept
+    assert main(["sweep", str(sw), "--index", "5", "--results-dir", str(tmp_path / "r")]) == 2
