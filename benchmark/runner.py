@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
 
 from . import tracking
@@ -142,6 +143,8 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
         run_callbacks.append(C.RunCheckpoint(ckpt_dir, config, r.checkpoint_every, seed=r.seed))
         if logger is not None and r.sample_every:     # sample plots to W&B over training
             run_callbacks.append(SampleLogger(r.sample_every))
+        timer = LoopTimer()
+        run_callbacks.append(timer)
         trainer = make_trainer(resolved, logger, run_callbacks)
         t_train = time.perf_counter()
         if resume_path is not None:
@@ -159,6 +162,8 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
             is_zero, world = trainer.is_global_zero, trainer.world_size
         del resume_ckpt
         record["train_time_s"] = time.perf_counter() - t_train
+        if timer.loop_s is not None:          # the training loop alone, without Trainer/W&B set-up and teardown
+            record["train_loop_s"] = timer.loop_s
         record["steps"] = model.iteration
         record["history"] = model.history
         record["iterations_per_s"] = (model.iteration - record.get("resumed_at", 0)) / max(record["train_time_s"], 1e-9)
@@ -184,6 +189,22 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
             print(f"warning: W&B logging failed: {e}")
     tracking.finish(logger)
     return record
+
+
+class LoopTimer(pl.Callback):
+    """Wall time of the training loop alone (first batch start to train end): no Trainer or W&B set-up."""
+
+    def __init__(self) -> None:
+        self.t0: float | None = None
+        self.loop_s: float | None = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.t0 is None:
+            self.t0 = time.perf_counter()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.t0 is not None:
+            self.loop_s = time.perf_counter() - self.t0
 
 
 def apply_fast_paths(model, run) -> dict[str, str]:
