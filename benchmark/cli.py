@@ -171,6 +171,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(json.dumps(r.options, sort_keys=True))
         return 0
     check_writable(args.results_dir or "results")
+    if args.jobs is None:                            # one run per GPU, else one per CPU core
+        import torch
+
+        args.jobs = torch.cuda.device_count() or os.cpu_count() or 1
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs} must be >= 1")
     if args.index is not None:                        # one run of the sweep (what a W&B agent calls)
@@ -244,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="run a sweep file (default: the embedded toy + digits sweep), resumably")
     p.add_argument("sweep", nargs="?", help="sweep YAML (default: benchmark/sweeps/default.yaml)")
     p.add_argument("--quick", action="store_true", help="the sweep's smoke-check size")
-    p.add_argument("--jobs", type=int, default=1, help="runs at once (own GPU or own CPU threads each)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="runs at once, each on its own GPU or CPU threads (default: one per GPU, else per core)")
     p.add_argument("--results-dir", dest="results_dir", default=None)
     p.add_argument("--dry-run", action="store_true", help="print the expanded runs and exit")
     p.add_argument("--export-wandb", metavar="FILE", help="write the sweep as a W&B sweep configuration")
