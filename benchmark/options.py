@@ -38,6 +38,10 @@ class RunOptions:
     group: str = ""                   # W&B group (a sweep's name)
     save_samples: int = 512           # generated samples kept with the run for plots
     sample_every: int = 500           # GAN iterations between sample plots sent to W&B during training (0 = off)
+    eval_every: int = 0               # GAN iterations between in-training scores of a small sample (0 = off):
+                                      # the run's cheap metrics only (benchmark/metric_callback.py), into
+                                      # history as eval/<metric>; the final scores keep the full protocol
+    eval_samples: int = 500           # generated samples per in-training score
     checkpoint_every: int = 0         # iterations between checkpoints, and one at the end (0 = none)
     resume: bool = True               # continue from the run's last checkpoint when one exists
     compile: bool = False             # torch.compile G and D (falls back to eager, with a note, if it fails)
@@ -49,7 +53,7 @@ class RunOptions:
 # options that say *how* a run executes, not *what* it computes: they do not enter the run's identity
 EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "strategy", "threads", "wandb",
                      "project", "group", "resume", "checkpoint_every", "name", "sample_every", "compile",
-                     "channels_last"}
+                     "channels_last", "eval_every", "eval_samples"}
 # datamodule options that say where/how data is read, not which data: the same run on another machine
 # (another data root, a cache or not) keeps its identity
 DATA_EXECUTION_OPTIONS = {"root", "download", "cache", "num_threads", "on_device"}
@@ -146,8 +150,10 @@ def resolve(options: dict[str, Any]) -> ResolvedRun:
                               f"valid options: {', '.join(valid)}")
     run = RunOptions(**run_kw)
     validate(run)
-    if min(run.save_samples, run.checkpoint_every, run.threads, run.sample_every) < 0 or run.num_nodes < 1:
-        raise ConfigError("save_samples, checkpoint_every, threads and sample_every must be >= 0 and num_nodes >= 1")
+    if min(run.save_samples, run.checkpoint_every, run.threads, run.sample_every, run.eval_every) < 0 \
+            or run.num_nodes < 1 or run.eval_samples < 2:
+        raise ConfigError("save_samples, checkpoint_every, threads, sample_every and eval_every must be >= 0, "
+                          "num_nodes >= 1 and eval_samples >= 2")
     if run.name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", run.name):
         raise ConfigError(f"name={run.name!r} is not valid; use 1-100 letters, digits, '.', '_' or '-'")
     for k, v in data_kw.items():

@@ -140,6 +140,16 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
                                       tags=[r.variant, r.data, f"seed{r.seed}"],
                                       save_dir=os.environ.get("WANDB_DIR", "."))
         run_callbacks = list(callbacks or [])
+        if r.eval_every:
+            # cheap metrics of a small sample over training; added before RunCheckpoint, so a checkpoint taken
+            # at an evaluation point holds that iteration's scores
+            from .metric_callback import MetricTracker, cheap_metrics
+
+            names = cheap_metrics([m for m in r.metrics.split(",") if m] if r.metrics else list(dm.metrics))
+            if names:
+                run_callbacks.append(MetricTracker(r.eval_every, names, r.eval_samples, seed=r.seed))
+            else:
+                warnings.warn(f"eval_every: none of the metrics of {r.data!r} is cheap enough to compute in training")
         run_callbacks.append(C.RunCheckpoint(ckpt_dir, config, r.checkpoint_every, seed=r.seed))
         if logger is not None and r.sample_every:     # sample plots to W&B over training
             run_callbacks.append(SampleLogger(r.sample_every))
