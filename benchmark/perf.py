@@ -71,7 +71,8 @@ def plain_loop_rate(variant: str, data: str, batch_size: int, iterations: int, w
             yield from loader
 
     it, k, t0 = 0, 0, None
-    for x, _ in batches():
+    for x, y in batches():
+        y = y if model.cond_classes else None
         if it == warmup and t0 is None:
             t0 = time.perf_counter()
         if it >= warmup + iterations:
@@ -79,13 +80,13 @@ def plain_loop_rate(variant: str, data: str, batch_size: int, iterations: int, w
         k += 1
         do_g = k % n_critic == 0
         with torch.set_grad_enabled(do_g):
-            fake = model.generator(torch.randn(x.shape[0], model.cfg.z_dim))
+            fake = model.generator(torch.randn(x.shape[0], model.cfg.z_dim), y)
         if model.has_discriminator:
             loss = 0.0
             for disc in model.discriminators:
-                real_c, fake_c = model.critique(disc, x, None), model.critique(disc, fake.detach(), None)
+                real_c, fake_c = model.critique(disc, x, y), model.critique(disc, fake.detach(), y)
                 loss = loss + model.d_loss(real_c, fake_c)
-                pen = model.d_penalty(disc, real_c.x, fake_c.x, None)
+                pen = model.d_penalty(disc, real_c.x, fake_c.x, y)
                 if pen is not None:
                     loss = loss + pen
             opt_d.zero_grad(set_to_none=True)
@@ -103,8 +104,8 @@ def plain_loop_rate(variant: str, data: str, batch_size: int, iterations: int, w
                     real_c = None
                     if model.g_needs_real:
                         with torch.no_grad():
-                            real_c = model.critique(disc, x, None)
-                    loss = loss + model.g_loss(model.critique(disc, fake, None), real_c)
+                            real_c = model.critique(disc, x, y)
+                    loss = loss + model.g_loss(model.critique(disc, fake, y), real_c)
             else:
                 loss = model.g_loss(Critique(fake, None, fake.flatten(1)), Critique(x, None, x.flatten(1)))
             opt_g.zero_grad(set_to_none=True)

@@ -159,8 +159,12 @@ def aggregate(runs: list[dict]) -> list[dict[str, Any]]:
                 pick = min if m in LOWER_IS_BETTER else max
                 best = pick(vals, key=lambda t: t[0])
             rows.append({"dataset": dataset, "variant": label, "metric": m,
-                         "mean": statistics.fmean(finite) if finite else (vals[0][0] if vals else None),
-                         "std": statistics.stdev(finite) if len(finite) > 1 else (0.0 if finite else None),
+                         # an infinite value (e.g. reverse KL with no high-quality sample) makes the mean
+                         # infinite: averaging only the finite seeds would hide the failed ones
+                         "mean": (statistics.fmean(finite) if len(finite) == len(vals) else math.inf)
+                         if vals else None,
+                         "std": (statistics.stdev(finite) if len(finite) > 1 else 0.0)
+                         if vals and len(finite) == len(vals) else None,
                          "n": len(vals), "best": best[0] if best else None, "best_run": best[1] if best else None,
                          "completed": counts.get("completed", 0), "diverged": counts.get("diverged", 0),
                          "failed": counts.get("failed", 0)})
