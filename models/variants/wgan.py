@@ -25,8 +25,22 @@ class WGANConfig(GANConfig):
             raise ConfigError(f"clip={self.clip} must be > 0")
 
 
+class WassersteinObjective(GANModule):
+    """The Wasserstein critic and generator losses shared by ``wgan`` and ``wgan_gp`` (not a variant itself:
+    each adds its own Lipschitz control — clipping or a gradient penalty)."""
+
+    score_is_logit = False
+
+    def d_loss(self, real: Critique, fake: Critique):
+        self.track("wasserstein", wasserstein_estimate(real.score, fake.score))
+        return wgan_d_loss(real.score, fake.score)
+
+    def g_loss(self, fake: Critique, real: Critique | None):
+        return wgan_g_loss(fake.score)
+
+
 @register_variant
-class WGAN(GANModule):
+class WGAN(WassersteinObjective):
     """Critic f ascends E f(x) - E f(G(z)) (loss ``-(E f(x) - E f(G(z)))``), G descends ``-E f(G(z))``.
 
     The Lipschitz constraint is enforced crudely by clipping every critic parameter to ``[-clip, clip]``
@@ -36,14 +50,6 @@ class WGAN(GANModule):
 
     name = "wgan"
     Config = WGANConfig
-    score_is_logit = False
-
-    def d_loss(self, real: Critique, fake: Critique):
-        self.track("wasserstein", wasserstein_estimate(real.score, fake.score))
-        return wgan_d_loss(real.score, fake.score)
-
-    def g_loss(self, fake: Critique, real: Critique | None):
-        return wgan_g_loss(fake.score)
 
     @torch.no_grad()
     def after_d_step(self) -> None:

@@ -6,10 +6,10 @@ from typing import Literal
 
 from torch import Tensor, nn
 
-from ..base import Critique, GANModule
 from ..config import ConfigError, GANConfig
-from ..losses import gradient_penalty, wasserstein_estimate, wgan_d_loss, wgan_g_loss
+from ..losses import gradient_penalty
 from ..registry import register_variant
+from .wgan import WassersteinObjective
 
 
 @dataclass
@@ -31,7 +31,7 @@ class WGANGPConfig(GANConfig):
 
 
 @register_variant
-class WGANGP(GANModule):
+class WGANGP(WassersteinObjective):
     """The WGAN critic/generator losses with λ E[(‖∇_x̂ f(x̂)‖₂ - 1)²] on x̂ = εx + (1-ε)G(z) instead of clipping.
 
     Defaults follow Gulrajani et al.'s Algorithm 1: Adam with lr 1e-4 and β = (0, 0.9), n_critic = 5, λ = 10.
@@ -49,14 +49,6 @@ class WGANGP(GANModule):
 
     name = "wgan_gp"
     Config = WGANGPConfig
-    score_is_logit = False
-
-    def d_loss(self, real: Critique, fake: Critique):
-        self.track("wasserstein", wasserstein_estimate(real.score, fake.score))
-        return wgan_d_loss(real.score, fake.score)
-
-    def g_loss(self, fake: Critique, real: Critique | None):
-        return wgan_g_loss(fake.score)
 
     def d_penalty(self, disc: nn.Module, real_x: Tensor, fake_x: Tensor, y: Tensor | None) -> Tensor | None:
         if self.cfg.gp_weight == 0:
