@@ -25,6 +25,10 @@ import torch
 from .results import atomic_write_json, atomic_write_text, load_runs
 
 
+# the classic objectives: one per cost class (single critic step, n_critic = 5, gradient penalty)
+DEFAULT_VARIANTS = ("minimax", "nsgan", "lsgan", "wgan", "wgan_gp")
+
+
 # ------------------------------------------------------------------------------- the two training loops
 def _synthetic32():
     from datamodules.base import GANDataModule
@@ -261,8 +265,15 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(args.threads)
     quick = args.quick
-    iters, warm, reps = (100, 20, 2) if quick else (400, 50, 3)
-    variants = args.variants.split(",") if args.variants else sorted(models.VARIANTS)
+    iters, warm, reps = (100, 20, 2) if quick else (300, 50, 3)
+    if args.variants == "all":
+        variants = sorted(models.VARIANTS)
+    else:
+        variants = args.variants.split(",") if args.variants else list(DEFAULT_VARIANTS)
+        unknown = [v for v in variants if v not in models.VARIANTS]
+        if unknown:
+            raise SystemExit(f"error: unknown variant(s) {', '.join(unknown)}; choose from: "
+                             f"{', '.join(sorted(models.VARIANTS))} or all")
     res: dict[str, Any] = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                                       f"torch {torch.__version__}, {args.threads} thread(s)",
                            "command": "python -m benchmark perf" + (" --quick" if quick else ""), "loops": []}
@@ -272,7 +283,7 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
     if not args.skip_dcgan:
         print("perf: nsgan dcgan 32x32", flush=True)
         res["loops"].append(compare_loops("nsgan", "synthetic32", 64,
-                                          iters // 4, warm // 4, reps, {"arch": "dcgan", "log_every": 50}))
+                                          40, 5, reps, {"arch": "dcgan", "log_every": 50}))
     res["scaling"] = []
     for bs in (64, 256, 1024):
         r = summary([ganbench_rate("nsgan", "ring8", bs, iters, warm, {}) for _ in range(reps)])
@@ -282,7 +293,7 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
         res["data"] = data_throughput(quick)
     if not args.skip_metrics:
         print("perf: metrics", flush=True)
-        res["metrics"] = metric_timing(50 if quick else 200)
+        res["metrics"] = metric_timing(20 if quick else 50)
     res["sweep"] = sweep_breakdown(args.results_dir)
     out = Path(args.results_dir)
     atomic_write_json(out / "perf.json", res)
@@ -295,7 +306,8 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
 def add_parser(sub) -> None:
     p = sub.add_parser("perf", help="benchmark the benchmark: step overhead vs plain PyTorch, data, metrics")
     p.add_argument("--quick", action="store_true", help="fewer iterations and repeats")
-    p.add_argument("--variants", default="", help="comma-separated (default: every registered variant)")
+    p.add_argument("--variants", default="",
+                   help=f"comma-separated, or 'all' (default: {','.join(DEFAULT_VARIANTS)}, a few minutes here)")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--skip-dcgan", action="store_true")
