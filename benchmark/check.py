@@ -78,16 +78,13 @@ def parse_thresholds(data: Any, source: str = "thresholds") -> list[Bound]:
 
 
 def load_thresholds(path: str | Path) -> list[Bound]:
-    import yaml
+    from .results import read_yaml
 
-    p = Path(path)
-    if not p.is_file():
-        raise ThresholdError(f"thresholds file {str(p)!r} does not exist")
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise ThresholdError(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
-    return parse_thresholds(data, str(p))
+        data = read_yaml(path, "thresholds")
+    except ValueError as e:
+        raise ThresholdError(str(e)) from None
+    return parse_thresholds(data, str(path))
 
 
 def latest_per_seed(runs: list[dict], variant: str, dataset: str, group: str | None = None) -> list[dict]:

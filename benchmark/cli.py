@@ -21,15 +21,13 @@ class UsageError(Exception):
 
 def load_yaml_mapping(path: str | os.PathLike, what: str = "config") -> dict[str, Any]:
     """Read a YAML file with the safe loader; it must hold a mapping."""
-    import yaml
+    from .results import read_yaml
 
     p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"{what} file {str(p)!r} does not exist")
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise UsageError(f"{what} file {str(p)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+        data = read_yaml(p, what)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

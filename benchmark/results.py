@@ -44,6 +44,19 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def read_yaml(path: str | os.PathLike, what: str) -> Any:
+    """Parse a YAML file with the safe loader; ``ValueError`` names the file when it is missing or malformed."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{what} file {str(p)!r} does not exist")
+    try:
+        return yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise ValueError(f"{what} file {str(p)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+
+
 def config_key(config: dict) -> str:
     """A stable 10-hex-digit hash of a run's full configuration (its identity for resuming sweeps)."""
     blob = json.dumps(config, sort_keys=True, default=str).encode()

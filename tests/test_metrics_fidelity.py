@@ -14,16 +14,7 @@ PROTOCOL_FIELDS = {"metric", "implementation", "feature_extractor", "weights_sha
                    "reference_dataset", "reference_split", "num_real", "num_generated", "resize", "seed"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """On a shared 2-core CPU one thread runs Inception ~8x and the 2048-d eigvals of FID ~5x faster than two."""
-    from threadpoolctl import threadpool_limits
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def correlated(n, d, seed, shift=0.0):

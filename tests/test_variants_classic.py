@@ -15,13 +15,7 @@ from models import VARIANTS, ConfigError, Critique, get_variant, losses
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # these networks are tiny: one intra-op thread is faster, and avoids oversubscribing a shared 2-core box
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def critique(scores) -> Critique:
