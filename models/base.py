@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from . import networks
 from .config import ConfigError, GANConfig, build_config
+from .losses import feature_matching_loss
 
 
 @dataclass
@@ -263,8 +264,8 @@ class GANModule(pl.LightningModule):
                         game = self.d_loss(real_c, fake_d)
                     game_value = game if game_value is None else game_value + game
                 if self.cfg.feature_matching > 0:
-                    # seed 002 feature matching: ‖E h(x) - E h(G(z))‖², h = D's penultimate features
-                    fm = (real_c.features.mean(0) - fake_c.features.mean(0)).pow(2).sum()
+                    # seed 002 feature matching, h = D's penultimate features
+                    fm = feature_matching_loss(real_c.features, fake_c.features)
                     self.track("feature_matching", fm)
                     loss = loss + self.cfg.feature_matching * fm
             opt_g.zero_grad(set_to_none=True)
