@@ -58,6 +58,11 @@ class SampleLogger(pl.Callback):
         self.every, self.num_samples, self.seed = every_n_iterations, num_samples, seed
         self._last = -1
 
+    @property
+    def every_n_iterations(self) -> int:
+        """The period this callback fires at, read by the runner so fused steps end on it (0 = never)."""
+        return self.every
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         it = int(getattr(pl_module, "iteration", 0))

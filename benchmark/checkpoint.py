@@ -179,6 +179,11 @@ class RunCheckpoint(pl.Callback):
         if not self._restored:
             reseed_rank(self.seed, trainer.global_rank)
 
+    @property
+    def every_n_iterations(self) -> int:
+        """The period this callback fires at, read by the runner so fused steps end on it (0 = never)."""
+        return self.every
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         it = pl_module.iteration
         if self.every and it > 0 and it % self.every == 0 and it != self._saved_at:

@@ -83,6 +83,11 @@ class MetricTracker(pl.Callback):
         self.seconds: list[float] = []
         self._last = -1
 
+    @property
+    def every_n_iterations(self) -> int:
+        """The period this callback fires at, read by the runner so fused steps end on it (0 = never)."""
+        return self.every
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         it = pl_module.iteration

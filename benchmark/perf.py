@@ -18,7 +18,7 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -52,15 +52,21 @@ def _build(variant: str, data: str, batch_size: int, options: dict[str, Any]):
     dm_cls = _synthetic32() if data == "synthetic32" else datamodules.get_datamodule(data)
     dm = dm_cls(batch_size=batch_size, seed=0)
     dm.setup()
-    model = models.get_variant(variant)(data_shape=dm.dims, num_classes=dm.num_classes, data_kind=dm.kind,
-                                        **options)
+    import dataclasses
+
+    cls = models.get_variant(variant)
+    fields = {f.name for f in dataclasses.fields(cls.Config)}        # run options (fusing, ...) are not the model's
+    model = cls(data_shape=dm.dims, num_classes=dm.num_classes, data_kind=dm.kind,
+                **{k: v for k, v in options.items() if k in fields})
     return dm, model
 
 
-def plain_loop_rate(variant: str, data: str, batch_size: int, iterations: int, warmup: int,
-                    options: dict[str, Any]) -> float:
-    """GAN iterations/s of a hand-written loop: same modules, optimisers, losses and batches, no Lightning,
-    no logging, no checks."""
+def plain_loop(variant: str, data: str, batch_size: int, options: dict[str, Any]) -> Iterator[None]:
+    """A hand-written GAN loop: same modules, optimisers, losses and batches as GANBench, no Lightning, no
+    logging, no checks. A generator: each ``next()`` trains one GAN iteration (``n_critic`` D steps, one G
+    step), so the caller can interleave it with GANBench's loop."""
+    from models.base import Critique
+
     torch.manual_seed(0)
     dm, model = _build(variant, data, batch_size, options)
     opts = model.configure_optimizers()
@@ -69,39 +75,30 @@ def plain_loop_rate(variant: str, data: str, batch_size: int, iterations: int, w
     loader = dm.train_dataloader()
     n_critic = model.cfg.n_critic if model.has_discriminator else 1
     d_params = list(model.discriminators.parameters())
-
-    def batches():
-        while True:
-            yield from loader
-
-    it, k, t0 = 0, 0, None
-    for x, y in batches():
-        y = y if model.cond_classes else None
-        if it == warmup and t0 is None:
-            t0 = time.perf_counter()
-        if it >= warmup + iterations:
-            break
-        k += 1
-        do_g = k % n_critic == 0
-        with torch.set_grad_enabled(do_g):
-            fake = model.generator(torch.randn(x.shape[0], model.cfg.z_dim), y)
-        if model.has_discriminator:
-            loss = 0.0
-            for disc in model.discriminators:
-                real_c, fake_c = model.critique(disc, x, y), model.critique(disc, fake.detach(), y)
-                loss = loss + model.d_loss(real_c, fake_c)
-                pen = model.d_penalty(disc, real_c.x, fake_c.x, y)
-                if pen is not None:
-                    loss = loss + pen
-            opt_d.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_d.step()
-            model.after_d_step()
-        if do_g:
+    k = 0
+    while True:
+        for x, y in loader:
+            y = y if model.cond_classes else None
+            k += 1
+            do_g = k % n_critic == 0
+            with torch.set_grad_enabled(do_g):
+                fake = model.generator(torch.randn(x.shape[0], model.cfg.z_dim), y)
+            if model.has_discriminator:
+                loss = 0.0
+                for disc in model.discriminators:
+                    real_c, fake_c = model.critique(disc, x, y), model.critique(disc, fake.detach(), y)
+                    loss = loss + model.d_loss(real_c, fake_c)
+                    pen = model.d_penalty(disc, real_c.x, fake_c.x, y)
+                    if pen is not None:
+                        loss = loss + pen
+                opt_d.zero_grad(set_to_none=True)
+                loss.backward()
+                opt_d.step()
+                model.after_d_step()
+            if not do_g:
+                continue
             for p in d_params:
                 p.requires_grad_(False)
-            from models.base import Critique
-
             if model.has_discriminator:
                 loss = 0.0
                 for disc in model.discriminators:
@@ -117,36 +114,115 @@ def plain_loop_rate(variant: str, data: str, batch_size: int, iterations: int, w
             opt_g.step()
             for p in d_params:
                 p.requires_grad_(True)
-            it += 1
-            model.iteration = it
+            model.iteration += 1
+            yield
+
+
+def plain_loop_rate(variant: str, data: str, batch_size: int, iterations: int, warmup: int,
+                    options: dict[str, Any]) -> float:
+    """GAN iterations/s of :func:`plain_loop` alone."""
+    loop = plain_loop(variant, data, batch_size, options)
+    for _ in range(warmup):
+        next(loop)
+    t0 = time.perf_counter()
+    for _ in range(iterations):
+        next(loop)
     return iterations / (time.perf_counter() - t0)
+
+
+def _ganbench_trainer(variant: str, data: str, batch_size: int, options: dict[str, Any], extra: list):
+    """GANBench's real path for a run of these options: the runner's module (fast paths and fusing), its
+    callbacks (checkpointing, in-training scores when asked) and its Trainer. No W&B: the logger only sees
+    the flushes, every ``log_every`` iterations."""
+    import tempfile
+
+    from .options import resolve
+    from .runner import _quiet, build_model, fuse_steps, make_trainer, training_callbacks
+
+    _quiet()
+    torch.manual_seed(0)
+    opts = {"variant": variant, "data": data, "batch_size": batch_size, "wandb": "disabled", **options}
+    if data == "synthetic32":
+        opts["data"] = "digits"                       # resolved for the options; the data is swapped below
+    resolved = resolve(opts)
+    if data == "synthetic32":
+        resolved.datamodule_cls = _synthetic32()
+    dm = resolved.datamodule_cls(seed=0, batch_size=batch_size) if data == "synthetic32" else \
+        resolved.datamodule_cls(seed=0, **resolved.data)
+    dm.setup()
+    model, _ = build_model(resolved, dm)
+    callbacks = training_callbacks(resolved, dm, Path(tempfile.gettempdir()) / "ganbench-perf", {}, None, extra)
+    fuse_steps(resolved, model, dm, callbacks)
+    return dm, model, make_trainer(resolved, None, callbacks)
 
 
 def ganbench_rate(variant: str, data: str, batch_size: int, iterations: int, warmup: int,
                   options: dict[str, Any]) -> float:
-    """GAN iterations/s of GANBench's real path (Trainer + GANModule), timed from iteration ``warmup`` on."""
+    """GAN iterations/s of GANBench's real path (:func:`_ganbench_trainer`), timed from iteration ``warmup``."""
     import pytorch_lightning as pl
 
-    from .runner import _quiet
-
-    _quiet()
-    torch.manual_seed(0)
-    dm, model = _build(variant, data, batch_size, {**options, "iterations": warmup + iterations})
     marks: dict[str, float] = {}
 
     class Clock(pl.Callback):
         def on_train_batch_end(self, trainer, module, *args):
             if module.iteration >= warmup and "t0" not in marks:
-                marks["t0"] = time.perf_counter()
+                marks["t0"], marks["it0"] = time.perf_counter(), module.iteration
 
         def on_train_end(self, trainer, module):
             marks["t1"] = time.perf_counter()
 
-    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=-1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[Clock()],
-                         num_sanity_val_steps=0, log_every_n_steps=1_000_000)
+    dm, model, trainer = _ganbench_trainer(variant, data, batch_size,
+                                           {**options, "iterations": warmup + iterations}, [Clock()])
     trainer.fit(model, datamodule=dm)
-    return (model.iteration - warmup) / (marks["t1"] - marks["t0"])
+    if "t0" not in marks or model.iteration == marks["it0"]:
+        raise ValueError(f"no iteration after the {warmup} warm-up ones was timed: raise iterations above the "
+                         f"{model.fused_batches} batches of one Lightning step")
+    return (model.iteration - marks["it0"]) / (marks["t1"] - marks["t0"])
+
+
+class Interleave:
+    """Times GANBench's loop and the plain loop in alternating chunks of the same iterations, in one process.
+
+    A callback at the end of GANBench's Lightning steps stops GANBench's clock every ``chunk`` iterations,
+    trains the same number of iterations of the plain loop on its clock, and restarts GANBench's: both loops
+    see the same machine state, chunk by chunk (this 2-core VM drifts by ±5% between runs a minute apart).
+    """
+
+    def __init__(self, plain: Iterator[None], chunk: int, warmup: int) -> None:
+        self.plain, self.chunk, self.warmup = plain, chunk, warmup
+        self.ours: list[float] = []
+        self.theirs: list[float] = []
+        self._t = self._it = None
+
+    def callback(self):
+        import pytorch_lightning as pl
+
+        outer = self
+
+        class _Cb(pl.Callback):
+            def on_train_batch_end(self, trainer, module, *args):
+                outer.step(module.iteration)
+
+        return _Cb()
+
+    def step(self, iteration: int) -> None:
+        now = time.perf_counter()
+        if self._t is None:
+            if iteration < self.warmup:
+                return
+            for _ in range(self.warmup):              # warm the plain loop up too
+                next(self.plain)
+            self._t, self._it = time.perf_counter(), iteration
+            return
+        done = iteration - self._it
+        if done < self.chunk:
+            return
+        self.ours.append(done / (now - self._t))
+        t = time.perf_counter()
+        for _ in range(done):
+            next(self.plain)
+        self.theirs.append(done / (time.perf_counter() - t))
+        self._t, self._it = time.perf_counter(), iteration
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -154,16 +230,22 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def compare_loops(variant: str, data: str, batch_size: int, iterations: int, warmup: int, repeats: int,
-                  options: dict[str, Any]) -> dict[str, Any]:
-    plain, ours, ratios = [], [], []
-    for _ in range(repeats):                       # A B A B: drift in machine speed hits both alike
-        p = plain_loop_rate(variant, data, batch_size, iterations, warmup, options)
-        g = ganbench_rate(variant, data, batch_size, iterations, warmup, options)
-        plain.append(p)
-        ours.append(g)
-        ratios.append(g / p)
+                  options: dict[str, Any], chunk: int = 50) -> dict[str, Any]:
+    """GANBench vs the plain loop, interleaved chunk by chunk (:class:`Interleave`) over ``repeats`` runs of
+    ``iterations`` timed iterations each; the ratio is per chunk pair."""
+    ours, theirs = [], []
+    for rep in range(repeats):
+        inter = Interleave(plain_loop(variant, data, batch_size, options), chunk, warmup)
+        dm, model, trainer = _ganbench_trainer(variant, data, batch_size,
+                                               {**options, "iterations": warmup + iterations}, [inter.callback()])
+        trainer.fit(model, datamodule=dm)
+        ours += inter.ours
+        theirs += inter.theirs
+    ratios = [a / b for a, b in zip(ours, theirs)]
     return {"variant": variant, "data": data, "batch_size": batch_size, "options": options,
-            "plain_it_s": summary(plain), "ganbench_it_s": summary(ours), "ratio": summary(ratios),
+            "chunks": len(ratios), "chunk_iterations": chunk,
+            "fuse_iterations": model.fused_batches // (model.cfg.n_critic if model.has_discriminator else 1),
+            "plain_it_s": summary(theirs), "ganbench_it_s": summary(ours), "ratio": summary(ratios),
             "overhead_pct": 100 * (1 - statistics.median(ratios))}
 
 

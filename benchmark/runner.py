@@ -133,28 +133,13 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
         if not r.resume and is_zero:
             for old in C.list_checkpoints(ckpt_dir):
                 old.unlink(missing_ok=True)
-        model = resolved.variant_cls(data_shape=dm.dims, num_classes=dm.num_classes, data_kind=dm.kind,
-                                     **resolved.model)
-        record["fast_paths"] = apply_fast_paths(model, r)
+        model, record["fast_paths"] = build_model(resolved, dm)
         logger = tracking.make_logger(rid, config, requested=r.wandb, project=r.project, group=r.group,
                                       tags=[r.variant, r.data, f"seed{r.seed}"],
                                       save_dir=os.environ.get("WANDB_DIR", "."))
-        run_callbacks = list(callbacks or [])
-        if r.eval_every:
-            # cheap metrics of a small sample over training; added before RunCheckpoint, so a checkpoint taken
-            # at an evaluation point holds that iteration's scores
-            from .metric_callback import MetricTracker, cheap_metrics
-
-            names = cheap_metrics([m for m in r.metrics.split(",") if m] if r.metrics else list(dm.metrics))
-            if names:
-                run_callbacks.append(MetricTracker(r.eval_every, names, r.eval_samples, seed=r.seed))
-            else:
-                warnings.warn(f"eval_every: none of the metrics of {r.data!r} is cheap enough to compute in training")
-        run_callbacks.append(C.RunCheckpoint(ckpt_dir, config, r.checkpoint_every, seed=r.seed))
-        if logger is not None and r.sample_every:     # sample plots to W&B over training
-            run_callbacks.append(SampleLogger(r.sample_every))
         timer = LoopTimer()
-        run_callbacks.append(timer)
+        run_callbacks = training_callbacks(resolved, dm, ckpt_dir, config, logger, list(callbacks or []) + [timer])
+        record["fast_paths"]["fuse_iterations"] = str(fuse_steps(resolved, model, dm, run_callbacks))
         trainer = make_trainer(resolved, logger, run_callbacks)
         t_train = time.perf_counter()
         if resume_path is not None:
@@ -215,6 +200,46 @@ class LoopTimer(pl.Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         if self.t0 is not None:
             self.loop_s = time.perf_counter() - self.t0
+
+
+def build_model(resolved: ResolvedRun, dm) -> tuple[Any, dict[str, str]]:
+    """The run's module on ``dm`` (set up) with its fast paths applied, and what was applied."""
+    model = resolved.variant_cls(data_shape=dm.dims, num_classes=dm.num_classes, data_kind=dm.kind,
+                                 **resolved.model)
+    return model, apply_fast_paths(model, resolved.run)
+
+
+def fuse_steps(resolved: ResolvedRun, model, dm, callbacks: list) -> int:
+    """Fuse GAN iterations into Lightning steps: the module trains ``k * n_critic`` batches per
+    ``training_step`` and the datamodule's loader stacks that many (``dm.batches_per_step``), with ``k`` from
+    :meth:`ResolvedRun.fused_iterations` and the callbacks' periods (``every_n_iterations``); returns ``k``."""
+    periods = [int(getattr(cb, "every_n_iterations", 0) or 0) for cb in callbacks]
+    k = resolved.fused_iterations(periods)
+    model.fused_batches = dm.batches_per_step = k * (model.cfg.n_critic if model.has_discriminator else 1)
+    return k
+
+
+def training_callbacks(resolved: ResolvedRun, dm, ckpt_dir: Path, config: dict[str, Any], logger: Any,
+                       extra: list) -> list:
+    """The callbacks of a run, in order: ``extra``, the in-training scores, checkpoints, W&B sample plots."""
+    from . import checkpoint as C
+
+    r = resolved.run
+    run_callbacks = list(extra)
+    if r.eval_every:
+        # cheap metrics of a small sample over training; added before RunCheckpoint, so a checkpoint taken
+        # at an evaluation point holds that iteration's scores
+        from .metric_callback import MetricTracker, cheap_metrics
+
+        names = cheap_metrics([m for m in r.metrics.split(",") if m] if r.metrics else list(dm.metrics))
+        if names:
+            run_callbacks.append(MetricTracker(r.eval_every, names, r.eval_samples, seed=r.seed))
+        else:
+            warnings.warn(f"eval_every: none of the metrics of {r.data!r} is cheap enough to compute in training")
+    run_callbacks.append(C.RunCheckpoint(ckpt_dir, config, r.checkpoint_every, seed=r.seed))
+    if logger is not None and r.sample_every:     # sample plots to W&B over training
+        run_callbacks.append(SampleLogger(r.sample_every))
+    return run_callbacks
 
 
 def apply_fast_paths(model, run) -> dict[str, str]:

@@ -17,7 +17,7 @@ from torch import Tensor
 
 
 class TensorBatchLoader:
-    """Seeded, shardable, infinite-friendly batch iterator over in-memory tensors.
+    """Seeded, shardable, resumable batch stream over in-memory tensors.
 
     Args:
         data: ``(N, ...)`` samples; ``uint8`` images are scaled to ``[-1, 1]`` per batch, floats pass through.
@@ -25,31 +25,51 @@ class TensorBatchLoader:
         batch_size: samples per batch on *this* rank.
         seed: the permutation of epoch ``e`` is drawn from ``seed + e`` (identical on every rank).
         rank, world_size: this rank takes ``perm[rank::world_size]``, so shards are disjoint.
+        stack: batches per item. With ``stack=S > 1`` each item is the next ``S`` batches of the *same* stream,
+            stacked: ``x`` of shape ``(S, batch_size, ...)`` and ``y`` of ``(S, batch_size)`` (or empty). The
+            module then trains on them one after the other in a single Lightning ``training_step`` (see
+            ``GANModule.fused_batches``), so the batches, their order and the maths are those of ``stack=1``;
+            only Lightning's per-batch dispatch is paid once per ``S`` batches. Items may span an epoch
+            boundary.
 
     Yields ``(x, y)`` with ``y`` an empty tensor when there are no labels (Lightning moves both).
 
+    The stream is batch ``t = epoch * len + position`` for ``t = 0, 1, ...``; one ``iter()`` runs to the end of
+    the current *pass*, ``stack`` epochs long (one epoch when ``stack=1``), so ``len()`` items per pass.
     Resumable: :meth:`state_dict` / :meth:`load_state_dict` hold ``(epoch, position)`` of the next batch to
     train on, so a run resumed from a checkpoint continues with exactly the batch it would have seen next
-    (Lightning does not prefetch from a loader that has a length, so batches yielded = batches trained on).
+    (Lightning does not prefetch from a loader that has a length, so batches yielded = batches trained on),
+    whatever ``stack`` either run used.
     """
 
     def __init__(self, data: Tensor, labels: Tensor | None, batch_size: int, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, drop_last: bool = True) -> None:
+                 rank: int = 0, world_size: int = 1, drop_last: bool = True, stack: int = 1) -> None:
         per_rank = data.shape[0] // world_size
         if batch_size > per_rank:
             raise ValueError(f"batch_size={batch_size} is larger than the {per_rank} samples per rank "
                              f"({data.shape[0]} samples / {world_size} ranks): lower --batch-size")
+        if stack < 1:
+            raise ValueError(f"stack={stack} must be >= 1")
+        if stack > 1 and not drop_last:
+            raise ValueError("stack > 1 needs drop_last=True (stacked batches have one size)")
         self.data, self.labels = data, labels
-        self.batch_size, self.seed = batch_size, seed
+        self.batch_size, self.seed, self.stack = batch_size, seed, stack
         self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
-        self.epoch = 0                     # the next epoch __iter__ starts
-        self._current, self._yielded = -1, 0    # the epoch being iterated and batches yielded from it
-        self._start = 0                    # batches of the next epoch to skip (set when resuming)
+        self._t = 0                        # the next batch of the stream
+        self._idx: dict[int, Tensor] = {}  # shard indices of the epochs in use
         self._empty = torch.empty(0, dtype=torch.long, device=data.device)
 
-    def __len__(self) -> int:
+    def batches_per_epoch(self) -> int:
         per_rank = self.data.shape[0] // self.world_size
         return per_rank // self.batch_size if self.drop_last else math.ceil(per_rank / self.batch_size)
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch()
+
+    @property
+    def epoch(self) -> int:
+        """Epochs the stream has drawn batches from so far."""
+        return -(-self._t // self.batches_per_epoch())
 
     def shard_indices(self, epoch: int) -> Tensor:
         """Indices this rank visits in ``epoch`` (disjoint across ranks, equal length)."""
@@ -58,28 +78,38 @@ class TensorBatchLoader:
         usable = (self.data.shape[0] // self.world_size) * self.world_size
         return perm[:usable][self.rank::self.world_size].to(self.data.device)
 
+    def _indices(self, t: int) -> Tensor:
+        """Sample indices of stream batch ``t``."""
+        epoch, b = divmod(t, self.batches_per_epoch())
+        if epoch not in self._idx:
+            self._idx = {e: v for e, v in self._idx.items() if e >= epoch - 1}
+            self._idx[epoch] = self.shard_indices(epoch)
+        return self._idx[epoch][b * self.batch_size:(b + 1) * self.batch_size]
+
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        epoch, start = self.epoch, self._start
-        self.epoch, self._start = epoch + 1, 0
-        self._current, self._yielded = epoch, start
-        idx = self.shard_indices(epoch)
-        for b in range(start, len(self)):
-            sel = idx[b * self.batch_size:(b + 1) * self.batch_size]
-            self._yielded = b + 1
-            yield scale_to_unit(self.data[sel]), (self.labels[sel] if self.labels is not None else self._empty)
+        n, s = self.batches_per_epoch(), self.stack
+        end = (self._t // (n * s) + 1) * (n * s)          # the end of the current pass
+        while self._t < end:
+            t = self._t
+            if s == 1:
+                sel = self._indices(t)
+            else:
+                sel = torch.cat([self._indices(t + i) for i in range(s)])
+            self._t = t + s
+            x = scale_to_unit(self.data[sel])
+            y = self.labels[sel] if self.labels is not None else self._empty
+            if s > 1:
+                x = x.view(s, self.batch_size, *x.shape[1:])
+                y = y.view(s, self.batch_size) if self.labels is not None else y
+            yield x, y
 
     def state_dict(self) -> dict[str, int]:
-        """``{"epoch", "position"}``: the epoch being iterated and the batches already taken from it."""
-        if self._current < 0:
-            return {"epoch": self.epoch, "position": self._start}
-        return {"epoch": self._current, "position": self._yielded}
+        """``{"epoch", "position"}`` of the next batch of the stream."""
+        epoch, position = divmod(self._t, self.batches_per_epoch())
+        return {"epoch": epoch, "position": position}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        epoch, position = int(state["epoch"]), int(state["position"])
-        if position >= len(self):
-            epoch, position = epoch + 1, 0
-        self.epoch, self._start = epoch, position
-        self._current = -1
+        self._t = int(state["epoch"]) * self.batches_per_epoch() + int(state["position"])
 
 
 def scale_to_unit(x: Tensor) -> Tensor:
@@ -117,6 +147,8 @@ class GANDataModule(pl.LightningDataModule):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size, self.seed, self.on_device = batch_size, seed, on_device
+        # batches stacked into one training-loader item (set by the runner from the module's fused_batches)
+        self.batches_per_step = 1
         self.train_x: Tensor | None = None
         self.train_y: Tensor | None = None
 
@@ -152,7 +184,7 @@ class GANDataModule(pl.LightningDataModule):
         world = trainer.world_size if trainer is not None else 1
         labels = self.train_y.to(device) if self.train_y is not None else None
         return TensorBatchLoader(self.train_x.to(device), labels, self.batch_size, seed=self.seed,
-                                 rank=rank, world_size=world)
+                                 rank=rank, world_size=world, stack=self.batches_per_step)
 
     def reference(self, n: int, seed: int = 0) -> tuple[Tensor, Tensor | None]:
         """``n`` real samples in [-1, 1] (with labels) for scoring; drawn without replacement when possible."""

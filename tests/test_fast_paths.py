@@ -11,7 +11,7 @@ def test_channels_last_dcgan_step(tmp_path):
     rec = execute({"variant": "nsgan", "data": "digits", "arch": "dcgan", "width": 8, "batch_size": 16,
                    "channels_last": True, "results_dir": str(tmp_path), **{**TINY, "metrics": "domain_fd"}})
     assert rec["status"] == "completed", rec.get("error")
-    assert rec["fast_paths"] == {"channels_last": "on"}
+    assert rec["fast_paths"]["channels_last"] == "on" and rec["fast_paths"]["fuse_iterations"] == "10"
 
 
 def test_channels_last_is_skipped_for_points(tmp_path):

@@ -4,6 +4,7 @@ computation or a counted schedule."""
 from __future__ import annotations
 
 import contextlib
+from types import SimpleNamespace
 import math
 import warnings
 
@@ -74,12 +75,15 @@ def g_loss_of_one_step(model, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Run ``generator_step`` without a Trainer and return the loss it back-propagated."""
     seen: list[torch.Tensor] = []
     opt_g = torch.optim.SGD(model.generator.parameters(), lr=0.0)
-    model._opts = lambda: (None, opt_g)
-    model.toggled_optimizer = lambda opt: contextlib.nullcontext()
-    model.manual_backward = lambda loss: seen.append(loss.detach())
-    model._schedulers = lambda: []
+    model._dispatch = no_trainer_dispatch(None, opt_g, backward=lambda loss: seen.append(loss.detach()))
     model.generator_step(x, model.generator(z), None)
     return seen[0]
+
+
+def no_trainer_dispatch(opt_d, opt_g, backward=lambda loss: loss.backward()):
+    """What the step needs of the Trainer (see models.base._Dispatch), for a module used without one."""
+    return SimpleNamespace(opt_d=opt_d, opt_g=opt_g, backward=backward, step=lambda opt: opt.step(),
+                           schedulers=[], toggle_g=contextlib.nullcontext)
 
 
 def test_ensemble_members_grow_in_capacity_and_the_generator_loss_sums_over_them():
@@ -98,7 +102,7 @@ def test_ensemble_members_grow_in_capacity_and_the_generator_loss_sums_over_them
         d_sum = sum(losses.minimax_d_loss(d(x)[0], d(fake)[0]) for d in model.discriminators)
     model._pending.clear()
     opt_d = torch.optim.SGD(model.discriminators.parameters(), lr=0.0)
-    model._opts = lambda: (opt_d, None)
+    model._dispatch = no_trainer_dispatch(opt_d, None)
     model.discriminator_step(x, fake, None)
     assert model.tracked_mean("d_loss") == pytest.approx(d_sum.item(), rel=1e-6)
 

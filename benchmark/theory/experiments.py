@@ -508,6 +508,10 @@ def _mode_tracker_cls():
             self.num_modes = 0
             self.last_samples: list | None = None
 
+        @property
+        def every_n_iterations(self) -> int:          # fused steps end on the tracked iterations
+            return self.every
+
         def _score(self, trainer, module) -> None:
             it = module.iteration
             if self.trace["iteration"] and self.trace["iteration"][-1] == it:
