@@ -338,10 +338,11 @@ class GANModule(pl.LightningModule):
 
     def discriminator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
         d = self.dispatch()
-        loss = x.new_zeros(())
+        loss: Tensor | None = None
         for disc in self.discriminators:
             real_c, fake_c = self.critique(disc, x, y), self.critique(disc, fake, y)
-            loss = loss + self.d_loss(real_c, fake_c)
+            term = self.d_loss(real_c, fake_c)
+            loss = term if loss is None else loss + term
             penalty = self.d_penalty(disc, real_c.x, fake_c.x, y)
             if penalty is not None:
                 self.track("d_penalty", penalty)
@@ -362,7 +363,7 @@ class GANModule(pl.LightningModule):
         d = self.dispatch()
         game_value: Tensor | None = None             # D's loss on this batch (stop criteria only)
         with d.toggle_g():
-            loss = fake.new_zeros(())
+            loss: Tensor | None = None
             if not self.has_discriminator:
                 loss = self.g_loss(Critique(fake, None, fake.flatten(1)), Critique(x, None, x.flatten(1)))
             for disc in self.discriminators:
@@ -371,7 +372,8 @@ class GANModule(pl.LightningModule):
                 if self.g_needs_real or self.cfg.feature_matching > 0 or self.cfg.stop_g_below is not None:
                     with torch.no_grad():
                         real_c = self.critique(disc, x, y)
-                loss = loss + self.g_loss(fake_c, real_c)
+                term = self.g_loss(fake_c, real_c)
+                loss = term if loss is None else loss + term
                 if self.cfg.stop_g_below is not None:
                     with torch.no_grad():
                         fake_d = Critique(fake_c.x.detach(), fake_c.score.detach(), fake_c.features.detach())
