@@ -407,7 +407,7 @@ def fast_path_rates(repeats: int, iterations: int, warmup: int) -> list[dict[str
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     rates.append(ganbench_rate("nsgan", "synthetic32", 64, iterations, warmup,
-                                               {"arch": "dcgan", "log_every": 50, **opts}))
+                                               {"arch": "dcgan", "log_every": 50, "fuse_iterations": 4, **opts}))
             except Exception as e:                                   # report, never hide
                 note = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
                 break
@@ -441,11 +441,14 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
     chunk = 25 if quick else 50
     for v in variants:
         print(f"perf: {v} mlp ring8", flush=True)
-        res["loops"].append(compare_loops(v, "ring8", 512, iters, warm, reps, {"log_every": 50}, chunk))
+        # n_critic = 5 variants cost ~5-10x more per iteration: a quarter of the iterations, smaller chunks
+        slow = models.get_variant(v).Config().n_critic > 1
+        res["loops"].append(compare_loops(v, "ring8", 512, iters // 4 if slow else iters, warm // 2 if slow else warm,
+                                          reps, {"log_every": 50}, 16 if slow else chunk))
     if not args.skip_dcgan:
         print("perf: nsgan dcgan 32x32", flush=True)
-        res["loops"].append(compare_loops("nsgan", "synthetic32", 64, 32 if quick else 64, 8, reps,
-                                          {"arch": "dcgan", "log_every": 50}, chunk=8))
+        res["loops"].append(compare_loops("nsgan", "synthetic32", 64, 32, 8, 2 if quick else reps,
+                                          {"arch": "dcgan", "log_every": 50, "fuse_iterations": 8}, chunk=8))
     if not args.skip_ablation:
         print("perf: what fusing and lean dispatch give (nsgan)", flush=True)
         default = next((r for r in res["loops"] if r["variant"] == "nsgan" and r["data"] == "ring8"), None)
@@ -458,7 +461,7 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
         ]
     if not args.skip_fast_paths:
         print("perf: accelerator fast paths on dcgan 32x32", flush=True)
-        res["fast_paths"] = fast_path_rates(2 if quick else reps, 16 if quick else 32, 8)
+        res["fast_paths"] = fast_path_rates(2, 16, 4)
     res["scaling"] = []
     for bs in (64, 256, 1024):
         r = summary([ganbench_rate("nsgan", "ring8", bs, iters, warm, {}) for _ in range(reps)])

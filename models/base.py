@@ -12,6 +12,11 @@ the D step sees it detached and the G step back-propagates through the same tens
 Training scalars are accumulated on the device and flushed every ``log_every`` iterations (one host sync per
 flush), so the step itself never synchronises. NaN/Inf losses are detected on the device, the first bad
 iteration is kept, and the run stops with ``status = "diverged"`` at the next flush.
+
+Two dispatch fast paths leave every number unchanged (tests/test_fused.py): ``fused_batches`` > 1 trains a
+stack of consecutive batches in one Lightning ``training_step`` (Lightning's per-batch loop is paid once per
+stack), and :class:`_Dispatch` calls ``backward``/``step`` directly where Lightning's dispatch would only call
+no-op hooks.
 """
 from __future__ import annotations
 
@@ -316,6 +321,10 @@ class GANModule(pl.LightningModule):
         # a stack of `fused_batches` consecutive batches (TensorBatchLoader(stack=...)): the same batches, in
         # the same order, as that many Lightning steps, so the maths is unchanged; Lightning's per-batch
         # dispatch is paid once per stack
+        if x.dim() != len(self.data_shape) + 2:
+            raise RuntimeError(f"fused_batches={self.fused_batches} expects stacked batches (S, B, *{self.data_shape})"
+                               f" from TensorBatchLoader(stack=S), got shape {tuple(x.shape)}: set the datamodule's "
+                               "batches_per_step to the same value, or the module's fused_batches to 1")
         labelled = y.numel() > 0
         for i in range(x.shape[0]):
             self.train_on_batch(x[i], y[i] if labelled else y)

@@ -146,6 +146,15 @@ def test_lean_dispatch_only_where_it_is_exact():
     assert lean_with(Inspecting()) is False
 
 
+def test_a_fused_module_refuses_unstacked_batches():
+    import models
+
+    model = models.get_variant("nsgan")(data_shape=(2,), hidden=8)
+    model.fused_batches = 4
+    with pytest.raises(RuntimeError, match="batches_per_step"):
+        model.training_step((torch.zeros(16, 2), torch.empty(0)), 0)
+
+
 # ------------------------------------------------------------------------------------------ the choice
 def _k(**opts):
     return resolve({"variant": "nsgan", "data": "ring8", "wandb": "offline", **opts}).fused_iterations()
