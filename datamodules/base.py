@@ -31,6 +31,9 @@ class TensorBatchLoader:
             ``GANModule.fused_batches``), so the batches, their order and the maths are those of ``stack=1``;
             only Lightning's per-batch dispatch is paid once per ``S`` batches. Items may span an epoch
             boundary.
+        hflip: mirror each image left-right with probability 1/2 (the usual GAN augmentation for CIFAR-10 and
+            CelebA), on the data's device with no host sync. Whether sample ``i`` is mirrored in epoch ``e``
+            depends only on ``(seed, e, i)``: the same with any ``stack``, any number of ranks and after a resume.
 
     Yields ``(x, y)`` with ``y`` an empty tensor when there are no labels (Lightning moves both).
 
@@ -43,7 +46,8 @@ class TensorBatchLoader:
     """
 
     def __init__(self, data: Tensor, labels: Tensor | None, batch_size: int, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, drop_last: bool = True, stack: int = 1) -> None:
+                 rank: int = 0, world_size: int = 1, drop_last: bool = True, stack: int = 1,
+                 hflip: bool = False) -> None:
         per_rank = data.shape[0] // world_size
         if batch_size > per_rank:
             raise ValueError(f"batch_size={batch_size} is larger than the {per_rank} samples per rank "
@@ -52,11 +56,13 @@ class TensorBatchLoader:
             raise ValueError(f"stack={stack} must be >= 1")
         if stack > 1 and not drop_last:
             raise ValueError("stack > 1 needs drop_last=True (stacked batches have one size)")
+        if hflip and data.dim() != 4:
+            raise ValueError(f"hflip needs images (N, C, H, W), got data of shape {tuple(data.shape)}")
         self.data, self.labels = data, labels
-        self.batch_size, self.seed, self.stack = batch_size, seed, stack
+        self.batch_size, self.seed, self.stack, self.hflip = batch_size, seed, stack, hflip
         self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
         self._t = 0                        # the next batch of the stream
-        self._idx: dict[int, Tensor] = {}  # shard indices of the epochs in use
+        self._idx: dict[int, tuple[Tensor, Tensor | None]] = {}   # shard indices (and flips) of epochs in use
         self._empty = torch.empty(0, dtype=torch.long, device=data.device)
 
     def batches_per_epoch(self) -> int:
@@ -73,30 +79,42 @@ class TensorBatchLoader:
 
     def shard_indices(self, epoch: int) -> Tensor:
         """Indices this rank visits in ``epoch`` (disjoint across ranks, equal length)."""
+        return self._epoch(epoch)[0]
+
+    def _epoch(self, epoch: int) -> tuple[Tensor, Tensor | None]:
+        """This rank's indices in ``epoch`` and, with ``hflip``, whether each of those samples is mirrored."""
         g = torch.Generator().manual_seed(self.seed + epoch)
         perm = torch.randperm(self.data.shape[0], generator=g)
         usable = (self.data.shape[0] // self.world_size) * self.world_size
-        return perm[:usable][self.rank::self.world_size].to(self.data.device)
+        idx = perm[:usable][self.rank::self.world_size]
+        flips = None
+        if self.hflip:          # drawn after the permutation from the same stream: one coin per sample id
+            flips = (torch.rand(self.data.shape[0], generator=g) < 0.5)[idx].to(self.data.device)
+        return idx.to(self.data.device), flips
 
-    def _indices(self, t: int) -> Tensor:
-        """Sample indices of stream batch ``t``."""
+    def _indices(self, t: int) -> tuple[Tensor, Tensor | None]:
+        """Sample indices of stream batch ``t`` (and their flips)."""
         epoch, b = divmod(t, self.batches_per_epoch())
         if epoch not in self._idx:
             self._idx = {e: v for e, v in self._idx.items() if e >= epoch - 1}
-            self._idx[epoch] = self.shard_indices(epoch)
-        return self._idx[epoch][b * self.batch_size:(b + 1) * self.batch_size]
+            self._idx[epoch] = self._epoch(epoch)
+        idx, flips = self._idx[epoch]
+        part = slice(b * self.batch_size, (b + 1) * self.batch_size)
+        return idx[part], (flips[part] if flips is not None else None)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         n, s = self.batches_per_epoch(), self.stack
         end = (self._t // (n * s) + 1) * (n * s)          # the end of the current pass
         while self._t < end:
             t = self._t
-            if s == 1:
-                sel = self._indices(t)
-            else:
-                sel = torch.cat([self._indices(t + i) for i in range(s)])
+            parts = [self._indices(t + i) for i in range(s)]
+            sel = parts[0][0] if s == 1 else torch.cat([p[0] for p in parts])
             self._t = t + s
-            x = scale_to_unit(self.data[sel])
+            x = self.data[sel]
+            if self.hflip:                                # where(), not masked indexing: no host sync
+                flips = parts[0][1] if s == 1 else torch.cat([p[1] for p in parts])
+                x = torch.where(flips.view(-1, *([1] * (x.dim() - 1))), x.flip(-1), x)
+            x = scale_to_unit(x)
             y = self.labels[sel] if self.labels is not None else self._empty
             if s > 1:
                 x = x.view(s, self.batch_size, *x.shape[1:])
@@ -142,11 +160,13 @@ class GANDataModule(pl.LightningDataModule):
     metrics: ClassVar[tuple[str, ...]] = ()
     reference_split: ClassVar[str] = "train"
 
-    def __init__(self, batch_size: int = 256, seed: int = 0, on_device: bool = False) -> None:
+    def __init__(self, batch_size: int = 256, seed: int = 0, on_device: bool = False, hflip: bool = False) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.batch_size, self.seed, self.on_device = batch_size, seed, on_device
+        if hflip and self.kind != "image":
+            raise ValueError(f"hflip mirrors images; {self.name} holds {self.kind}: leave hflip off")
+        self.batch_size, self.seed, self.on_device, self.hflip = batch_size, seed, on_device, hflip
         # batches stacked into one training-loader item (set by the runner from the module's fused_batches)
         self.batches_per_step = 1
         self.train_x: Tensor | None = None
@@ -184,7 +204,7 @@ class GANDataModule(pl.LightningDataModule):
         world = trainer.world_size if trainer is not None else 1
         labels = self.train_y.to(device) if self.train_y is not None else None
         return TensorBatchLoader(self.train_x.to(device), labels, self.batch_size, seed=self.seed,
-                                 rank=rank, world_size=world, stack=self.batches_per_step)
+                                 rank=rank, world_size=world, stack=self.batches_per_step, hflip=self.hflip)
 
     def reference(self, n: int, seed: int = 0) -> tuple[Tensor, Tensor | None]:
         """``n`` real samples in [-1, 1] (with labels) for scoring; drawn without replacement when possible."""

@@ -62,9 +62,9 @@ class CelebADataModule(TorchvisionImageDataModule):
 
     def __init__(self, batch_size: int = 64, seed: int = 0, on_device: bool = False, root: Optional[str] = None,
                  download: bool = False, split: str = "train", reference_split: Optional[str] = None,
-                 crop_size: int = 160, cache: bool = True, num_threads: int = 2) -> None:
+                 crop_size: int = 160, cache: bool = True, num_threads: int = 2, hflip: bool = False) -> None:
         super().__init__(batch_size=batch_size, seed=seed, on_device=on_device, root=root, download=download,
-                         split=split, reference_split=reference_split)
+                         split=split, reference_split=reference_split, hflip=hflip)
         if not 64 <= crop_size <= 178:
             raise ValueError(f"crop_size must be in 64..178 (the aligned images are 178 wide), got {crop_size}")
         if num_threads < 1:

@@ -43,8 +43,8 @@ class ImageFolderDataModule(GANDataModule):
 
     def __init__(self, batch_size: int = 64, seed: int = 0, on_device: bool = False, path: Optional[str] = None,
                  root: Optional[str] = None, resolution: int = 64, channels: int = 3, crop: bool = True,
-                 labels_from_subfolders: bool = False, num_threads: int = 2) -> None:
-        super().__init__(batch_size=batch_size, seed=seed, on_device=on_device)
+                 labels_from_subfolders: bool = False, num_threads: int = 2, hflip: bool = False) -> None:
+        super().__init__(batch_size=batch_size, seed=seed, on_device=on_device, hflip=hflip)
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
         if resolution < 4:

@@ -68,8 +68,9 @@ class TorchvisionImageDataModule(GANDataModule):
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
     def __init__(self, batch_size: int = 64, seed: int = 0, on_device: bool = False, root: Optional[str] = None,
-                 download: bool = False, split: str = "train", reference_split: Optional[str] = None) -> None:
-        super().__init__(batch_size=batch_size, seed=seed, on_device=on_device)
+                 download: bool = False, split: str = "train", reference_split: Optional[str] = None,
+                 hflip: bool = False) -> None:
+        super().__init__(batch_size=batch_size, seed=seed, on_device=on_device, hflip=hflip)
         reference_split = split if reference_split is None else reference_split
         for opt, value in (("split", split), ("reference_split", reference_split)):
             if value not in self.splits:

@@ -56,3 +56,48 @@ def test_registry_datamodules_serve_batches(name):
     dm = DATAMODULES[name](batch_size=16)
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (16, *dm.dims) and torch.isfinite(x).all()
+
+
+# ------------------------------------------------------------------------- on-device augmentation: hflip
+def _epoch_flips(loader, n_batches):
+    """{sample id: mirrored?} over the next ``n_batches`` batches of ``loader`` (ids are the labels)."""
+    out, it = {}, iter(loader)
+    while len(out) < n_batches * loader.batch_size:
+        x, y = next(it)
+        x, y = x.reshape(-1, *x.shape[-3:]), y.reshape(-1)
+        for img, i in zip(x, y.tolist()):
+            plain = loader.data[i].float() / 127.5 - 1
+            assert torch.equal(img, plain) or torch.equal(img, plain.flip(-1)), i
+            out[i] = not torch.equal(img, plain)
+    return out
+
+
+def test_hflip_mirrors_half_the_images_the_same_on_any_shard_and_stack():
+    n = 64
+    data = torch.arange(n * 6, dtype=torch.uint8).reshape(n, 1, 2, 3)      # no image equals its mirror
+    labels = torch.arange(n)
+    one = _epoch_flips(TensorBatchLoader(data, labels, 8, seed=5, hflip=True), 8)
+    assert len(one) == n and 16 <= sum(one.values()) <= 48                 # a fair coin per image
+    shards = {}
+    for rank in range(2):
+        shards.update(_epoch_flips(TensorBatchLoader(data, labels, 8, seed=5, hflip=True, rank=rank,
+                                                     world_size=2), 4))
+    assert shards == one                                                  # whatever the number of ranks
+    assert _epoch_flips(TensorBatchLoader(data, labels, 8, seed=5, hflip=True, stack=4), 8) == one
+    loader = TensorBatchLoader(data, labels, 8, seed=5, hflip=True)
+    _epoch_flips(loader, 8)
+    assert _epoch_flips(loader, 8) != one                                 # new coins every epoch
+    plain = TensorBatchLoader(data, labels, 8, seed=5)
+    assert not any(_epoch_flips(plain, 8).values())
+
+
+def test_hflip_is_an_image_option_that_changes_the_run_identity():
+    from benchmark.options import resolve
+    from models import ConfigError
+
+    on = resolve({"data": "cifar10", "hflip": True}).config()
+    assert on["data.hflip"] is True and resolve({"data": "cifar10"}).config()["data.hflip"] is False
+    with pytest.raises(ConfigError, match="unknown option 'hflip'"):
+        resolve({"data": "ring8", "hflip": True})
+    with pytest.raises(ValueError, match="needs images"):
+        TensorBatchLoader(torch.zeros(10, 2), None, 2, hflip=True)

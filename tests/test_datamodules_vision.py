@@ -86,6 +86,12 @@ def test_cifar10_planes_become_chw(tmp_path, monkeypatch):
     test = CIFAR10DataModule(root=str(tmp_path), split="test")
     test.setup()
     assert test.train_x.shape == (10, 3, 32, 32) and test.describe()["split"] == "test"
+    flipped = CIFAR10DataModule(root=str(tmp_path), batch_size=40, hflip=True)   # one batch: the whole split
+    x, y = next(iter(flipped.train_dataloader()))
+    plain = dm.train_x.float() / 127.5 - 1
+    order = flipped.train_dataloader().shard_indices(0)
+    mirrored = [torch.equal(img, plain[i].flip(-1)) for img, i in zip(x, order.tolist())]
+    assert 0 < sum(mirrored) < 40 and all(torch.equal(img, plain[i]) or m for img, i, m in zip(x, order.tolist(), mirrored))
 
 
 def test_cifar10_md5_check_stays_on_for_users(tmp_path):
