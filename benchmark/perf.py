@@ -362,6 +362,8 @@ def to_markdown(res: dict[str, Any]) -> str:
              "`log_every` iterations, NaN checks, fusing and dispatch as a run chooses them. The two loops run "
              "interleaved in one process, chunk by chunk; it/s and the per-chunk ratio GANBench / plain as "
              "min / median / max; overhead = 1 − median ratio. Targets: ≤ 5% (MLP), ≤ 3% (DCGAN-32).", "",
+             *(["**`--quick` is a smoke check**: a few chunks per row, so its ratios move by ±10% on a noisy "
+                "machine; quote the full run.", ""] if "--quick" in res["command"] else []),
              *_LOOP_HEADER]
     lines += [_loop_row(r) for r in res["loops"]]
     if res.get("ablation"):
