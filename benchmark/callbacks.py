@@ -29,7 +29,31 @@ def sample_image(samples: np.ndarray, kind: str, modes: np.ndarray | None = None
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
-class SampleLogger(pl.Callback):
+class PeriodicCallback(pl.Callback):
+    """A callback that acts every ``every`` GAN iterations (0 = never), once per iteration.
+
+    :meth:`due` is checked at the end of each Lightning step: with ``n_critic > 1`` several batches share an
+    iteration, so it fires at most once per multiple. The runner reads :attr:`every_n_iterations` so that fused
+    steps (``--fuse-iterations``) end on every multiple; a user callback with that attribute is honoured too.
+    """
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self._last = -1                  # the iteration it last fired at
+
+    @property
+    def every_n_iterations(self) -> int:
+        return self.every
+
+    def due(self, iteration: int) -> bool:
+        """True (once) when ``iteration`` is a positive multiple of ``every``."""
+        if not self.every or iteration <= 0 or iteration % self.every or iteration == self._last:
+            return False
+        self._last = iteration
+        return True
+
+
+class SampleLogger(PeriodicCallback):
     """Log a sample plot (image grid or 2-D scatter with the modes) every ``every_n_iterations`` GAN iterations.
 
     Cheap: on other batches it compares two Python ints; the work (``num_samples`` generator samples from a fixed
@@ -55,20 +79,14 @@ class SampleLogger(pl.Callback):
     def __init__(self, every_n_iterations: int, num_samples: int = 2500, seed: int = 0) -> None:
         if every_n_iterations < 1 or num_samples < 1:
             raise ValueError(f"every_n_iterations={every_n_iterations} and num_samples={num_samples} must be >= 1")
-        self.every, self.num_samples, self.seed = every_n_iterations, num_samples, seed
-        self._last = -1
-
-    @property
-    def every_n_iterations(self) -> int:
-        """The period this callback fires at, read by the runner so fused steps end on it (0 = never)."""
-        return self.every
+        super().__init__(every_n_iterations)
+        self.num_samples, self.seed = num_samples, seed
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         it = int(getattr(pl_module, "iteration", 0))
-        if it == self._last or it % self.every or it == 0 or it >= pl_module.cfg.iterations:
+        if it >= pl_module.cfg.iterations or not self.due(it):
             return
-        self._last = it
         if not trainer.is_global_zero or trainer.logger is None:
             return
         self.log_samples(trainer, pl_module, it)

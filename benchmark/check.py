@@ -50,25 +50,23 @@ def parse_thresholds(data: Any, source: str = "thresholds") -> list[Bound]:
 
     from .metrics import METRIC_GROUPS
 
+    def known(kind: str, name: str, registry) -> None:
+        if name not in registry:
+            raise ThresholdError(f"{source}: unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
+
     if not isinstance(data, dict) or not data:
         raise ThresholdError(f"{source}: expected a mapping variant -> dataset -> metric -> bound")
     bounds = []
     for variant, per_data in data.items():
-        if variant not in models.VARIANTS:
-            raise ThresholdError(f"{source}: unknown variant {variant!r}; choose one of: "
-                                 f"{', '.join(sorted(models.VARIANTS))}")
+        known("variant", variant, models.VARIANTS)
         if not isinstance(per_data, dict):
             raise ThresholdError(f"{source}: {variant}: expected a mapping dataset -> metric -> bound")
         for dataset, per_metric in per_data.items():
-            if dataset not in datamodules.DATAMODULES:
-                raise ThresholdError(f"{source}: unknown dataset {dataset!r}; choose one of: "
-                                     f"{', '.join(sorted(datamodules.DATAMODULES))}")
+            known("dataset", dataset, datamodules.DATAMODULES)
             if not isinstance(per_metric, dict):
                 raise ThresholdError(f"{source}: {variant}/{dataset}: expected a mapping metric -> bound")
             for metric, spec in per_metric.items():
-                if metric not in METRIC_GROUPS:
-                    raise ThresholdError(f"{source}: unknown metric {metric!r}; choose one of: "
-                                         f"{', '.join(sorted(METRIC_GROUPS))}")
+                known("metric", metric, METRIC_GROUPS)
                 m = BOUND_RE.match(str(spec))
                 if not m:
                     raise ThresholdError(f"{source}: {variant}/{dataset}/{metric}: bound {spec!r} must look like "

@@ -28,6 +28,7 @@ import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from .callbacks import PeriodicCallback
 from .cli import UsageError
 
 CHECKPOINT_RE = re.compile(r"^iter-(\d+)\.ckpt$")
@@ -153,7 +154,7 @@ def reseed_rank(seed: int, rank: int) -> None:
         random.seed(s)
 
 
-class RunCheckpoint(pl.Callback):
+class RunCheckpoint(PeriodicCallback):
     """Save every ``every`` GAN iterations and at the end of training (``every=0``: never); restore RNG states.
 
     Also gives ranks > 0 of a distributed run their own noise stream (added to every run for that reason).
@@ -167,8 +168,8 @@ class RunCheckpoint(pl.Callback):
     """
 
     def __init__(self, directory: Path, config: dict[str, Any], every: int, keep: int = 2, seed: int = 0) -> None:
-        self.directory, self.config, self.every, self.keep, self.seed = Path(directory), config, every, keep, seed
-        self._saved_at = -1
+        super().__init__(every)
+        self.directory, self.config, self.keep, self.seed = Path(directory), config, keep, seed
         self._restored = False
 
     @property
@@ -179,22 +180,16 @@ class RunCheckpoint(pl.Callback):
         if not self._restored:
             reseed_rank(self.seed, trainer.global_rank)
 
-    @property
-    def every_n_iterations(self) -> int:
-        """The period this callback fires at, read by the runner so fused steps end on it (0 = never)."""
-        return self.every
-
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        it = pl_module.iteration
-        if self.every and it > 0 and it % self.every == 0 and it != self._saved_at:
-            self.save(trainer, it)
+        if self.due(pl_module.iteration):
+            self.save(trainer, pl_module.iteration)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        if self.every and pl_module.iteration != self._saved_at:
+        if self.every and pl_module.iteration != self._last:
             self.save(trainer, pl_module.iteration)
 
     def save(self, trainer: pl.Trainer, iteration: int) -> None:
-        self._saved_at = iteration
+        self._last = iteration
         trainer.save_checkpoint(checkpoint_path(self.directory, iteration), weights_only=False)
         if trainer.is_global_zero:
             for old in list_checkpoints(self.directory)[self.keep:]:

@@ -15,6 +15,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from .callbacks import PeriodicCallback
+
 # metrics cheap enough to compute during training on a CPU: the 2-D mode statistics and the domain-classifier
 # scores (the classifier is trained once per dataset and cached on disk)
 CHEAP_METRICS = ("modes_covered", "high_quality", "reverse_kl", "domain_fd", "domain_is", "class_coverage")
@@ -45,7 +47,7 @@ def score_sample(names: tuple[str, ...], sample_fn, datamodule: Any, num_samples
     return values
 
 
-class MetricTracker(pl.Callback):
+class MetricTracker(PeriodicCallback):
     """Score ``num_samples`` generated samples with ``metrics`` every ``every_n_iterations`` GAN iterations.
 
     The scores go into the module's ``history`` as ``eval/<metric>`` (into the row of that iteration when
@@ -79,22 +81,14 @@ class MetricTracker(pl.Callback):
             raise ValueError(f"every_n_iterations={every_n_iterations} must be >= 1, num_samples={num_samples} "
                              f">= 2, and metrics={metrics!r} not empty")
         groups_for(metrics)                                  # KeyError now, not in the middle of training
-        self.every, self.metrics, self.num_samples, self.seed = every_n_iterations, tuple(metrics), num_samples, seed
+        super().__init__(every_n_iterations)
+        self.metrics, self.num_samples, self.seed = tuple(metrics), num_samples, seed
         self.seconds: list[float] = []
-        self._last = -1
-
-    @property
-    def every_n_iterations(self) -> int:
-        """The period this callback fires at, read by the runner so fused steps end on it (0 = never)."""
-        return self.every
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         it = pl_module.iteration
-        if it % self.every or it == self._last or it == 0:
-            return
-        self._last = it                                       # n_critic > 1: several batches share an iteration
-        if trainer.is_global_zero:
+        if self.due(it) and trainer.is_global_zero:
             self.evaluate(trainer, pl_module, it)
 
     def evaluate(self, trainer: pl.Trainer, pl_module: Any, iteration: int) -> dict[str, float | None]:

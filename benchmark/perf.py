@@ -229,19 +229,16 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
-class LightningDispatch:
+def force_lightning_dispatch():
     """A callback that overrides ``on_after_backward`` (a no-op), which makes the step use Lightning's
     ``manual_backward``/``LightningOptimizer.step`` instead of the lean dispatch: the "before" of the ablation."""
+    import pytorch_lightning as pl
 
-    @staticmethod
-    def make():
-        import pytorch_lightning as pl
+    class _ForceLightning(pl.Callback):
+        def on_after_backward(self, trainer, module) -> None:
+            pass
 
-        class _ForceLightning(pl.Callback):
-            def on_after_backward(self, trainer, module) -> None:
-                pass
-
-        return _ForceLightning()
+    return _ForceLightning()
 
 
 def compare_loops(variant: str, data: str, batch_size: int, iterations: int, warmup: int, repeats: int,
@@ -249,14 +246,14 @@ def compare_loops(variant: str, data: str, batch_size: int, iterations: int, war
                   label: str = "") -> dict[str, Any]:
     """GANBench vs the plain loop, interleaved chunk by chunk (:class:`Interleave`) over ``repeats`` runs of
     ``iterations`` timed iterations each; the ratio is per chunk pair. ``lightning_dispatch`` forces
-    Lightning's backward/step dispatch (:class:`LightningDispatch`)."""
+    Lightning's backward/step dispatch (:func:`force_lightning_dispatch`)."""
     from models.base import _Dispatch
 
     ours, theirs = [], []
     lean = None
-    for rep in range(repeats):
+    for _ in range(repeats):
         inter = Interleave(plain_loop(variant, data, batch_size, options), chunk, warmup)
-        extra = [inter.callback()] + ([LightningDispatch.make()] if lightning_dispatch else [])
+        extra = [inter.callback()] + ([force_lightning_dispatch()] if lightning_dispatch else [])
         dm, model, trainer = _ganbench_trainer(variant, data, batch_size,
                                                {**options, "iterations": warmup + iterations}, extra)
         trainer.fit(model, datamodule=dm)

@@ -501,16 +501,15 @@ def _mode_tracker_cls():
 
     from benchmark.metrics.toy import mode_statistics
 
-    class _ModeTracker(pl.Callback):
+    from benchmark.callbacks import PeriodicCallback
+
+    class _ModeTracker(PeriodicCallback):
         def __init__(self, every: int, num_samples: int = 2500) -> None:
-            self.every, self.num_samples = every, num_samples
+            super().__init__(every)
+            self.num_samples = num_samples
             self.trace: dict[str, list[float]] = {"iteration": [], "modes_covered": [], "high_quality": []}
             self.num_modes = 0
             self.last_samples: list | None = None
-
-        @property
-        def every_n_iterations(self) -> int:          # fused steps end on the tracked iterations
-            return self.every
 
         def _score(self, trainer, module) -> None:
             it = module.iteration
@@ -531,7 +530,7 @@ def _mode_tracker_cls():
             self._score(trainer, module)
 
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-            if module.iteration % self.every == 0 and module.iteration > 0:
+            if self.due(module.iteration):
                 self._score(trainer, module)
 
         def on_train_end(self, trainer, module) -> None:
