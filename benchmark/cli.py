@@ -12,27 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit status 2."""
-
-
-def load_yaml_mapping(path: str | os.PathLike, what: str = "config") -> dict[str, Any]:
-    """Read a YAML file with the safe loader; it must hold a mapping."""
-    from .results import read_yaml
-
-    p = Path(path)
-    try:
-        data = read_yaml(p, what)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UsageError(f"{what} file {str(p)!r} must hold a mapping of option: value, got {type(data).__name__}")
-    return data
+from .errors import EXIT_USAGE, UsageError
+from .io import check_writable, load_yaml_mapping
 
 
 def parse_extra_options(tokens: list[str]) -> dict[str, str]:
@@ -55,21 +36,11 @@ def parse_extra_options(tokens: list[str]) -> dict[str, str]:
     return out
 
 
-def check_writable(directory: str | os.PathLike) -> None:
-    """Fail early (before any training) when results cannot be written."""
-    d = Path(directory)
-    probe_dir = d
-    while not probe_dir.exists():
-        probe_dir = probe_dir.parent
-    if not os.access(probe_dir, os.W_OK | os.X_OK) or (d.exists() and not d.is_dir()):
-        raise UsageError(f"results directory {str(d)!r} is not writable: choose another with --results-dir")
-
-
 # ------------------------------------------------------------------------------------------ commands
 def cmd_list(args: argparse.Namespace) -> int:
     import datamodules
     import models
-    from . import metrics
+    from . import score as metrics
 
     print("variants:")
     for name, cls in sorted(models.VARIANTS.items()):
@@ -107,8 +78,8 @@ def gather_run_options(args: argparse.Namespace, extra: list[str]) -> dict[str, 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     from models import ConfigError
-    from .options import resolve
-    from .runner import execute
+    from .train.options import resolve
+    from .train.run import execute
 
     try:
         resolved = resolve(gather_run_options(args, extra))
@@ -147,7 +118,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import json
 
     from models import ConfigError
-    from . import sweep as S
+    from .train import sweep as S
 
     spec = S.load_sweep(args.sweep or S.DEFAULT_SWEEP)
     try:
@@ -155,7 +126,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except ConfigError as e:
         raise UsageError(str(e)) from None
     if args.export_wandb:
-        from .results import atomic_write_text
+        from .io import atomic_write_text
         import yaml
 
         path = str(Path(args.sweep).resolve()) if args.sweep else str(S.DEFAULT_SWEEP)
@@ -178,7 +149,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.index is not None:                        # one run of the sweep (what a W&B agent calls)
         if not 0 <= args.index < len(planned):
             raise UsageError(f"--index {args.index} is out of range: this sweep has runs 0..{len(planned) - 1}")
-        from .runner import execute
+        from .train.run import execute
 
         run = planned[args.index]
         if S.is_done(run.path):
@@ -192,8 +163,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .check import ThresholdError, evaluate_bounds, format_table, load_thresholds
-    from .results import load_runs
+    from .io import load_runs
+    from .report.check import ThresholdError, evaluate_bounds, format_table, load_thresholds
 
     try:
         bounds = load_thresholds(args.thresholds)
@@ -213,13 +184,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    from .perf import cmd_perf as run
+    from .perf.harness import cmd_perf as run
 
     return run(args)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import run_evaluate
+    from .score.folder import run_evaluate
 
     try:
         return run_evaluate(args)
@@ -257,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--group", default=None, help="only runs of this sweep group")
     p.add_argument("--only", default="", help="only the bounds of VARIANT/DATASET[,VARIANT/DATASET...]")
-    from .evaluate import add_evaluate_parser
-    from .perf import add_parser as add_perf_parser
+    from .perf.harness import add_parser as add_perf_parser
+    from .score.folder import add_evaluate_parser
 
     add_perf_parser(sub)
     add_evaluate_parser(sub)
@@ -269,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_options(args: argparse.Namespace) -> int:
-    from .options import option_table
+    from .train.options import option_table
 
     try:
         rows = option_table(args.variant, args.data)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.results import atomic_write_json, load_runs, run_id
+from benchmark.io import atomic_write_json, load_runs, run_id
 
 ROOT = Path(__file__).resolve().parents[1]
 

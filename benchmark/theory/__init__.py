@@ -9,11 +9,13 @@ experiments load when the command runs.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from ..errors import UsageError
+from ..io import atomic_write_json, atomic_write_text, check_writable
 
 # number -> (name, experiment function name, plot function name, png), in the issue's order
 EXPERIMENTS: dict[int, tuple[str, str, str, str]] = {
@@ -51,8 +53,6 @@ def run_theory(out: str | Path = "results/theory", quick: bool = False, only: li
                log: Callable[[str], None] = print) -> dict:
     """Run the chosen experiments, plot them, and write ``theory.md`` and ``theory.json`` under ``out``."""
     import torch
-
-    from benchmark.results import atomic_write_json, atomic_write_text
 
     from . import experiments as E
 
@@ -153,8 +153,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_theory(args: argparse.Namespace) -> int:
-    from benchmark.cli import UsageError, check_writable
-
     try:
         only = parse_only(args.only)
     except ValueError as e:

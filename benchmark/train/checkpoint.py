@@ -1,0 +1,165 @@
+"""Checkpoints that let a killed run resume exactly where it stopped.
+
+Layout: ``<results>/checkpoints/<key>/iter-<NNNNNNNN>.ckpt``, where ``<key>`` is the run id (a hash of the full
+configuration) or, when given, ``--name``. Keying by run id means re-running *the same command* finds its
+checkpoints and a sweep's many configurations of one (variant, dataset, seed) never share a directory; with
+``--name`` a command whose hyper-parameters changed finds the old checkpoints and is refused with the list of
+differences (:class:`ResumeRefused`) instead of silently mixing two configurations.
+
+A checkpoint is Lightning's full training state (both networks, both optimizers, schedulers, loop progress and
+the loader's ``(epoch, position)``, see ``TensorBatchLoader.state_dict``), the module's own counters and history
+(``GANModule.on_save_checkpoint``), and, from :class:`RunCheckpoint`, every rank's torch/numpy/python RNG states
+and the run's configuration. Files are written to a temporary file, fsynced and renamed (:class:`AtomicCheckpointIO`);
+the newest ``keep`` are kept so that an unreadable newest file falls back to the one before, with a warning.
+Everything stored is a tensor or a plain Python value, so checkpoints load with ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from ..errors import UsageError
+from ..io import atomic_write
+from .callbacks import PeriodicCallback
+from .rng import reseed_rank, rng_state, set_rng_state
+
+CHECKPOINT_RE = re.compile(r"^iter-(\d+)\.ckpt$")
+
+
+class ResumeRefused(UsageError):
+    """The checkpoint directory holds a run with different hyper-parameters (exit status 2 from the CLI)."""
+
+
+def checkpoint_dir(results_dir: str | os.PathLike, key: str) -> Path:
+    return Path(results_dir) / "checkpoints" / key
+
+
+def checkpoint_path(directory: Path, iteration: int) -> Path:
+    return directory / f"iter-{iteration:08d}.ckpt"
+
+
+def list_checkpoints(directory: Path) -> list[Path]:
+    """Checkpoint files of ``directory``, newest (highest iteration) first."""
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := CHECKPOINT_RE.match(p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def latest_readable(directory: Path) -> tuple[Path | None, dict | None]:
+    """The newest checkpoint that loads; each unreadable one is reported on stderr and skipped."""
+    for path in list_checkpoints(directory):
+        try:
+            ckpt = load_checkpoint(path)
+            if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "ganbench_run" not in ckpt:
+                raise ValueError("not a GANBench checkpoint")
+            return path, ckpt
+        except Exception as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            print(f"warning: checkpoint {path} is corrupt or truncated ({type(e).__name__}: {reason[:200]}); "
+                  "falling back to the previous one", file=sys.stderr)
+    return None, None
+
+
+def config_differences(stored: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``["lr_g: 0.0001 -> 0.001", ...]`` for every key whose value differs."""
+    out = []
+    for k in sorted(set(stored) | set(new)):
+        a, b = stored.get(k, "<unset>"), new.get(k, "<unset>")
+        if a != b and not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)):
+            out.append(f"{k}: {a!r} -> {b!r}")
+    return out
+
+
+def find_resume(directory: Path, config: dict[str, Any]) -> tuple[Path | None, dict | None]:
+    """The checkpoint to resume from (or ``(None, None)``); :class:`ResumeRefused` when its config differs."""
+    path, ckpt = latest_readable(directory)
+    if ckpt is None:
+        return None, None
+    diffs = config_differences(ckpt["ganbench_run"]["config"], config)
+    if diffs:
+        raise ResumeRefused(f"checkpoint {path} was written with other hyper-parameters ({'; '.join(diffs)}): "
+                            f"rerun with the old values, another --name, or --resume false to start over")
+    return path, ckpt
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``torch.save`` to a temporary file in the same directory, fsync, then ``os.replace``: a reader (or a run
+    killed mid-write) sees the previous checkpoint or the new one, never a partial file."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        atomic_write(path, lambda f: torch.save(checkpoint, f))
+
+    def load_checkpoint(self, path, map_location: Any | None = None, weights_only: bool | None = None) -> dict:
+        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+
+
+class RunCheckpoint(PeriodicCallback):
+    """Save every ``every`` GAN iterations and at the end of training (``every=0``: never); restore RNG states.
+
+    Also gives ranks > 0 of a distributed run their own noise stream (added to every run for that reason).
+
+    Args:
+        directory: where ``iter-*.ckpt`` files go.
+        config: the run's full configuration (stored, and compared on resume).
+        every: iterations between checkpoints.
+        keep: newest checkpoints kept (>= 2 so a corrupt newest file has a predecessor).
+        seed: the run's seed (ranks > 0 are reseeded from it).
+    """
+
+    def __init__(self, directory: Path, config: dict[str, Any], every: int, keep: int = 2, seed: int = 0) -> None:
+        super().__init__(every)
+        self.directory, self.config, self.keep, self.seed = Path(directory), config, keep, seed
+        self._restored = False
+
+    @property
+    def state_key(self) -> str:
+        return "RunCheckpoint"
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._restored:
+            reseed_rank(self.seed, trainer.global_rank)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.due(pl_module.iteration):
+            self.save(trainer, pl_module.iteration)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.every and pl_module.iteration != self._last:
+            self.save(trainer, pl_module.iteration)
+
+    def save(self, trainer: pl.Trainer, iteration: int) -> None:
+        self._last = iteration
+        trainer.save_checkpoint(checkpoint_path(self.directory, iteration), weights_only=False)
+        if trainer.is_global_zero:
+            for old in list_checkpoints(self.directory)[self.keep:]:
+                old.unlink(missing_ok=True)
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        states = [rng_state()]
+        if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            states = [None] * trainer.world_size
+            torch.distributed.all_gather_object(states, rng_state())
+        checkpoint["ganbench_run"] = {"config": self.config, "rng": states, "world_size": trainer.world_size}
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        run = checkpoint.get("ganbench_run", {})
+        states = run.get("rng") or []
+        self._restored = True
+        if len(states) == trainer.world_size:
+            set_rng_state(states[trainer.global_rank])
+        else:
+            reseed_rank(self.seed, trainer.global_rank)
+            print(f"warning: checkpoint was written by {len(states)} process(es), this run has "
+                  f"{trainer.world_size}: RNG streams restart, the continuation is not bit-exact", file=sys.stderr)

@@ -1,0 +1,121 @@
+"""A cheap in-training metric: :class:`MetricTracker` scores a small sample every ``every_n_iterations``.
+
+The suite's own metric groups (:mod:`benchmark.metrics`) score ``num_samples`` generated samples instead of their
+protocol's count, so a run gets a metric-vs-iteration curve at a small cost; the run's final scores still use
+the full protocol (:func:`benchmark.runner._evaluate`, unchanged). Only the metrics of :data:`CHEAP_METRICS`
+run in training: Inception features at 299x299 (``fid``, ``kid``, ...) cost seconds per hundred images on a CPU.
+"""
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from ..score.registry import groups_for
+from .callbacks import PeriodicCallback
+from .rng import rng_state, set_rng_state
+
+# metrics cheap enough to compute during training on a CPU: the 2-D mode statistics and the domain-classifier
+# scores (the classifier is trained once per dataset and cached on disk)
+CHEAP_METRICS = ("modes_covered", "high_quality", "reverse_kl", "domain_fd", "domain_is", "class_coverage")
+
+
+def cheap_metrics(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The names of ``names`` that :class:`MetricTracker` may compute during training, in order."""
+    return tuple(n for n in names if n in CHEAP_METRICS)
+
+
+def score_sample(names: tuple[str, ...], sample_fn, datamodule: Any, num_samples: int, *, seed: int = 0,
+                 conditional: bool = False) -> dict[str, float | None]:
+    """:func:`benchmark.metrics.evaluate` with every group's ``num_samples`` replaced by ``num_samples``.
+
+    The registered groups are left untouched: each is shallow-copied with the smaller count.
+    """
+    values: dict[str, float | None] = {}
+    for registered in groups_for(names):
+        group = copy.copy(registered)
+        group.num_samples = num_samples
+        labels = None
+        if conditional and getattr(datamodule, "num_classes", 0):
+            labels = torch.arange(num_samples) % datamodule.num_classes
+        v, _ = group(sample_fn(num_samples, labels), datamodule, seed=seed, fake_labels=labels)
+        values.update({k: v[k] for k in group.names if k in names})
+    return values
+
+
+class MetricTracker(PeriodicCallback):
+    """Score ``num_samples`` generated samples with ``metrics`` every ``every_n_iterations`` GAN iterations.
+
+    The scores go into the module's ``history`` as ``eval/<metric>`` (into the row of that iteration when
+    ``flush_logs`` wrote one, else a new row ``{"iteration": it, ...}``) and to ``trainer.logger`` at
+    ``step=iteration``. Between evaluation points the hook compares Python ints and returns.
+
+    At an evaluation point: the global RNG states (torch, numpy, python; CUDA when in use) are saved and
+    restored around the work (:func:`benchmark.checkpoint.rng_state`), so training is bit-identical with and
+    without this callback; the noise is drawn from ``seed``, the same at every point. Every submodule's
+    train/eval mode is restored. Under DDP only global rank 0 generates and scores, on its own replica of the
+    generator (no collective call); the other ranks return at once. The final iteration is scored too when it
+    is a multiple of ``every_n_iterations`` (the curve's last point, at the same small sample size).
+
+    Args:
+        every_n_iterations: GAN iterations between evaluations (>= 1).
+        metrics: metric names of :mod:`benchmark.metrics` (normally a subset of :data:`CHEAP_METRICS`).
+        num_samples: generated samples per evaluation (>= 2: a Fréchet distance needs two).
+        seed: seed of the generator noise and of the metric groups.
+
+    Attributes:
+        seconds: wall time of each evaluation done so far (sampling and scoring).
+
+    Raises:
+        ValueError: ``every_n_iterations`` < 1, ``num_samples`` < 2, or no metric; KeyError: an unknown metric.
+    """
+
+    def __init__(self, every_n_iterations: int, metrics: tuple[str, ...], num_samples: int, seed: int = 0) -> None:
+        if every_n_iterations < 1 or num_samples < 2 or not metrics:
+            raise ValueError(f"every_n_iterations={every_n_iterations} must be >= 1, num_samples={num_samples} "
+                             f">= 2, and metrics={metrics!r} not empty")
+        groups_for(metrics)                                  # KeyError now, not in the middle of training
+        super().__init__(every_n_iterations)
+        self.metrics, self.num_samples, self.seed = tuple(metrics), num_samples, seed
+        self.seconds: list[float] = []
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        it = pl_module.iteration
+        if self.due(it) and trainer.is_global_zero:
+            self.evaluate(trainer, pl_module, it)
+
+    def evaluate(self, trainer: pl.Trainer, pl_module: Any, iteration: int) -> dict[str, float | None]:
+        """Score the model now and record the values for ``iteration``; returns them (``{}`` if already there)."""
+        history = pl_module.history
+        row = history[-1] if history and history[-1].get("iteration") == iteration else None
+        if row is not None and any(k.startswith("eval/") for k in row):
+            return {}                                         # resumed from a checkpoint taken after scoring
+        t0 = time.perf_counter()
+        modes = {m: m.training for m in pl_module.modules()}
+        state = rng_state()
+        try:
+            torch.manual_seed(self.seed)
+            with torch.no_grad():
+                values = score_sample(self.metrics, pl_module.sample, trainer.datamodule, self.num_samples,
+                                      seed=self.seed, conditional=bool(getattr(pl_module, "cond_classes", 0)))
+        except Exception as e:                                # e.g. non-finite samples before divergence is seen
+            warnings.warn(f"in-training metrics at iteration {iteration} failed: {type(e).__name__}: {e}")
+            return {}
+        finally:
+            set_rng_state(state)
+            for m, training in modes.items():
+                m.training = training
+        self.seconds.append(time.perf_counter() - t0)
+        scores = {f"eval/{k}": v for k, v in values.items()}
+        if row is None:
+            history.append({"iteration": iteration, **scores})
+        else:
+            row.update(scores)
+        if trainer.logger is not None:
+            trainer.logger.log_metrics({k: v for k, v in scores.items() if v is not None}, step=iteration)
+        return scores

@@ -1,0 +1,236 @@
+"""One flat option namespace for a run, checked against three typed schemas.
+
+A run's options are the union of :class:`RunOptions` (how to run: devices, results directory, logging), the
+variant's ``Config`` dataclass (the objective and networks) and the datamodule's constructor signature (the
+data). Names never collide; unknown names are rejected with the list of valid ones. Values given as strings
+(command line, sweep grids) are converted with the field's type hint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Literal, Union
+
+from models import ConfigError, get_variant
+from models.config import field_types, validate
+from datamodules import get_datamodule
+
+from ..score import METRIC_GROUPS
+
+
+@dataclass
+class RunOptions:
+    variant: str = "nsgan"
+    data: str = "ring8"
+    seed: int = 0
+    results_dir: str = "results"
+    metrics: str = ""                 # comma-separated metric names; empty = the dataset's defaults
+    accelerator: str = "auto"         # passed to the Trainer (cpu, gpu, auto, ...)
+    devices: str = "1"                # Trainer devices: a count, a list like "0,1", or "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"            # auto, ddp (find_unused_parameters=True), ddp_spawn, ...
+    precision: str = "32-true"        # 32-true, bf16-mixed, 16-mixed
+    deterministic: bool = False       # torch deterministic algorithms (bit-exact CPU resumes)
+    threads: int = 0                  # torch intra-op threads (0 = leave torch's default)
+    wandb: Literal["auto", "online", "offline", "disabled"] = "auto"   # auto: online iff WANDB_API_KEY is set
+    project: str = "ganbench"         # W&B project
+    group: str = ""                   # W&B group (a sweep's name)
+    save_samples: int = 512           # generated samples kept with the run for plots
+    sample_every: int = 500           # GAN iterations between sample plots sent to W&B during training (0 = off)
+    eval_every: int = 0               # GAN iterations between in-training scores of a small sample (0 = off):
+                                      # the run's cheap metrics only (benchmark/metric_callback.py), into
+                                      # history as eval/<metric>; the final scores keep the full protocol
+    eval_samples: int = 500           # generated samples per in-training score
+    checkpoint_every: int = 0         # iterations between checkpoints, and one at the end (0 = none)
+    resume: bool = True               # continue from the run's last checkpoint when one exists
+    compile: bool = False             # torch.compile G and D (falls back to eager, with a note, if it fails)
+    channels_last: bool = False       # channels-last memory format for image models (a GPU fast path)
+    name: str = ""                    # checkpoint key (default: the run id); under one name changed
+                                      # hyper-parameters are refused instead of starting a new run
+    fuse_iterations: int = 0          # GAN iterations per Lightning training_step (0 = auto, see
+                                      # ResolvedRun.fused_iterations): same batches and maths, less dispatch
+
+
+# options that say *how* a run executes, not *what* it computes: they do not enter the run's identity
+EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "strategy", "threads", "wandb",
+                     "project", "group", "resume", "checkpoint_every", "name", "sample_every", "compile",
+                     "channels_last", "eval_every", "eval_samples", "fuse_iterations"}
+# datamodule options that say where/how data is read, not which data: the same run on another machine
+# (another data root, a cache or not) keeps its identity
+DATA_EXECUTION_OPTIONS = {"root", "download", "cache", "num_threads", "on_device"}
+
+
+def data_schema(dm_cls: type) -> dict[str, tuple[Any, Any]]:
+    """``{name: (type, default)}`` from a datamodule's constructor (``seed`` comes from the run)."""
+    sig = inspect.signature(dm_cls.__init__)
+    hints = typing.get_type_hints(dm_cls.__init__)
+    return {n: (hints.get(n, str), p.default) for n, p in sig.parameters.items()
+            if n not in ("self", "seed") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def coerce(value: Any, tp: Any, name: str) -> Any:
+    """Convert ``value`` (often a string) to type hint ``tp``; :class:`ConfigError` names the option."""
+    origin = typing.get_origin(tp)
+    if origin is Union:                                    # Optional[X]
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            return None
+        return coerce(value, args[0], name)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, choices))}")
+        return value
+    try:
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            s = str(value).lower()
+            if s in ("1", "true", "yes", "on"):
+                return True
+            if s in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if tp is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value) if not isinstance(value, str) else int(value, 10)
+        if tp is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if tp is str:
+            return str(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a valid {getattr(tp, '__name__', tp)}") from None
+    return value
+
+
+FUSE_MAX = 16                  # auto fusing: at most this many GAN iterations per Lightning step ...
+FUSE_MAX_BYTES = 64 * 2 ** 20  # ... and at most this much float32 data in one stacked batch
+
+
+@dataclass
+class ResolvedRun:
+    """A run's options split by owner, converted and validated."""
+
+    run: RunOptions
+    model: dict[str, Any]
+    data: dict[str, Any]
+    variant_cls: type = field(repr=False, default=None)
+    datamodule_cls: type = field(repr=False, default=None)
+
+    def config(self) -> dict[str, Any]:
+        """Every hyper-parameter that defines the run (the model config with all defaults filled in)."""
+        model_cfg = dataclasses.asdict(self.variant_cls.Config(**self.model))
+        run = {k: v for k, v in dataclasses.asdict(self.run).items() if k not in EXECUTION_OPTIONS}
+        data = {f"data.{k}": v for k, v in self.data.items() if k not in DATA_EXECUTION_OPTIONS}
+        return {**run, **model_cfg, **data}
+
+    def fused_iterations(self, periods: Iterable[int] = ()) -> int:
+        """GAN iterations trained per Lightning ``training_step`` (the loader stacks ``k * n_critic`` batches).
+
+        Lightning's per-batch dispatch (fetch, hooks, progress) costs ~0.1-0.3 ms on this CPU, 5-10% of a toy
+        MLP iteration; fusing ``k`` iterations pays it once per ``k``. The batches, their order and the maths
+        are unchanged (tests/test_fused.py compares parameters bit for bit). ``fuse_iterations=0`` picks the
+        largest ``k <= FUSE_MAX`` that divides every callback period (``eval_every``, ``sample_every``,
+        ``checkpoint_every``: they fire between Lightning steps) and keeps a stacked batch under
+        ``FUSE_MAX_BYTES``; 1 with the stop criteria, whose phases have no fixed length. ``periods`` adds the
+        periods of other callbacks (their ``every_n_iterations``), which must fire on the same iterations.
+
+        Raises:
+            ConfigError: an explicit ``fuse_iterations > 1`` with the stop criteria, or one that does not
+                divide a callback period.
+        """
+        import math
+
+        cfg = self.variant_cls.Config(**self.model)
+        r = self.run
+        sample_every = 0 if r.wandb == "disabled" else r.sample_every      # no logger, no sample plots
+        periods = [p for p in (r.eval_every, sample_every, r.checkpoint_every, *periods) if p > 0]
+        stop = cfg.stop_d_above is not None or cfg.stop_g_below is not None
+        k = r.fuse_iterations
+        if k > 1:
+            if stop:
+                raise ConfigError(f"fuse_iterations={k} cannot be used with the stop criteria (stop_d_above/"
+                                  "stop_g_below): their phases have no fixed length; use fuse_iterations=1")
+            bad = [p for p in periods if p % k]
+            if bad:
+                raise ConfigError(f"fuse_iterations={k} must divide every callback period (eval_every, "
+                                  f"sample_every, checkpoint_every, ...: got {sorted(set(periods))}): use 0 (auto) "
+                                  "or a divisor of each")
+            return k
+        if k == 1 or stop:
+            return 1
+        n_critic = cfg.n_critic if self.variant_cls.has_discriminator else 1
+        batch_bytes = 4 * self.data.get("batch_size", 1) * math.prod(self.datamodule_cls.dims)
+        cap = max(1, min(FUSE_MAX, FUSE_MAX_BYTES // max(1, n_critic * batch_bytes)))
+        g = math.gcd(*periods) if periods else 0
+        return max(d for d in range(1, cap + 1) if g % d == 0)
+
+
+def resolve(options: dict[str, Any], *, datamodule_cls: type | None = None) -> ResolvedRun:
+    """Split, convert and validate a flat option dict (keys may use ``-`` or ``_``).
+
+    ``datamodule_cls`` resolves the options against that datamodule class instead of the registered dataset
+    ``options['data']`` names (a dataset that is not registered, e.g. the performance harness's synthetic one).
+    """
+    options = {k.replace("-", "_"): v for k, v in options.items()}
+    run_types = field_types(RunOptions)
+    variant_name = coerce(options.get("variant", RunOptions.variant), str, "variant")
+    data_name = coerce(options.get("data", RunOptions.data), str, "data")
+    try:
+        variant_cls = get_variant(variant_name)
+        dm_cls = datamodule_cls or get_datamodule(data_name)
+    except KeyError as e:
+        raise ConfigError(e.args[0]) from None
+    model_types = field_types(variant_cls.Config)
+    d_schema = data_schema(dm_cls)
+    run_kw, model_kw, data_kw = {}, {}, {}
+    for key, value in options.items():
+        if key in run_types:
+            run_kw[key] = coerce(value, run_types[key], key)
+        elif key in model_types:
+            model_kw[key] = coerce(value, model_types[key], key)
+        elif key in d_schema:
+            data_kw[key] = coerce(value, d_schema[key][0], key)
+        else:
+            valid = sorted(set(run_types) | set(model_types) | set(d_schema))
+            raise ConfigError(f"unknown option {key!r} for variant {variant_name!r} on dataset {data_name!r}; "
+                              f"valid options: {', '.join(valid)}")
+    run = RunOptions(**run_kw)
+    validate(run)
+    if min(run.save_samples, run.checkpoint_every, run.threads, run.sample_every, run.eval_every,
+           run.fuse_iterations) < 0 or run.num_nodes < 1 or run.eval_samples < 2:
+        raise ConfigError("save_samples, checkpoint_every, threads, sample_every, eval_every and fuse_iterations "
+                          "must be >= 0, num_nodes >= 1 and eval_samples >= 2")
+    if run.name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", run.name):
+        raise ConfigError(f"name={run.name!r} is not valid; use 1-100 letters, digits, '.', '_' or '-'")
+    for k, v in data_kw.items():
+        if k in ("batch_size", "num_samples") and v < 1:
+            raise ConfigError(f"{k}={v} must be >= 1")
+    model_cfg = variant_cls.Config(**model_kw)
+    validate(model_cfg)
+    variant_cls.check_data(model_cfg, tuple(dm_cls.dims), dm_cls.num_classes)
+    metric_names = [m for m in run.metrics.split(",") if m] if run.metrics else list(dm_cls.metrics)
+    unknown = [m for m in metric_names if m not in METRIC_GROUPS]
+    if unknown and run.metrics:
+        raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; choose from: {', '.join(sorted(METRIC_GROUPS))}")
+    data_kw = {n: data_kw.get(n, default) for n, (_, default) in d_schema.items()}
+    resolved = ResolvedRun(run, model_kw, data_kw, variant_cls, dm_cls)
+    resolved.fused_iterations()                 # an explicit fuse_iterations that cannot work: ConfigError now
+    return resolved
+
+
+def option_table(variant: str, data: str) -> list[tuple[str, str, Any]]:
+    """(owner, name, default) for every option a run of ``variant`` on ``data`` accepts."""
+    rows = [("run", f.name, f.default) for f in dataclasses.fields(RunOptions)]
+    rows += [(variant, f.name, f.default) for f in dataclasses.fields(get_variant(variant).Config)]
+    rows += [(data, n, d) for n, (_, d) in data_schema(get_datamodule(data)).items()]
+    return rows
+
+
+__all__ = ["RunOptions", "ResolvedRun", "resolve", "coerce", "option_table", "EXECUTION_OPTIONS"]

@@ -1,0 +1,226 @@
+"""Run one (variant, dataset, seed, hyper-parameters) configuration end to end and write its run JSON.
+
+Train with a Lightning ``Trainer`` -> sample -> score every metric with its protocol -> keep samples for plots
+-> write ``results/runs/<run-id>.json`` atomically. A failing or diverging run is recorded with its status; it
+never raises past :func:`execute` (the caller's sweep goes on) -- except for bad input found before anything is
+written (a batch larger than a rank's shard, a checkpoint of other hyper-parameters), which raises a
+``UsageError`` (one ``error:`` line and exit 2 from the CLI).
+
+Resume: with ``checkpoint_every > 0`` checkpoints go to ``results/checkpoints/<name or run-id>/`` (see
+:mod:`benchmark.checkpoint`); re-running the same command continues from the newest readable one.
+
+Distributed: ``strategy="ddp"`` is Lightning's subprocess launcher (the command is re-run once per extra local
+rank), which works from ``python -m benchmark run`` and from a test that runs that command. ``ddp_spawn`` is
+not used: it trains in child processes, so the parent's module never sees the python-side state (iteration,
+history, divergence) the run record needs. Each backward of the manual step touches only one network's
+parameters (the D step sees ``fake.detach()``, the G step runs under ``toggled_optimizer``), which is exactly
+what DDP's default reducer rejects ("parameters that were not used in producing the loss"), so ``ddp`` maps to
+``DDPStrategy(find_unused_parameters=True)``: the reducer walks each loss's autograd graph and marks the other
+network's parameters ready. Measured on 2 CPU processes (ring8, wgan_gp incl. its double backward):
+``find_unused_parameters=False`` fails with "parameters that were not used in producing the loss"; ``True``
+trains every variant (tests/test_ddp.py), and its walk is over graphs of a few dozen autograd nodes. The
+alternative, one DDP wrapper per network, would need a custom strategy; not worth it at these sizes. On this
+shared 2-core CPU DDP is a correctness check, not a speed-up (200 wgan_gp iterations: 27.5 s in one process,
+78 s with 2 processes). Scoring under DDP: each rank generates a disjoint
+contiguous slice of the samples a metric asks for, rank 0 gathers them in order (no duplicates, no gaps) and
+scores once; the other ranks only take part in the gathers.
+"""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.utilities.rank_zero import rank_zero_only
+
+from .. import score
+from ..errors import UsageError
+from ..io import atomic_write_json, package_versions, run_id
+from ..samples import keep_samples, save_sample_plot
+from . import checkpoint as C
+from . import tracking
+from .callbacks import LoopTimer
+from .options import ResolvedRun, resolve
+from .trainer import build_model, fuse_steps, make_trainer, quiet_lightning, training_callbacks, world_size_of
+
+
+def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None) -> dict:
+    """Run one configuration; returns the run record (also written to ``results/runs/<run-id>.json``).
+
+    ``options`` are flat run options (see :mod:`benchmark.options`); invalid options raise ``ConfigError``
+    before anything is written. ``callbacks`` are extra Lightning callbacks (e.g. a progress display).
+
+    Raises:
+        UsageError: before anything is written, when the batch is larger than a rank's share of the data or
+            the run's checkpoint directory holds a run of other hyper-parameters (``ResumeRefused``).
+    """
+    resolved = options if isinstance(options, ResolvedRun) else resolve(options)
+    r = resolved.run
+    config = resolved.config()
+    rid = run_id(config)
+    results_dir = Path(r.results_dir)
+    quiet_lightning()
+    if r.threads:
+        torch.set_num_threads(r.threads)
+    record: dict[str, Any] = {"run_id": rid, "variant": r.variant, "dataset": r.data, "seed": r.seed,
+                              "status": "failed", "steps": 0, "wall_time_s": 0.0, "metrics": {}, "protocol": {},
+                              "config": config, "versions": package_versions(), "history": [],
+                              "group": r.group or None}
+    t0 = time.perf_counter()
+    is_zero = getattr(rank_zero_only, "rank", 0) == 0
+    logger = None
+    try:
+        # bad input that needs the data or the checkpoints: UsageError before anything is written
+        pl.seed_everything(r.seed, workers=True, verbose=False)
+        dm = resolved.datamodule_cls(seed=r.seed, **resolved.data)
+        dm.setup()
+        check_batch_size(dm, r)
+        ckpt_dir = C.checkpoint_dir(results_dir, r.name or rid)
+        resume_path, resume_ckpt = C.find_resume(ckpt_dir, config) if r.resume else (None, None)
+        if not r.resume and is_zero:
+            for old in C.list_checkpoints(ckpt_dir):
+                old.unlink(missing_ok=True)
+        model, record["fast_paths"] = build_model(resolved, dm)
+        logger = tracking.make_logger(rid, config, requested=r.wandb, project=r.project, group=r.group,
+                                      tags=[r.variant, r.data, f"seed{r.seed}"],
+                                      save_dir=os.environ.get("WANDB_DIR", "."))
+        timer = LoopTimer()
+        run_callbacks = training_callbacks(resolved, dm, ckpt_dir, config, logger, list(callbacks or []) + [timer])
+        record["fast_paths"]["fuse_iterations"] = str(fuse_steps(resolved, model, dm, run_callbacks))
+        trainer = make_trainer(resolved, logger, run_callbacks)
+        t_train = time.perf_counter()
+        if resume_path is not None:
+            record["resumed_from"] = os.path.relpath(resume_path, results_dir)
+            record["resumed_at"] = int(resume_ckpt.get("ganbench", {}).get("iteration", 0))
+        if resume_ckpt is not None and _finished(resume_ckpt, model.cfg.iterations):
+            # the checkpoint is the end of training (done or diverged): evaluate it, do not train further
+            model.load_state_dict(resume_ckpt["state_dict"])
+            model.on_load_checkpoint(resume_ckpt)
+            C.set_rng_state(resume_ckpt["ganbench_run"]["rng"][0])
+            world = 1
+        else:
+            trainer.fit(model, datamodule=dm, ckpt_path=str(resume_path) if resume_path else None,
+                        weights_only=True)
+            is_zero, world = trainer.is_global_zero, trainer.world_size
+        del resume_ckpt
+        record["train_time_s"] = time.perf_counter() - t_train
+        if timer.loop_s is not None:          # the training loop alone, without Trainer/W&B set-up and teardown
+            record["train_loop_s"] = timer.loop_s
+        record["steps"] = model.iteration
+        record["history"] = model.history
+        record["iterations_per_s"] = (model.iteration - record.get("resumed_at", 0)) / max(record["train_time_s"], 1e-9)
+        if model.diverged_at is not None:
+            record["status"], record["diverged_at"] = "diverged", model.diverged_at
+        else:
+            record["status"] = "completed"
+        _evaluate(record, resolved, model, dm, results_dir, rid, world=world, is_zero=is_zero)
+    except UsageError:
+        raise
+    except Exception as e:                          # isolate: record the failure, keep the sweep going
+        record["status"] = "failed"
+        record["error"] = f"{type(e).__name__}: {e}"
+        record["traceback"] = traceback.format_exc(limit=8)
+    record["wall_time_s"] = time.perf_counter() - t0
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if is_zero:
+        atomic_write_json(results_dir / "runs" / f"{rid}.json", record)
+        try:
+            plot = record.get("sample_plot")
+            tracking.log_final(logger, record["metrics"], str(results_dir / plot) if plot else None, record["status"])
+        except Exception as e:
+            print(f"warning: W&B logging failed: {e}")
+    tracking.finish(logger)
+    return record
+
+
+def _finished(ckpt: dict, iterations: int) -> bool:
+    state = ckpt.get("ganbench", {})
+    return state.get("diverged_at") is not None or state.get("iteration", 0) >= iterations
+
+
+def check_batch_size(dm, run) -> None:
+    """Raise ``UsageError`` when one batch needs more samples than a rank's shard of the dataset holds."""
+    n = int(dm.train_x.shape[0])
+    world = world_size_of(run)
+    per_rank = n // world
+    if dm.batch_size > per_rank:
+        where = (f"the {per_rank} samples per rank of dataset {run.data!r} ({n} samples / {world} processes)"
+                 if world > 1 else f"dataset {run.data!r} ({n} samples)")
+        raise UsageError(f"batch_size={dm.batch_size} is larger than {where}; choose 1 <= batch_size <= {per_rank}")
+
+
+def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path, rid: str, *, world: int = 1,
+              is_zero: bool = True) -> None:
+    """Sample, score and keep samples; a diverged model is still sampled (NaNs are kept out of the scores).
+
+    Under DDP every rank calls this: each generates its slice of every metric's samples (:func:`gather_samples`),
+    rank 0 scores the gathered set once and keeps the samples; the other ranks return after the gathers.
+    """
+    r = resolved.run
+    names = [m for m in r.metrics.split(",") if m] if r.metrics else list(dm.metrics)
+    model.eval()
+
+    def sample_fn(n: int, labels):
+        if world > 1:
+            return gather_samples(model, n, labels)
+        return model.sample(n, labels)
+
+    t = time.perf_counter()
+    if record["status"] == "completed":
+        if is_zero:
+            values, protocols = score.evaluate(names, sample_fn, dm, seed=r.seed, conditional=bool(model.cond_classes))
+            record["metrics"], record["protocol"] = values, protocols
+        else:                                       # the same sequence of gathers as score.evaluate, no scoring
+            for group in score.groups_for(names):
+                labels = None
+                if model.cond_classes and getattr(dm, "num_classes", 0):
+                    labels = torch.arange(group.num_samples) % dm.num_classes
+                sample_fn(group.num_samples, labels)
+    record["eval_time_s"] = time.perf_counter() - t
+    if world > 1:
+        record["eval_processes"] = world
+    if not is_zero:
+        return
+    if r.save_samples:
+        samples = model.sample(r.save_samples)
+        samples = torch.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+        arr = keep_samples(samples, dm.kind)
+        sample_path = results_dir / "samples" / f"{rid}.npy"
+        sample_path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(sample_path, arr)
+        modes = dm.modes().numpy() if hasattr(dm, "modes") else None
+        png = save_sample_plot(arr, dm.kind, results_dir / "samples" / f"{rid}.png", modes=modes,
+                               title=f"{r.variant} on {r.data}, seed {r.seed}")
+        record["samples"] = os.path.relpath(sample_path, results_dir)
+        record["sample_plot"] = os.path.relpath(png, results_dir)
+
+
+def gather_samples(model, n: int, labels: torch.Tensor | None) -> torch.Tensor:
+    """``n`` samples generated across the ranks of a DDP run, in order, on every rank.
+
+    Rank ``k`` of ``W`` generates the contiguous slice ``[k*ceil(n/W), (k+1)*ceil(n/W)) ∩ [0, n)`` (with the
+    matching labels) from its own noise stream; the slices are padded to one length, all-gathered, unpadded and
+    concatenated by rank: every index in ``[0, n)`` is generated exactly once (no duplicates, no gaps). The
+    weights are identical on every rank (DDP keeps them in sync), so this is the same distribution as
+    sampling ``n`` on one rank, produced ``W`` times faster.
+    """
+    import torch.distributed as dist
+
+    world, rank = dist.get_world_size(), dist.get_rank()
+    per = -(-n // world)
+    lo, hi = min(rank * per, n), min((rank + 1) * per, n)
+    mine = model.sample(hi - lo, labels[lo:hi] if labels is not None else None) if hi > lo else None
+    if mine is None:
+        mine = torch.empty(0, *model.data_shape, device=model.device)
+    padded = torch.zeros(per, *mine.shape[1:], dtype=torch.float32, device=mine.device)
+    padded[:mine.shape[0]] = mine
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded.contiguous())
+    sizes = [max(0, min((k + 1) * per, n) - min(k * per, n)) for k in range(world)]
+    return torch.cat([part[:m] for part, m in zip(parts, sizes)])

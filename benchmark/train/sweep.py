@@ -1,0 +1,215 @@
+"""Sweeps: variants × datasets × seeds × a hyper-parameter grid, resumable and failure-isolated.
+
+A sweep file (YAML, safe-loaded) holds::
+
+    name: toy                   # W&B group and report title
+    iterations: 2000            # budget in GAN iterations (any option may be set here, for every run)
+    seeds: [0, 1, 2]
+    variants: [minimax, nsgan]
+    datasets: [ring8, grid25, digits]
+    options: {}                 # overrides for every run
+    dataset_options: {digits: {iterations: 1000}}
+    variant_options: {wgan: {n_critic: 5}}
+    grid: {lr_g: [1e-4, 2e-4]}  # cartesian product over these
+    quick: {iterations: 100, seeds: [0]}   # what --quick changes
+
+Every run is keyed by its full configuration (``results.run_id``): re-running skips runs whose JSON already
+says completed or diverged, so an interrupted sweep loses nothing. All runs are validated before the first
+one starts, so a typo fails in a second, not after an hour.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from models import ConfigError
+
+from ..io import load_yaml_mapping, run_id
+from .options import resolve
+from .run import execute
+
+SWEEP_KEYS = {"name", "description", "seeds", "variants", "datasets", "options", "dataset_options",
+              "variant_options", "grid", "quick"}
+DEFAULT_SWEEP = Path(__file__).parents[1] / "sweeps" / "default.yaml"
+
+
+@dataclass
+class PlannedRun:
+    options: dict[str, Any]
+    run_id: str
+    path: Path
+
+
+def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None) -> list[dict[str, Any]]:
+    """The flat option dicts of every run a sweep spec declares (validated by the caller)."""
+    spec = dict(spec)
+    unknown = sorted(k for k in spec if k not in SWEEP_KEYS and not isinstance(k, str))
+    if unknown:
+        raise ConfigError(f"sweep keys must be names, got {unknown}")
+    quick_options: dict[str, Any] = {}
+    if quick:
+        q = spec.get("quick") or {}
+        if not isinstance(q, dict):
+            raise ConfigError("sweep key 'quick' must be a mapping of overrides")
+        spec.update({k: v for k, v in q.items() if k in SWEEP_KEYS})
+        quick_options = {k: v for k, v in q.items() if k not in SWEEP_KEYS}   # win over every other level
+    top_level_options = {k: v for k, v in spec.items() if k not in SWEEP_KEYS}
+    for key in ("seeds", "variants", "datasets"):
+        if not isinstance(spec.get(key), list) or not spec[key]:
+            raise ConfigError(f"sweep key {key!r} must be a non-empty list")
+    grid = spec.get("grid") or {}
+    for k, v in grid.items():
+        if not isinstance(v, list) or not v:
+            raise ConfigError(f"grid entry {k!r} must be a non-empty list of values")
+    for key in ("options", "dataset_options", "variant_options"):
+        if spec.get(key) is not None and not isinstance(spec[key], dict):
+            raise ConfigError(f"sweep key {key!r} must be a mapping")
+    runs = []
+    names = list(grid)
+    for data in spec["datasets"]:
+        for variant in spec["variants"]:
+            for values in itertools.product(*[grid[n] for n in names]):
+                for seed in spec["seeds"]:
+                    opts = {**top_level_options, **(spec.get("options") or {}),
+                            **((spec.get("dataset_options") or {}).get(data) or {}),
+                            **((spec.get("variant_options") or {}).get(variant) or {}),
+                            **dict(zip(names, values)), **quick_options,
+                            "variant": variant, "data": data, "seed": seed}
+                    if spec.get("name"):
+                        opts.setdefault("group", spec["name"])
+                    if results_dir is not None:
+                        opts["results_dir"] = results_dir
+                    runs.append(opts)
+    return runs
+
+
+def load_sweep(path: str | os.PathLike) -> dict[str, Any]:
+    spec = load_yaml_mapping(path, "sweep")
+    spec.setdefault("name", Path(path).stem)
+    return spec
+
+
+def plan(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None) -> list[PlannedRun]:
+    """Expand and validate every run; raises ``ConfigError`` naming the first bad run."""
+    out = []
+    for opts in expand(spec, quick=quick, results_dir=results_dir):
+        try:
+            resolved = resolve(opts)
+        except ConfigError as e:
+            raise ConfigError(f"sweep run {opts['variant']}/{opts['data']}/seed {opts['seed']}: {e}") from None
+        rid = run_id(resolved.config())
+        out.append(PlannedRun(opts, rid, Path(resolved.run.results_dir) / "runs" / f"{rid}.json"))
+    return out
+
+
+def is_done(path: Path) -> bool:
+    """A run is done when its JSON exists and says completed or diverged (failed runs are retried)."""
+    try:
+        return json.loads(path.read_text()).get("status") in ("completed", "diverged")
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+class Progress:
+    """``[k/n] variant data seed … it/s, ETA`` lines; cheap (one line per run plus one per ~10 s)."""
+
+    def __init__(self, total: int, stream=sys.stdout) -> None:
+        self.total, self.stream, self.t0, self.done, self.train_s = total, stream, time.perf_counter(), 0, 0.0
+
+    def start(self, k: int, run: PlannedRun) -> None:
+        o = run.options
+        self.stream.write(f"[{k}/{self.total}] {o['variant']:15s} {o['data']:10s} seed {o['seed']} ... ")
+        self.stream.flush()
+
+    def finish(self, record: dict, remaining: int) -> None:
+        self.done += 1
+        elapsed = time.perf_counter() - self.t0
+        eta = elapsed / self.done * remaining
+        ips = record.get("iterations_per_s")
+        ips_s = f"{ips:7.0f} it/s" if ips else "        -"
+        self.stream.write(f"{record['status']:9s} {record['wall_time_s']:6.1f} s {ips_s}   ETA {eta / 60:5.1f} min\n")
+        self.stream.flush()
+
+    def skip(self, k: int, run: PlannedRun) -> None:
+        o = run.options
+        self.stream.write(f"[{k}/{self.total}] {o['variant']:15s} {o['data']:10s} seed {o['seed']} ... "
+                          f"done already (skipped)\n")
+
+
+def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None, jobs: int = 1,
+              stream=sys.stdout) -> list[dict]:
+    """Run every planned run not already done; returns the records of the runs executed now."""
+    planned = plan(spec, quick=quick, results_dir=results_dir)
+    todo = [(k, r) for k, r in enumerate(planned, 1) if not is_done(r.path)]
+    progress = Progress(len(planned), stream)
+    for k, r in enumerate(planned, 1):
+        if is_done(r.path):
+            progress.skip(k, r)
+    if jobs > 1 and len(todo) > 1:
+        return _run_parallel(todo, jobs, progress)
+    records = []
+    for i, (k, r) in enumerate(todo):
+        progress.start(k, r)
+        rec = execute(r.options)
+        records.append(rec)
+        progress.finish(rec, len(todo) - i - 1)
+    return records
+
+
+def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progress) -> list[dict]:
+    """N worker processes, each with its own CPU threads (or its own GPU via CUDA_VISIBLE_DEVICES)."""
+    import multiprocessing as mp
+
+    import torch
+
+    n_gpu = torch.cuda.device_count()
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ctx = mp.get_context("spawn")
+    records = []
+    with ctx.Pool(jobs, initializer=_worker_init, initargs=(n_gpu, threads)) as pool:
+        for i, rec in enumerate(pool.imap_unordered(_worker_run, [r.options for _, r in todo])):
+            records.append(rec)
+            progress.stream.write(f"[{i + 1}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} seed {rec['seed']} ... ")
+            progress.finish(rec, len(todo) - i - 1)
+    return records
+
+
+_WORKER_THREADS = 0
+
+
+def _worker_init(n_gpu: int, threads: int) -> None:
+    import multiprocessing as mp
+
+    global _WORKER_THREADS
+    ident = mp.current_process()._identity
+    idx = (ident[0] - 1) if ident else 0
+    if n_gpu:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(idx % n_gpu)
+    _WORKER_THREADS = threads
+
+
+def _worker_run(options: dict) -> dict:
+    if _WORKER_THREADS and not options.get("threads"):
+        options = {**options, "threads": _WORKER_THREADS}
+    return execute(options)
+
+
+def wandb_sweep_config(spec: dict[str, Any], sweep_path: str, n_runs: int, quick: bool = False) -> dict[str, Any]:
+    """The sweep as a W&B sweep configuration: a grid over the *index* of the planned runs.
+
+    Each W&B agent call runs ``python -m benchmark sweep SWEEP.yaml --index K``, i.e. exactly the K-th run this
+    file expands to, with every per-dataset and per-variant option (a plain W&B grid over variants × options
+    cannot express those). Start it with ``wandb sweep <exported.yaml>`` and run ``wandb agent <sweep-id>`` on
+    as many machines as you have; each run writes its own JSON and W&B run, and the report merges them.
+    """
+    command = ["${env}", "python", "-m", "benchmark", "sweep", str(sweep_path), "${args}"]
+    if quick:
+        command.insert(-1, "--quick")
+    return {"name": spec.get("name", "ganbench"), "method": "grid", "program": "benchmark",
+            "command": command, "parameters": {"index": {"values": list(range(n_runs))}}}

@@ -1,0 +1,103 @@
+"""Bad input: each case prints one ``error:`` line naming the bad value and the valid choices, exits 2 and
+writes nothing; YAML is safe-loaded; an API key never reaches results, configs or logs."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+# (case id, argv builder(tmp_path, results_dir), fragments the one error line must contain)
+CASES = [
+    ("unknown variant", lambda t, r: ["run", "--variant", "nosuchgan", "--results-dir", r],
+     ["'nosuchgan'", "choose one of:", "nsgan", "wgan_gp"]),
+    ("unknown dataset", lambda t, r: ["run", "--data", "nosuchdata", "--results-dir", r],
+     ["'nosuchdata'", "choose one of:", "ring8"]),
+    ("unknown metric", lambda t, r: ["run", "--metrics", "fidd", "--results-dir", r],
+     ["fidd", "choose from:", "modes_covered"]),
+    ("unknown option", lambda t, r: ["run", "--lr-gee", "0.1", "--results-dir", r],
+     ["'lr_gee'", "valid options:", "lr_g"]),
+    ("negative learning rate", lambda t, r: ["run", "--lr-g", "-1", "--results-dir", r], ["lr_g=-1.0", "> 0"]),
+    ("n_critic 0", lambda t, r: ["run", "--variant", "wgan", "--n-critic", "0", "--results-dir", r],
+     ["n_critic=0", ">= 1"]),
+    ("batch larger than dataset", lambda t, r: ["run", "--num-samples", "100", "--batch-size", "500",
+                                                "--results-dir", r],
+     ["batch_size=500", "'ring8'", "(100 samples)", "1 <= batch_size <= 100"]),
+    ("batch larger than a DDP shard", lambda t, r: ["run", "--num-samples", "100", "--batch-size", "64",
+                                                    "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+                                                    "--results-dir", r],
+     ["batch_size=64", "the 50 samples per rank of dataset 'ring8' (100 samples / 2 processes)", "1 <= batch_size <= 50"]),
+    ("bad checkpoint name", lambda t, r: ["run", "--name", "../escape", "--results-dir", r],
+     ["name='../escape'", "letters, digits"]),
+    ("malformed sweep YAML", lambda t, r: ["sweep", write(t, "s.yaml", "variants: [nsgan\n"), "--results-dir", r],
+     ["s.yaml", "not valid YAML"]),
+    ("sweep with an unknown option", lambda t, r: ["sweep", write(t, "s2.yaml", "seeds: [0]\nvariants: [nsgan]\n"
+                                                                     "datasets: [ring8]\nlearning_rate: 0.1\n"),
+                                                   "--results-dir", r],
+     ["'learning_rate'", "valid options:", "lr_g"]),
+    ("sweep with an unknown variant", lambda t, r: ["sweep", write(t, "s3.yaml", "seeds: [0]\nvariants: [nosuchgan]\n"
+                                                                    "datasets: [ring8]\n"), "--results-dir", r],
+     ["nosuchgan", "choose one of:"]),
+    ("malformed thresholds YAML", lambda t, r: ["check", "--thresholds", write(t, "th.yaml", "nsgan: {ring8: [\n"),
+                                                "--results-dir", r],
+     ["th.yaml", "not valid YAML"]),
+    ("thresholds with an unknown metric", lambda t, r: ["check", "--thresholds",
+                                                        write(t, "th2.yaml", "nsgan: {ring8: {modes: '>= 7'}}\n"),
+                                                        "--results-dir", r],
+     ["unknown metric 'modes'", "choose one of:"]),
+    ("unwritable results directory", lambda t, r: ["run", "--results-dir", write(t, "afile", "x")],
+     ["afile", "is not writable"]),
+]
+
+
+@pytest.mark.parametrize("case, argv, fragments", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_one_error_line_exit_2_nothing_written(case, argv, fragments, tmp_path, capsys):
+    results = tmp_path / "results"
+    args = argv(tmp_path, str(results))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code = main([*args, "--iterations", "2"] if args[0] == "run" else args)
+    out = capsys.readouterr()
+    assert code == 2, out
+    assert out.err.startswith("error: ") and out.err.count("\n") == 1, out.err
+    for fragment in fragments:
+        assert fragment in out.err, (fragment, out.err)
+    print(f"{case}: {out.err.strip()}", file=sys.__stdout__)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before       # nothing written
+    assert not results.exists()
+
+
+def test_yaml_is_only_safe_loaded(tmp_path, capsys):
+    evil = write(tmp_path, "evil.yaml", "lr_g: !!python/object/apply:os.system ['touch pwned']\n")
+    assert main(["run", "--config", evil, "--results-dir", str(tmp_path / "r")]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    assert not (tmp_path / "pwned").exists() and not (ROOT / "pwned").exists()
+
+
+def test_api_key_never_written(tmp_path):
+    """With WANDB_API_KEY in the environment and W&B offline, no file of the run contains the key."""
+    key = "secret-xyz-4b1d"
+    env = {**os.environ, "WANDB_API_KEY": key, "WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path / "wandb"),
+           "WANDB_CACHE_DIR": str(tmp_path / "wandb_cache"), "WANDB_CONFIG_DIR": str(tmp_path / "wandb_config"),
+           "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run([sys.executable, "-m", "benchmark", "run", "--iterations", "4", "--num-samples", "256",
+                          "--batch-size", "32", "--metrics", "modes_covered", "--save-samples", "16",
+                          "--checkpoint-every", "2", "--results-dir", str(tmp_path / "results")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert key not in out.stdout + out.stderr
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".json" for p in files) and any(p.suffix == ".ckpt" for p in files)
+    assert any("wandb" in p.parts[-3:-1] or "wandb" in str(p.relative_to(tmp_path)) for p in files)
+    leaked = [p for p in files if key.encode() in p.read_bytes()]
+    assert not leaked, leaked
