@@ -150,7 +150,8 @@ class GANDataModule(pl.LightningDataModule):
         kind: ``"points"`` (2-D toy data, float) or ``"image"`` (``uint8`` C×H×W).
         dims: shape of one sample.
         num_classes: number of labels, or 0 when unlabelled.
-        metrics: names of the metrics (see ``benchmark.metrics``) scored on this dataset by default.
+        metrics: names of the metrics (see ``benchmark.score``) scored on this dataset by default; the first is
+            the dataset's primary metric (:meth:`primary_metric`).
     """
 
     name: ClassVar[str] = ""
@@ -159,6 +160,12 @@ class GANDataModule(pl.LightningDataModule):
     num_classes: ClassVar[int] = 0
     metrics: ClassVar[tuple[str, ...]] = ()
     reference_split: ClassVar[str] = "train"
+
+    @classmethod
+    def primary_metric(cls) -> str | None:
+        """The one metric this dataset's runs are ranked by (the first of ``metrics``): "best run", sample
+        captions, leaderboards, thresholds and tuning all use it."""
+        return cls.metrics[0] if cls.metrics else None
 
     def __init__(self, batch_size: int = 256, seed: int = 0, on_device: bool = False, hflip: bool = False) -> None:
         super().__init__()

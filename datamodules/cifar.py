@@ -27,18 +27,9 @@ class CIFAR10DataModule(TorchvisionImageDataModule):
     num_classes = 10
     folder = "cifar-10-batches-py"
     torchvision_class: ClassVar[str] = "CIFAR10"
-
-    def required_files(self) -> list[str]:
-        return list(CIFAR10_FILES)
-
-    def download_command(self) -> str:
-        return (f"python -c \"from torchvision.datasets import CIFAR10; "
-                f"CIFAR10('{self.root.resolve()}', download=True)\"")
+    files = CIFAR10_FILES
 
     def load_split(self, split: str) -> tuple[Tensor, Tensor]:
-        from torchvision.datasets import CIFAR10
-
-        ds = self.open_torchvision(lambda download: CIFAR10(str(self.root), train=split == "train",
-                                                            download=download))
+        ds = self.open_split(split)
         x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()   # (N, 32, 32, 3) HWC -> (N, 3, 32, 32)
         return x, torch.as_tensor(ds.targets, dtype=torch.long)

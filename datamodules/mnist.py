@@ -25,24 +25,15 @@ class MNISTDataModule(TorchvisionImageDataModule):
     name = "mnist"
     dims = (1, 28, 28)
     num_classes = 10
-    folder = "MNIST/raw"
     torchvision_class: ClassVar[str] = "MNIST"
+    files = IDX_FILES
 
-    def required_files(self) -> list[str]:
-        return list(IDX_FILES)
-
-    def download_command(self) -> str:
-        return (f"python -c \"from torchvision.datasets import {self.torchvision_class}; "
-                f"[{self.torchvision_class}('{self.root.resolve()}', train=t, download=True) for t in (True, False)]\"")
-
-    def _dataset_class(self):
-        import torchvision.datasets as tvd
-
-        return getattr(tvd, self.torchvision_class)
+    @property
+    def folder(self) -> str:
+        return f"{self.torchvision_class}/raw"          # torchvision's layout: MNIST/raw, FashionMNIST/raw
 
     def load_split(self, split: str) -> tuple[Tensor, Tensor]:
-        cls = self._dataset_class()
-        ds = self.open_torchvision(lambda download: cls(str(self.root), train=split == "train", download=download))
+        ds = self.open_split(split)
         x = ds.data                                   # uint8 (N, 28, 28), parsed from the IDX file
         return x.unsqueeze(1).contiguous(), torch.as_tensor(ds.targets, dtype=torch.long)
 
@@ -54,5 +45,4 @@ class FashionMNISTDataModule(MNISTDataModule):
     """
 
     name = "fashion_mnist"
-    folder = "FashionMNIST/raw"
     torchvision_class: ClassVar[str] = "FashionMNIST"

@@ -65,6 +65,7 @@ class TorchvisionImageDataModule(GANDataModule):
     metrics = STANDARD_IMAGE_METRICS
     folder: ClassVar[str] = ""
     torchvision_class: ClassVar[str] = ""
+    files: ClassVar[tuple[str, ...]] = ()     # what :meth:`required_files` lists, unless overridden
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
     def __init__(self, batch_size: int = 64, seed: int = 0, on_device: bool = False, root: Optional[str] = None,
@@ -83,11 +84,12 @@ class TorchvisionImageDataModule(GANDataModule):
     # -- subclasses ----------------------------------------------------------------------------------
     def required_files(self) -> list[str]:
         """Files (relative to ``root / folder``) that must exist before torchvision is called."""
-        raise NotImplementedError
+        return list(self.files)
 
     def download_command(self) -> str:
-        """A shell command that downloads the dataset into ``root``."""
-        raise NotImplementedError
+        """A shell command that downloads the dataset into ``root`` (both splits of ``torchvision_class``)."""
+        return (f"python -c \"from torchvision.datasets import {self.torchvision_class}; "
+                f"[{self.torchvision_class}('{self.root.resolve()}', train=t, download=True) for t in (True, False)]\"")
 
     def load_split(self, split: str) -> tuple[Tensor, Tensor | None]:
         """Parse one split through torchvision: ``(uint8 (N, C, H, W), int64 (N,) or None)``."""
@@ -121,6 +123,14 @@ class TorchvisionImageDataModule(GANDataModule):
             raise DatasetMissingError(missing_message(self.torchvision_class or self.name, self.directory, files,
                                                       missing, self.download_command(), problem=problem)
                                       + f"\n(torchvision said: {type(err).__name__}: {err})") from err
+
+    def open_split(self, split: str) -> object:
+        """The torchvision dataset ``torchvision_class`` of ``split`` (``"train"`` or ``"test"``), opened through
+        :meth:`open_torchvision`."""
+        import torchvision.datasets as tvd
+
+        cls = getattr(tvd, self.torchvision_class)
+        return self.open_torchvision(lambda download: cls(str(self.root), train=split == "train", download=download))
 
     def load(self) -> tuple[Tensor, Tensor | None]:
         return self.load_split(self.split)

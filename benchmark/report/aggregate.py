@@ -6,7 +6,27 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-LOWER_IS_BETTER = {"reverse_kl", "fid", "kid", "domain_fd", "stacked_kl"}
+from datamodules import get_datamodule
+
+from .. import score
+from ..score import METRIC_GROUPS
+
+def lower_is_better(metric: str) -> bool:
+    """The direction of a registered metric (an unregistered one, from an old run file, counts as higher)."""
+    return metric in METRIC_GROUPS and score.lower_is_better(metric)
+
+
+def arrow(metric: str) -> str:
+    return "↓" if lower_is_better(metric) else "↑"
+
+
+def primary_metric(dataset: str, metrics: list[str]) -> str | None:
+    """The dataset's primary metric (declared by its datamodule) when its runs scored it, else their first."""
+    try:
+        declared = get_datamodule(dataset).primary_metric()
+    except KeyError:
+        declared = None
+    return declared if declared in metrics else (metrics[0] if metrics else None)
 IGNORED_KEYS = {"seed", "group"}
 
 
@@ -53,7 +73,7 @@ def aggregate(runs: list[dict]) -> list[dict[str, Any]]:
             finite = [v for v, _ in vals if math.isfinite(v)]
             best = None
             if vals:
-                pick = min if m in LOWER_IS_BETTER else max
+                pick = min if lower_is_better(m) else max
                 best = pick(vals, key=lambda t: t[0])
             rows.append({"dataset": dataset, "variant": label, "metric": m,
                          # an infinite value (e.g. reverse KL with no high-quality sample) makes the mean

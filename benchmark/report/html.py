@@ -29,7 +29,7 @@ from datamodules import get_datamodule
 
 from ..io import atomic_write_text
 from ..train.tracking import wandb_mode
-from .aggregate import LOWER_IS_BETTER, fmt, protocol_line, run_labels
+from .aggregate import arrow, fmt, lower_is_better, primary_metric, protocol_line, run_labels
 from .references import REFERENCES, matching_references
 
 LOSS_KEYS = ("d_loss", "g_loss")
@@ -245,7 +245,7 @@ def plot_metric_vs_iteration(by_label: dict[str, list[dict]], metrics: list[str]
         lines = [(lab, curve(rs, m)) for lab, rs in by_label.items()]
         lines = [(lab, c) for lab, c in lines if c is not None and len(c[0]) > 1]
         if lines:
-            panels.append((f"{m} {'↓' if m in LOWER_IS_BETTER else '↑'} during training", lines))
+            panels.append((f"{m} {arrow(m)} during training", lines))
     # final metric vs budget: runs whose configurations differ only in the budget (and the seed)
     same_but_budget: dict[str, list[dict]] = defaultdict(list)
     for rs in by_label.values():
@@ -358,8 +358,8 @@ def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: 
     for m in metrics:
         means = [r["mean"] for r in drows if r["metric"] == m and _finite(r["mean"])]
         if means:
-            best_mean[m] = (min if m in LOWER_IS_BETTER else max)(means)
-    head = "".join(f"<th>{_e(m)} {'↓' if m in LOWER_IS_BETTER else '↑'}</th>" for m in metrics)
+            best_mean[m] = (min if lower_is_better(m) else max)(means)
+    head = "".join(f"<th>{_e(m)} {arrow(m)}</th>" for m in metrics)
     body = []
     for v in variants:
         vr = {r["metric"]: r for r in drows if r["variant"] == v}
@@ -410,20 +410,13 @@ def _references_block(runs: list[dict], dataset: str, metrics: list[str]) -> str
     return "".join(out)
 
 
-def _primary_metric(metrics: list[str]) -> str | None:
-    for m in ("modes_covered", "fid", "domain_fd", "stacked_modes", "high_quality"):
-        if m in metrics:
-            return m
-    return metrics[0] if metrics else None
-
-
 def _best_run(rs: list[dict], metric: str | None) -> dict:
     scored = [r for r in rs if r.get("status") == "completed" and metric
               and _finite((r.get("metrics") or {}).get(metric))]
     if not scored:
         with_plot = [r for r in rs if r.get("sample_plot")]
         return (with_plot or rs)[0]
-    pick = min if metric in LOWER_IS_BETTER else max
+    pick = min if metric is not None and lower_is_better(metric) else max
     return pick(scored, key=lambda r: (r["metrics"][metric], -r["seed"]) if pick is max
                 else (r["metrics"][metric], r["seed"]))
 
@@ -471,7 +464,7 @@ def dataset_section(runs: list[dict], rows: list[dict], dataset: str, labels: di
     by_label: dict[str, list[dict]] = defaultdict(list)
     for r in sorted(druns, key=lambda r: (labels[r["run_id"]], r["seed"])):
         by_label[labels[r["run_id"]]].append(r)
-    primary = _primary_metric(metrics)
+    primary = primary_metric(dataset, metrics)
     picks = [(lab, _best_run(rs, primary)) for lab, rs in by_label.items()]
     iters = sorted({r["steps"] for r in druns})
     seeds = sorted({r["seed"] for r in druns})

@@ -5,7 +5,7 @@ import csv
 import io
 from collections import defaultdict
 
-from .aggregate import LOWER_IS_BETTER, fmt, protocol_line
+from .aggregate import arrow, fmt, primary_metric, protocol_line
 from .references import matching_references
 
 
@@ -17,11 +17,12 @@ def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
     for dataset in sorted({r["dataset"] for r in rows}):
         drows = [r for r in rows if r["dataset"] == dataset]
         metrics = sorted({r["metric"] for r in drows if r["metric"]})
+        primary = primary_metric(dataset, metrics)
         variants = sorted({r["variant"] for r in drows})
         iters = sorted({run["steps"] for run in runs if run["dataset"] == dataset})
         out.write(f"\n## {dataset}\n\nGAN iterations per run: {', '.join(map(str, iters))}\n\n")
         out.write("| variant | runs (c/d/f) | " + " | ".join(
-            f"{m} {'↓' if m in LOWER_IS_BETTER else '↑'}" for m in metrics) + " | best run |\n")
+            f"{m} {arrow(m)}" for m in metrics) + f" | best run (by {primary}) |\n")
         out.write("|---|---|" + "---|" * len(metrics) + "---|\n")
         for v in variants:
             vr = {r["metric"]: r for r in drows if r["variant"] == v}
@@ -33,7 +34,7 @@ def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
                     cells.append("–")
                 else:
                     cells.append(f"{fmt(r['mean'])} ± {fmt(r['std'], 2)} (n={r['n']}; best {fmt(r['best'])})")
-            best_run = next((r["best_run"] for r in vr.values() if r["best_run"]), "–")
+            best_run = (vr.get(primary) or {}).get("best_run") or "–"
             out.write(f"| {v} | {any_row['completed']}/{any_row['diverged']}/{any_row['failed']} | "
                       + " | ".join(cells) + f" | {best_run} |\n")
         for m in metrics:

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from ..io import atomic_torch_save
 from .inception import cache_dir
-from .registry import MetricGroup, register_metric_group
+from .registry import Metric, MetricGroup, register_metric_group
 
 ARCH_VERSION = "cnn16-32-fc128-v1"     # bump when DomainClassifier or its training changes (invalidates caches)
 CONFIDENCE = 0.9
@@ -196,8 +196,10 @@ class DomainMetrics(MetricGroup):
         classifier_seed: seed of the classifier's training (part of its cache key); cache_root: cache root.
     """
 
-    names = ("domain_fd", "domain_is", "class_coverage")
-    higher_is_better = {"domain_fd": False, "domain_is": True, "class_coverage": True}
+    metrics = (Metric("domain_fd", False, cheap=True, summary="Fréchet distance of domain-classifier features"),
+               Metric("domain_is", True, cheap=True, summary="Inception Score of the domain classifier"),
+               Metric("class_coverage", True, cheap=True, summary="classes predicted with p >= 0.9 at least once"))
+    options = ("num_real", "cache_root")
 
     def __init__(self, num_samples: int = 2500, num_real: int = 10000, *, classifier_seed: int = 0,
                  cache_root: str | os.PathLike | None = None, reference_seed: int = 0) -> None:
@@ -252,8 +254,9 @@ class StackedMNISTMetrics(MetricGroup):
     ``y % 10``); at most ``max_train`` images.
     """
 
-    names = ("stacked_modes", "stacked_kl")
-    higher_is_better = {"stacked_modes": True, "stacked_kl": False}
+    metrics = (Metric("stacked_modes", True, summary="of the 1,000 Stacked-MNIST modes, those generated"),
+               Metric("stacked_kl", False, summary="KL(generated mode histogram ‖ uniform)"))
+    options = ("cache_root",)
 
     def __init__(self, num_samples: int = 26000, *, classifier_seed: int = 0, max_train: int = 60000,
                  cache_root: str | os.PathLike | None = None) -> None:

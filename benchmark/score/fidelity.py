@@ -28,7 +28,7 @@ from torch import Tensor
 
 from ..io import atomic_torch_save
 from .inception import InceptionWeights, cache_dir, make_extractor, resolve_inception_weights
-from .registry import MetricGroup, register_metric_group
+from .registry import Metric, MetricGroup, register_metric_group
 
 POOL, LOGITS = "2048", "logits_unbiased"
 
@@ -219,9 +219,14 @@ class InceptionMetrics(MetricGroup):
     ``__call__(fake (N, C, H, W) in [-1, 1], datamodule)`` returns ``(values, protocols)``.
     """
 
-    names = ("fid", "kid", "is", "precision", "recall", "density", "coverage")
-    higher_is_better = {"fid": False, "kid": False, "is": True, "precision": True, "recall": True,
-                        "density": True, "coverage": True}
+    metrics = (Metric("fid", False, summary="Fréchet Inception distance"),
+               Metric("kid", False, summary="kernel Inception distance"),
+               Metric("is", True, summary="Inception Score"),
+               Metric("precision", True, summary="improved precision (k = 3)"),
+               Metric("recall", True, summary="improved recall (k = 3)"),
+               Metric("density", True, summary="density (k = 5)"),
+               Metric("coverage", True, summary="coverage (k = 5)"))
+    options = ("num_real", "weights_path", "cache_root", "device")
 
     def __init__(self, num_samples: int = 10000, num_real: int = 10000, *, weights_path: str | None = None,
                  cache_root: str | os.PathLike | None = None, device: str | None = None,

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from ..io import atomic_write_text
+from .registry import evaluate, groups_for
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
@@ -77,20 +78,9 @@ def reference_datamodule(reference: Any, like: Tensor):
 
 def configured_groups(names: Sequence[str], *, num_real: int | None = None, weights_path: str | None = None,
                       cache_root: str | None = None, device: str | None = None) -> list:
-    """The metric groups computing ``names``, re-instantiated with the given options where they apply."""
-    from .domain import DomainMetrics
-    from .fidelity import InceptionMetrics
-    from .registry import groups_for
-
-    out = []
-    for g in groups_for(list(names)):
-        if isinstance(g, InceptionMetrics):
-            g = InceptionMetrics(num_real=num_real or g.num_real, weights_path=weights_path,
-                                 cache_root=cache_root, device=device)
-        elif isinstance(g, DomainMetrics):
-            g = DomainMetrics(num_real=num_real or g.num_real, cache_root=cache_root)
-        out.append(g)
-    return out
+    """The metric groups computing ``names``, re-built with the given options where they take them."""
+    return [g.with_options(num_real=num_real, weights_path=weights_path, cache_root=cache_root, device=device)
+            for g in groups_for(list(names))]
 
 
 def evaluate_images(images: Tensor | str | os.PathLike, reference: Any, metrics: Sequence[str], *, seed: int = 0,
@@ -113,13 +103,9 @@ def evaluate_images(images: Tensor | str | os.PathLike, reference: Any, metrics:
     """
     fake = to_unit_images(images)
     dm = reference_datamodule(reference, fake)
-    values: dict[str, float | None] = {}
-    protocols: dict[str, dict] = {}
-    for group in configured_groups(metrics, num_real=num_real, weights_path=weights_path, cache_root=cache_root,
-                                   device=device):
-        v, p = group(fake, dm, seed=seed)
-        values.update({k: v[k] for k in group.names if k in metrics})
-        protocols.update({k: p[k] for k in group.names if k in metrics})
+    groups = configured_groups(metrics, num_real=num_real, weights_path=weights_path, cache_root=cache_root,
+                               device=device)
+    values, protocols = evaluate(metrics, lambda n, labels: fake, dm, seed=seed, groups=groups)
     source = str(images) if not isinstance(images, Tensor) else "tensor"
     return {"values": {m: values[m] for m in metrics}, "protocols": {m: protocols[m] for m in metrics},
             "images": {"source": source, "count": int(fake.shape[0]), "shape": list(fake.shape[1:])}}

@@ -8,17 +8,53 @@ exactly how it was computed (implementation and version, sample counts, split, f
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import Tensor
 
 
-class MetricGroup:
-    """Base class; subclasses set ``names``, ``higher_is_better`` and ``num_samples`` and implement ``__call__``."""
+@dataclass(frozen=True)
+class Metric:
+    """One score and its traits, declared on the group that computes it.
 
+    Attributes:
+        name: registry name (``fid``, ``modes_covered``, ...).
+        higher_is_better: the direction every table, "best run", threshold and tuning step uses.
+        cheap: cheap enough to compute during training on a CPU (in-training evaluation, ``--eval-every``);
+            Inception features at 299x299 cost seconds per hundred images there, so FID and friends are not.
+        summary: one line for listings.
+    """
+
+    name: str
+    higher_is_better: bool
+    cheap: bool = False
+    summary: str = ""
+
+
+class MetricGroup:
+    """Base class: subclasses declare ``metrics`` (their :class:`Metric` traits), ``num_samples`` and the
+    constructor keywords a caller may set (``options``), and implement ``__call__``.
+
+    ``names`` and ``higher_is_better`` are derived from ``metrics`` for every subclass.
+    """
+
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+    options: ClassVar[tuple[str, ...]] = ()     # constructor keywords :meth:`with_options` passes on
     names: ClassVar[tuple[str, ...]] = ()
     higher_is_better: ClassVar[dict[str, bool]] = {}
     num_samples: int = 2500          # generated samples the protocol asks for
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.names = tuple(m.name for m in cls.metrics)
+        cls.higher_is_better = {m.name: m.higher_is_better for m in cls.metrics}
+
+    def with_options(self, **options: Any) -> "MetricGroup":
+        """This group re-built with the given constructor options (``None`` values and options the group does
+        not take are ignored); the registered instance itself when none applies."""
+        given = {k: v for k, v in options.items() if v is not None and k in self.options}
+        return type(self)(**given) if given else self
 
     def __call__(self, fake: Tensor, datamodule: Any, *, seed: int = 0,
                  fake_labels: Tensor | None = None) -> tuple[dict[str, float | None], dict[str, dict]]:
@@ -32,6 +68,20 @@ def register_metric_group(group: MetricGroup) -> MetricGroup:
     for name in group.names:
         METRIC_GROUPS[name] = group
     return group
+
+
+def metric(name: str) -> Metric:
+    """The traits of metric ``name`` (``KeyError`` listing the valid names)."""
+    return next(m for m in get_metric_group(name).metrics if m.name == name)
+
+
+def lower_is_better(name: str) -> bool:
+    return not metric(name).higher_is_better
+
+
+def cheap_metrics(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The names of ``names`` cheap enough to compute during training, in order."""
+    return tuple(n for n in names if metric(n).cheap)
 
 
 def get_metric_group(name: str) -> MetricGroup:
@@ -51,19 +101,37 @@ def groups_for(names: list[str] | tuple[str, ...]) -> list[MetricGroup]:
     return out
 
 
-def evaluate(names: list[str] | tuple[str, ...], sample_fn, datamodule: Any, *, seed: int = 0,
-             conditional: bool = False) -> tuple[dict[str, float | None], dict[str, dict]]:
-    """Compute ``names``: ``sample_fn(n, labels_or_None) -> Tensor`` draws generated samples per group."""
+def sample_requests(names: list[str] | tuple[str, ...], datamodule: Any, *, conditional: bool = False,
+                    groups: list[MetricGroup] | None = None,
+                    num_samples: int | None = None) -> list[tuple[MetricGroup, int, Tensor | None]]:
+    """``(group, sample count, labels or None)`` for each group computing ``names``, in order: what to generate.
+
+    ``groups`` replaces the registered groups (e.g. re-built :meth:`MetricGroup.with_options`); ``num_samples``
+    replaces every group's protocol count (in-training evaluation on a small sample). Labels cycle over the
+    classes when the generator is conditional.
+    """
     import torch
 
-    values: dict[str, float | None] = {}
-    protocols: dict[str, dict] = {}
-    for group in groups_for(names):
+    out = []
+    for group in groups if groups is not None else groups_for(names):
+        n = num_samples or group.num_samples
         labels = None
         if conditional and getattr(datamodule, "num_classes", 0):
-            labels = torch.arange(group.num_samples) % datamodule.num_classes
-        fake = sample_fn(group.num_samples, labels)
-        v, p = group(fake, datamodule, seed=seed, fake_labels=labels)
+            labels = torch.arange(n) % datamodule.num_classes
+        out.append((group, n, labels))
+    return out
+
+
+def evaluate(names: list[str] | tuple[str, ...], sample_fn, datamodule: Any, *, seed: int = 0,
+             conditional: bool = False, groups: list[MetricGroup] | None = None,
+             num_samples: int | None = None) -> tuple[dict[str, float | None], dict[str, dict]]:
+    """Compute ``names``: ``sample_fn(n, labels_or_None) -> Tensor`` draws the generated samples of each group
+    (see :func:`sample_requests` for ``groups`` and ``num_samples``)."""
+    values: dict[str, float | None] = {}
+    protocols: dict[str, dict] = {}
+    for group, n, labels in sample_requests(names, datamodule, conditional=conditional, groups=groups,
+                                            num_samples=num_samples):
+        v, p = group(sample_fn(n, labels), datamodule, seed=seed, fake_labels=labels)
         values.update({k: v[k] for k in group.names if k in names})
         protocols.update({k: p[k] for k in group.names if k in names})
     return values, protocols

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from .registry import MetricGroup, register_metric_group
+from .registry import Metric, MetricGroup, register_metric_group
 
 
 def mode_statistics(points: Tensor, modes: Tensor, std: float, threshold: float = 3.0) -> dict[str, float]:
@@ -36,8 +36,9 @@ def mode_statistics(points: Tensor, modes: Tensor, std: float, threshold: float 
 
 
 class ModeCoverage(MetricGroup):
-    names = ("modes_covered", "high_quality", "reverse_kl")
-    higher_is_better = {"modes_covered": True, "high_quality": True, "reverse_kl": False}
+    metrics = (Metric("modes_covered", True, cheap=True, summary="modes with at least one high-quality sample"),
+               Metric("high_quality", True, cheap=True, summary="% of samples within 3 std of their nearest mode"),
+               Metric("reverse_kl", False, cheap=True, summary="KL(mode histogram of high-quality samples ‖ uniform)"))
     num_samples = 2500
 
     def __call__(self, fake, datamodule, *, seed=0, fake_labels=None):

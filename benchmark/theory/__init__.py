@@ -1,4 +1,4 @@
-"""``python -m benchmark theory``: the course's claims about adversarial learning, measured (issue 9).
+"""``python -m benchmark theory``: the course's claims about adversarial learning, measured.
 
 Six experiments on 1-D/2-D distributions with known densities (see :mod:`benchmark.theory.experiments`),
 trained with the benchmark's own variants, losses and networks. Writes to ``--out`` (default

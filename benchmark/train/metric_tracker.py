@@ -1,13 +1,12 @@
 """A cheap in-training metric: :class:`MetricTracker` scores a small sample every ``every_n_iterations``.
 
-The suite's own metric groups (:mod:`benchmark.metrics`) score ``num_samples`` generated samples instead of their
+The suite's own metric groups (:mod:`benchmark.score`) score ``num_samples`` generated samples instead of their
 protocol's count, so a run gets a metric-vs-iteration curve at a small cost; the run's final scores still use
-the full protocol (:func:`benchmark.runner._evaluate`, unchanged). Only the metrics of :data:`CHEAP_METRICS`
-run in training: Inception features at 299x299 (``fid``, ``kid``, ...) cost seconds per hundred images on a CPU.
+the full protocol (:mod:`benchmark.train.run`, unchanged). Only metrics whose traits say ``cheap``
+(:func:`benchmark.score.cheap_metrics`) run in training.
 """
 from __future__ import annotations
 
-import copy
 import time
 import warnings
 from typing import Any
@@ -15,36 +14,14 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from ..score.registry import groups_for
+from ..score.registry import evaluate, groups_for
 from .callbacks import PeriodicCallback
 from .rng import rng_state, set_rng_state
 
-# metrics cheap enough to compute during training on a CPU: the 2-D mode statistics and the domain-classifier
-# scores (the classifier is trained once per dataset and cached on disk)
-CHEAP_METRICS = ("modes_covered", "high_quality", "reverse_kl", "domain_fd", "domain_is", "class_coverage")
-
-
-def cheap_metrics(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """The names of ``names`` that :class:`MetricTracker` may compute during training, in order."""
-    return tuple(n for n in names if n in CHEAP_METRICS)
-
-
 def score_sample(names: tuple[str, ...], sample_fn, datamodule: Any, num_samples: int, *, seed: int = 0,
                  conditional: bool = False) -> dict[str, float | None]:
-    """:func:`benchmark.metrics.evaluate` with every group's ``num_samples`` replaced by ``num_samples``.
-
-    The registered groups are left untouched: each is shallow-copied with the smaller count.
-    """
-    values: dict[str, float | None] = {}
-    for registered in groups_for(names):
-        group = copy.copy(registered)
-        group.num_samples = num_samples
-        labels = None
-        if conditional and getattr(datamodule, "num_classes", 0):
-            labels = torch.arange(num_samples) % datamodule.num_classes
-        v, _ = group(sample_fn(num_samples, labels), datamodule, seed=seed, fake_labels=labels)
-        values.update({k: v[k] for k in group.names if k in names})
-    return values
+    """:func:`benchmark.score.evaluate` of ``names`` on ``num_samples`` samples per group (not the protocol's)."""
+    return evaluate(names, sample_fn, datamodule, seed=seed, conditional=conditional, num_samples=num_samples)[0]
 
 
 class MetricTracker(PeriodicCallback):
@@ -55,7 +32,7 @@ class MetricTracker(PeriodicCallback):
     ``step=iteration``. Between evaluation points the hook compares Python ints and returns.
 
     At an evaluation point: the global RNG states (torch, numpy, python; CUDA when in use) are saved and
-    restored around the work (:func:`benchmark.checkpoint.rng_state`), so training is bit-identical with and
+    restored around the work (:func:`benchmark.train.rng.rng_state`), so training is bit-identical with and
     without this callback; the noise is drawn from ``seed``, the same at every point. Every submodule's
     train/eval mode is restored. Under DDP only global rank 0 generates and scores, on its own replica of the
     generator (no collective call); the other ranks return at once. The final iteration is scored too when it
@@ -63,7 +40,7 @@ class MetricTracker(PeriodicCallback):
 
     Args:
         every_n_iterations: GAN iterations between evaluations (>= 1).
-        metrics: metric names of :mod:`benchmark.metrics` (normally a subset of :data:`CHEAP_METRICS`).
+        metrics: metric names of :mod:`benchmark.score` (normally cheap ones, :func:`benchmark.score.cheap_metrics`).
         num_samples: generated samples per evaluation (>= 2: a Fréchet distance needs two).
         seed: seed of the generator noise and of the metric groups.
 

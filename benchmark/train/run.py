@@ -177,11 +177,8 @@ def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path,
             values, protocols = score.evaluate(names, sample_fn, dm, seed=r.seed, conditional=bool(model.cond_classes))
             record["metrics"], record["protocol"] = values, protocols
         else:                                       # the same sequence of gathers as score.evaluate, no scoring
-            for group in score.groups_for(names):
-                labels = None
-                if model.cond_classes and getattr(dm, "num_classes", 0):
-                    labels = torch.arange(group.num_samples) % dm.num_classes
-                sample_fn(group.num_samples, labels)
+            for _, n, labels in score.sample_requests(names, dm, conditional=bool(model.cond_classes)):
+                sample_fn(n, labels)
     record["eval_time_s"] = time.perf_counter() - t
     if world > 1:
         record["eval_processes"] = world

@@ -5,7 +5,7 @@ A sweep file (YAML, safe-loaded) holds::
     name: toy                   # W&B group and report title
     iterations: 2000            # budget in GAN iterations (any option may be set here, for every run)
     seeds: [0, 1, 2]
-    variants: [minimax, nsgan]
+    variants: [minimax, nsgan]  # or `all`: every registered variant (likewise `datasets: all`)
     datasets: [ring8, grid25, digits]
     options: {}                 # overrides for every run
     dataset_options: {digits: {iterations: 1000}}
@@ -13,7 +13,7 @@ A sweep file (YAML, safe-loaded) holds::
     grid: {lr_g: [1e-4, 2e-4]}  # cartesian product over these
     quick: {iterations: 100, seeds: [0]}   # what --quick changes
 
-Every run is keyed by its full configuration (``results.run_id``): re-running skips runs whose JSON already
+Every run is keyed by its full configuration (``benchmark.io.run_id``): re-running skips runs whose JSON already
 says completed or diverged, so an interrupted sweep loses nothing. All runs are validated before the first
 one starts, so a typo fails in a second, not after an hour.
 """
@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models import ConfigError
+from datamodules import DATAMODULES
+from models import VARIANTS, ConfigError
 
 from ..io import load_yaml_mapping, run_id
 from .options import resolve
@@ -60,9 +61,13 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
         spec.update({k: v for k, v in q.items() if k in SWEEP_KEYS})
         quick_options = {k: v for k, v in q.items() if k not in SWEEP_KEYS}   # win over every other level
     top_level_options = {k: v for k, v in spec.items() if k not in SWEEP_KEYS}
+    registries = {"variants": VARIANTS, "datasets": DATAMODULES}
     for key in ("seeds", "variants", "datasets"):
+        if spec.get(key) == "all" and key in registries:     # every registered variant / dataset, sorted
+            spec[key] = sorted(registries[key])
         if not isinstance(spec.get(key), list) or not spec[key]:
-            raise ConfigError(f"sweep key {key!r} must be a non-empty list")
+            raise ConfigError(f"sweep key {key!r} must be a non-empty list"
+                              + (" or 'all'" if key in registries else ""))
     grid = spec.get("grid") or {}
     for k, v in grid.items():
         if not isinstance(v, list) or not v:

@@ -10,7 +10,8 @@ import torch
 
 from .callbacks import SampleLogger
 from .checkpoint import AtomicCheckpointIO, RunCheckpoint
-from .metric_tracker import MetricTracker, cheap_metrics
+from ..score import cheap_metrics
+from .metric_tracker import MetricTracker
 from .options import ResolvedRun
 
 

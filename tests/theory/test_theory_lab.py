@@ -1,4 +1,4 @@
-"""The theory lab (issue 9), reduced: the benchmark's own losses and variants, trained on known densities,
+"""The theory lab, reduced: the benchmark's own losses and variants, trained on known densities,
 agree with the course's closed forms. Each experiment runs at a smaller size than `python -m benchmark theory`.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The two step fast paths change no number (issue 10).
+"""The two step fast paths change no number.
 
 * Fused steps: ``fuse_iterations=k`` trains ``k * n_critic`` stacked batches per Lightning ``training_step``;
   the loader's stream, the batches' order and every parameter must equal ``k = 1`` bit for bit.

@@ -99,7 +99,8 @@ def test_tracker_logs_restores_modes_and_skips_other_ranks():
 
 
 def test_bad_arguments_are_refused():
-    from benchmark.train.metric_tracker import MetricTracker, cheap_metrics
+    from benchmark.score import cheap_metrics
+    from benchmark.train.metric_tracker import MetricTracker
     from benchmark.train.options import resolve
     from models import ConfigError
 

@@ -148,3 +148,13 @@ def test_wandb_export_runs_each_planned_run_by_index(tmp_path, capsys):
     (rec,) = load_runs(tmp_path / "r")
     assert rec["dataset"] == "grid25" and rec["config"]["hidden"] == 16       # per-dataset option kept
     assert main(["sweep", str(sw), "--index", "5", "--results-dir", str(tmp_path / "r")]) == 2
+
+
+def test_variants_all_expands_to_every_registered_variant_and_only_lists_or_all_are_accepted():
+    import models
+    from models import ConfigError
+
+    runs = S.expand(spec(variants="all", seeds=[0]))
+    assert [r["variant"] for r in runs] == sorted(models.VARIANTS)
+    with pytest.raises(ConfigError, match="non-empty list or 'all'"):
+        S.expand(spec(variants="every"))
