@@ -23,6 +23,7 @@ from models import Critique, get_variant, losses
 
 from ..score.toy import mode_statistics
 from ..train.callbacks import PeriodicCallback
+from ..train.rng import isolated_rng
 from ..train.run import execute
 from . import densities as dens
 from .densities import Mixture1D
@@ -513,8 +514,7 @@ class ModeTracker(PeriodicCallback):
         if self.trace["iteration"] and self.trace["iteration"][-1] == it:
             return
         dm = trainer.datamodule
-        with torch.random.fork_rng():
-            torch.manual_seed(10_000 + it)
+        with isolated_rng(10_000 + it):
             x = module.sample(self.num_samples).cpu()
         stats = mode_statistics(x, dm.modes(), dm.std)
         self.num_modes = int(dm.modes().shape[0])

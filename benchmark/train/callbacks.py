@@ -13,6 +13,7 @@ import torch
 
 from ..samples import keep_samples, sample_image
 from ..score.toy import mode_statistics
+from .rng import isolated_rng
 
 
 class PeriodicCallback(pl.Callback):
@@ -44,7 +45,8 @@ class SampleLogger(PeriodicCallback):
 
     Cheap: on other batches it compares two Python ints; the work (``num_samples`` generator samples from a fixed
     noise seed, one plot) happens only at the logging iterations, on global rank zero. The global RNG state is
-    forked around the sampling, so a run's training is bit-identical with and without this callback.
+    isolated around the sampling (:func:`benchmark.train.rng.isolated_rng`), so a run's training is
+    bit-identical with and without this callback.
 
     For 2-D mixtures it also computes the mode statistics (``modes_covered``, ``high_quality``, ``reverse_kl``) of
     the samples, logs them as ``eval/<name>`` and adds them to the history row of that iteration (when
@@ -81,9 +83,7 @@ class SampleLogger(PeriodicCallback):
         dm = trainer.datamodule
         kind = getattr(dm, "kind", "image")
         n = min(self.num_samples, 100) if kind == "image" else self.num_samples
-        device = pl_module.device
-        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-            torch.manual_seed(self.seed)
+        with isolated_rng(self.seed):
             samples = pl_module.sample(n)
         samples = torch.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
         modes = dm.modes() if hasattr(dm, "modes") else None

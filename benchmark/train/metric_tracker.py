@@ -16,7 +16,7 @@ import torch
 
 from ..score.registry import evaluate, groups_for
 from .callbacks import PeriodicCallback
-from .rng import rng_state, set_rng_state
+from .rng import isolated_rng
 
 def score_sample(names: tuple[str, ...], sample_fn, datamodule: Any, num_samples: int, *, seed: int = 0,
                  conditional: bool = False) -> dict[str, float | None]:
@@ -32,7 +32,7 @@ class MetricTracker(PeriodicCallback):
     ``step=iteration``. Between evaluation points the hook compares Python ints and returns.
 
     At an evaluation point: the global RNG states (torch, numpy, python; CUDA when in use) are saved and
-    restored around the work (:func:`benchmark.train.rng.rng_state`), so training is bit-identical with and
+    restored around the work (:func:`benchmark.train.rng.isolated_rng`), so training is bit-identical with and
     without this callback; the noise is drawn from ``seed``, the same at every point. Every submodule's
     train/eval mode is restored. Under DDP only global rank 0 generates and scores, on its own replica of the
     generator (no collective call); the other ranks return at once. The final iteration is scored too when it
@@ -73,20 +73,13 @@ class MetricTracker(PeriodicCallback):
         if row is not None and any(k.startswith("eval/") for k in row):
             return {}                                         # resumed from a checkpoint taken after scoring
         t0 = time.perf_counter()
-        modes = {m: m.training for m in pl_module.modules()}
-        state = rng_state()
         try:
-            torch.manual_seed(self.seed)
-            with torch.no_grad():
+            with isolated_rng(self.seed, pl_module), torch.no_grad():
                 values = score_sample(self.metrics, pl_module.sample, trainer.datamodule, self.num_samples,
                                       seed=self.seed, conditional=bool(getattr(pl_module, "cond_classes", 0)))
         except Exception as e:                                # e.g. non-finite samples before divergence is seen
             warnings.warn(f"in-training metrics at iteration {iteration} failed: {type(e).__name__}: {e}")
             return {}
-        finally:
-            set_rng_state(state)
-            for m, training in modes.items():
-                m.training = training
         self.seconds.append(time.perf_counter() - t0)
         scores = {f"eval/{k}": v for k, v in values.items()}
         if row is None:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -39,3 +40,24 @@ def reseed_rank(seed: int, rank: int) -> None:
         torch.manual_seed(s)
         np.random.seed(s)
         random.seed(s)
+
+
+@contextmanager
+def isolated_rng(seed: int | None = None, modules: Any = None) -> Iterator[None]:
+    """Run the body on its own random stream and leave the caller's untouched: every RNG state (torch, numpy,
+    python, CUDA) is saved, torch is seeded with ``seed``, and all is restored afterwards, even on an error.
+    With ``modules`` (an ``nn.Module``), the train/eval mode of each of its submodules is restored too.
+
+    What a periodic callback does between training steps (sample plots, in-training scores, mode traces), so a
+    run trains bit-identically with and without it.
+    """
+    state = rng_state()
+    training = {m: m.training for m in modules.modules()} if modules is not None else {}
+    try:
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield
+    finally:
+        set_rng_state(state)
+        for m, mode in training.items():
+            m.training = mode
