@@ -245,10 +245,18 @@ class InceptionMetrics(MetricGroup):
         return self.embedder
 
     def __call__(self, fake, datamodule, *, seed=0, fake_labels=None):
-        import torch_fidelity
-
         if getattr(datamodule, "kind", "image") != "image":
             raise ValueError(f"Inception metrics need images; {datamodule.name!r} holds {datamodule.kind}")
+        real, gen, base = self.features(fake, datamodule, seed)
+        scores = _Scores(base)
+        r, g = real[POOL], gen[POOL]
+        self.distances(scores, r, g, seed)
+        self.inception_score(scores, gen)
+        self.neighbourhoods(scores, r, g)
+        return scores.values, scores.protocols
+
+    def features(self, fake: Tensor, datamodule, seed: int) -> tuple[dict[str, Tensor], dict[str, Tensor], dict]:
+        """Real features (cached) and generated features, and the protocol fields every score shares."""
         embedder = self.get_embedder()
         datamodule.setup()
         count = min(self.num_real, int(datamodule.train_x.shape[0]))
@@ -258,10 +266,8 @@ class InceptionMetrics(MetricGroup):
         t1 = time.perf_counter()
         gen = embedder(fake)
         t2 = time.perf_counter()
-        r, g = real[POOL], gen[POOL]
-        n_r, n_g = r.shape[0], g.shape[0]
+        n_r, n_g = real[POOL].shape[0], gen[POOL].shape[0]
         desc = datamodule.describe()
-        impl = f"torch-fidelity {torch_fidelity.__version__}"
         base = dict(embedder.protocol(), reference_dataset=desc["dataset"], reference_split=desc.get("split"),
                     num_real=n_r, num_generated=n_g, seed=seed, reference_seed=self.reference_seed,
                     reference_selection=f"first {n_r} of torch.randperm seeded {self.reference_seed}",
@@ -269,35 +275,41 @@ class InceptionMetrics(MetricGroup):
                     real_features_cache_hit=info["cache_hit"],
                     reference_data_sha256=info["data_sha256"], seconds_embedding_real=round(t1 - t0, 3),
                     seconds_embedding_generated=round(t2 - t1, 3))
-        values: dict[str, float | None] = {}
-        protocols: dict[str, dict] = {}
+        return real, gen, base
 
-        def put(name, value, implementation, reason=None, **extra):
-            values[name] = value
-            protocols[name] = dict(base, metric=name, implementation=implementation, **extra)
-            if reason:
-                protocols[name]["reason"] = reason
-
+    def distances(self, scores: "_Scores", r: Tensor, g: Tensor, seed: int) -> None:
+        """FID and KID on pool3 features."""
+        impl = _fidelity_version()
+        n_r, n_g = r.shape[0], g.shape[0]
         few = min(n_r, n_g) < 2
         few_reason = f"needs at least 2 real and 2 generated images (got {n_r} and {n_g})" if few else None
-        put("fid", None if few else frechet_distance(r, g), f"{impl} fid_statistics_to_metric", few_reason,
-            feature_layer="pool3 (2048)")
+        scores.put("fid", None if few else frechet_distance(r, g), f"{impl} fid_statistics_to_metric", few_reason,
+                   feature_layer="pool3 (2048)")
         if few:
-            put("kid", None, f"{impl} kid_features_to_metric", few_reason)
-        else:
-            kid, kid_std, size = kernel_inception_distance(r, g, subsets=self.kid_subsets,
-                                                           subset_size=self.kid_subset_size, seed=seed)
-            put("kid", kid, f"{impl} kid_features_to_metric", feature_layer="pool3 (2048)", kid_std=kid_std,
-                kid_subsets=self.kid_subsets, kid_subset_size=size, kernel="poly degree 3, gamma 1/d, coef0 1")
+            scores.put("kid", None, f"{impl} kid_features_to_metric", few_reason)
+            return
+        kid, kid_std, size = kernel_inception_distance(r, g, subsets=self.kid_subsets,
+                                                       subset_size=self.kid_subset_size, seed=seed)
+        scores.put("kid", kid, f"{impl} kid_features_to_metric", feature_layer="pool3 (2048)", kid_std=kid_std,
+                   kid_subsets=self.kid_subsets, kid_subset_size=size, kernel="poly degree 3, gamma 1/d, coef0 1")
+
+    def inception_score(self, scores: "_Scores", gen: dict[str, Tensor]) -> None:
+        """IS on the 1008-way logits, or unavailable (with the reason) when the weights have no classifier."""
+        impl = _fidelity_version()
         if LOGITS in gen:
-            is_mean, is_std = inception_score(gen[LOGITS], splits=self.is_splits, seed=seed)
-            put("is", is_mean, f"{impl} isc_features_to_metric", feature_layer="logits_unbiased (1008)",
-                is_std=is_std, is_splits=self.is_splits, num_real=0)
+            is_mean, is_std = inception_score(gen[LOGITS], splits=self.is_splits, seed=scores.base["seed"])
+            scores.put("is", is_mean, f"{impl} isc_features_to_metric", feature_layer="logits_unbiased (1008)",
+                       is_std=is_std, is_splits=self.is_splits, num_real=0)
         else:
-            put("is", None, f"{impl} isc_features_to_metric", feature_layer="logits_unbiased (1008)", num_real=0,
-                reason=(f"Inception weights from {embedder.weights.source!r} have no 1008-way classifier; "
-                        "supply torch-fidelity's standard weights (online cache or GANBENCH_INCEPTION_WEIGHTS) "
-                        "to compute the Inception Score"))
+            scores.put("is", None, f"{impl} isc_features_to_metric", feature_layer="logits_unbiased (1008)",
+                       num_real=0,
+                       reason=(f"Inception weights from {self.get_embedder().weights.source!r} have no 1008-way "
+                               "classifier; supply torch-fidelity's standard weights (online cache or "
+                               "GANBENCH_INCEPTION_WEIGHTS) to compute the Inception Score"))
+
+    def neighbourhoods(self, scores: "_Scores", r: Tensor, g: Tensor) -> None:
+        """Precision/recall and density/coverage from k-nearest-neighbour balls on pool3 features."""
+        n_r, n_g = r.shape[0], g.shape[0]
         prd_few = min(n_r, n_g) <= max(self.prd_k, self.dc_k)
         prd_reason = (f"needs more than k={max(self.prd_k, self.dc_k)} real and generated images "
                       f"(got {n_r} and {n_g})") if prd_few else None
@@ -307,9 +319,27 @@ class InceptionMetrics(MetricGroup):
                                   ("recall", rc, self.prd_k, "Kynkaanniemi et al. 2019"),
                                   ("density", d, self.dc_k, "Naeem et al. 2020"),
                                   ("coverage", c, self.dc_k, "Naeem et al. 2020")):
-            put(name, v, f"ganbench.metrics.fidelity ({paper}), float64 Euclidean k-NN balls", prd_reason,
-                feature_layer="pool3 (2048)", k=k)
-        return values, protocols
+            scores.put(name, v, f"ganbench.metrics.fidelity ({paper}), float64 Euclidean k-NN balls", prd_reason,
+                       feature_layer="pool3 (2048)", k=k)
+
+
+def _fidelity_version() -> str:
+    import torch_fidelity
+
+    return f"torch-fidelity {torch_fidelity.__version__}"
+
+
+class _Scores:
+    """Values and protocols being filled in, every protocol starting from the shared ``base``."""
+
+    def __init__(self, base: dict) -> None:
+        self.base, self.values, self.protocols = base, {}, {}
+
+    def put(self, name: str, value: float | None, implementation: str, reason: str | None = None, **extra) -> None:
+        self.values[name] = value
+        self.protocols[name] = dict(self.base, metric=name, implementation=implementation, **extra)
+        if reason:
+            self.protocols[name]["reason"] = reason
 
 
 register_metric_group(InceptionMetrics())
