@@ -81,7 +81,7 @@ def g_loss_of_one_step(model, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 def no_trainer_dispatch(opt_d, opt_g, backward=lambda loss: loss.backward()):
-    """What the step needs of the Trainer (see models.base._Dispatch), for a module used without one."""
+    """What the step needs of the Trainer (see models.dispatch.Dispatch), for a module used without one."""
     return SimpleNamespace(opt_d=opt_d, opt_g=opt_g, backward=backward, step=lambda opt: opt.step(),
                            schedulers=[], toggle_g=contextlib.nullcontext)
 
