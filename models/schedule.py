@@ -20,10 +20,14 @@ class CriticSchedule:
         if self.cfg.stop_d_above is not None or self.cfg.stop_g_below is not None:
             return (self._stop_phase == "d"), (self._stop_phase == "g")
         self._batch_in_iteration += 1
-        if self._batch_in_iteration >= self.cfg.n_critic:
+        if self._batch_in_iteration >= self.critic_steps():
             self._batch_in_iteration = 0
             return True, True
         return True, False
+
+    def critic_steps(self) -> int:
+        """D steps before the G step of the current iteration (``n_critic``; a variant may vary it)."""
+        return self.cfg.n_critic
 
     def _stop_criteria_on(self) -> bool:
         return self.has_discriminator and (self.cfg.stop_d_above is not None or self.cfg.stop_g_below is not None)
