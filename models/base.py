@@ -227,10 +227,12 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
     def discriminator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
         d = self.dispatch()
         loss: Tensor | None = None
+        game: Tensor | None = None                   # Σ_i d_loss of member i, without penalties
         for disc in self.discriminators:
             real_c, fake_c = self.critique(disc, x, y), self.critique(disc, fake, y)
             term = self.d_loss(real_c, fake_c)
             loss = term if loss is None else loss + term
+            game = term.detach() if game is None else game + term.detach()
             penalty = self.d_penalty(disc, real_c.x, fake_c.x, y)
             if penalty is not None:
                 self.track("d_penalty", penalty)
@@ -245,7 +247,7 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
             self.track("d_fake", fake_c.score)
         if self._stop_criteria_on():
             c1 = self.cfg.stop_d_above
-            self._advance_stop_phase("d", float(loss.detach()), lambda v: c1 is None or v <= c1)
+            self._advance_stop_phase("d", self.stop_value(game), lambda v: c1 is None or v <= c1)
 
     def generator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
         d = self.dispatch()
@@ -286,14 +288,19 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
             # seed 002: `while loss < C2: loss = train_generator()`, where `loss` is the game value D minimises
             # and G maximises, so G trains until D's loss has risen to C2 (one G step per phase without C2)
             c2 = self.cfg.stop_g_below
-            value = float(game_value) if game_value is not None else float("nan")
-            self._advance_stop_phase("g", value, lambda v: c2 is None or v >= c2)
+            self._advance_stop_phase("g", self.stop_value(game_value), lambda v: c2 is None or v >= c2)
         if log_now or self.iteration >= self.cfg.iterations:
             self.flush_logs()
         if self.iteration >= self.cfg.iterations:
             self.trainer.should_stop = True
 
     # ---------------------------------------------------------------------------------- bookkeeping
+    def stop_value(self, game: Tensor | None) -> float:
+        """The one quantity both stop criteria compare (C1 after a D step, C2 after a G step): D's loss
+        ``d_loss`` without penalties (the game value of seed 002's loops, not the regulariser), averaged over
+        the ensemble so C1/C2 mean the same with any ``n_discriminators`` (a host sync; stop criteria only)."""
+        return float(game) / self.cfg.n_discriminators if game is not None else float("nan")
+
     @staticmethod
     def _grad_norm(module: nn.Module) -> Tensor:
         grads = [p.grad for p in module.parameters() if p.grad is not None]
