@@ -15,12 +15,11 @@ iteration is kept, and the run stops with ``status = "diverged"`` at the next fl
 
 Two dispatch fast paths leave every number unchanged (tests/test_fused.py): ``fused_batches`` > 1 trains a
 stack of consecutive batches in one Lightning ``training_step`` (Lightning's per-batch loop is paid once per
-stack), and :class:`_Dispatch` calls ``backward``/``step`` directly where Lightning's dispatch would only call
+stack), and :class:`~models.dispatch.Dispatch` calls ``backward``/``step`` directly where Lightning's dispatch would only call
 no-op hooks.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -30,7 +29,10 @@ from torch import Tensor, nn
 
 from . import networks
 from .config import ConfigError, GANConfig, build_config
+from .dispatch import Dispatch
 from .losses import feature_matching_loss
+from .scalars import PlainAttributes, ScalarLog
+from .schedule import CriticSchedule
 
 
 @dataclass
@@ -48,97 +50,7 @@ class Critique:
     features: Tensor
 
 
-_NO_OP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
-
-
-class _Dispatch:
-    """How the step calls backward, steps the optimisers and freezes D, bound once per fit.
-
-    Lightning's manual optimisation routes every ``manual_backward`` and ``optimizer.step()`` through the
-    strategy and the precision plugin, which call the ``on_before_backward``, ``on_after_backward`` and
-    ``on_before_optimizer_step`` hooks of every callback and of the module: ~0.1 ms per GAN iteration here, 3%
-    of a toy MLP step. **Lean** dispatch calls ``loss.backward()`` and the optimiser's ``step()`` directly, and
-    is used only when that is *exactly* what Lightning would do: one device (no DDP gradient hooks to
-    prepare), full precision or bf16 autocast (no gradient scaler), and none of those hooks, nor the module's
-    ``backward``, overridden by the module or any callback. Lightning's optimiser-step progress (its
-    ``global_step``) still advances. Anything else (DDP, fp16, a callback that inspects gradients) goes
-    through Lightning (``manual_backward``, ``LightningOptimizer.step``, ``toggled_optimizer``).
-    """
-
-    def __init__(self, module: "GANModule") -> None:
-        opts = module.optimizers()
-        opts = opts if isinstance(opts, list) else [opts]
-        self.lightning_d, self.lightning_g = (opts[0], opts[1]) if module.has_discriminator else (None, opts[0])
-        s = module.lr_schedulers()
-        self.schedulers = [] if s is None else (s if isinstance(s, list) else [s])
-        self.lean = self.lean_is_exact(module)
-        self.module = module
-        if self.lean:
-            self.opt_d = self.lightning_d._optimizer if self.lightning_d is not None else None
-            self.opt_g = self.lightning_g._optimizer
-            self.backward = self._backward
-            self.step = self._lean_step
-            # what toggled_optimizer(opt_g) freezes for the G step: the other optimisers' parameters (D's)
-            g_params = {id(p) for group in self.opt_g.param_groups for p in group["params"]}
-            d_groups = self.opt_d.param_groups if self.opt_d is not None else []
-            self.frozen = [p for group in d_groups for p in group["params"]
-                           if p.requires_grad and id(p) not in g_params]
-        else:
-            self.opt_d, self.opt_g = self.lightning_d, self.lightning_g
-            self.backward = module.manual_backward
-            self.step = self._lightning_step
-
-    @staticmethod
-    def lean_is_exact(module: "GANModule") -> bool:
-        from pytorch_lightning.plugins.precision import MixedPrecision, Precision
-        from pytorch_lightning.strategies import SingleDeviceStrategy
-
-        trainer = module.trainer
-        strategy = trainer.strategy
-        plugin = strategy.precision_plugin
-        if type(strategy) is not SingleDeviceStrategy:
-            return False
-        if not (type(plugin) is Precision or (type(plugin) is MixedPrecision and plugin.scaler is None)):
-            return False
-        if type(module).backward is not pl.LightningModule.backward:
-            return False
-        for hook in _NO_OP_HOOKS:
-            if getattr(type(module), hook) is not getattr(pl.LightningModule, hook):
-                return False
-            if any(getattr(type(cb), hook) is not getattr(pl.Callback, hook) for cb in trainer.callbacks):
-                return False
-        return True
-
-    @staticmethod
-    def _backward(loss: Tensor) -> None:
-        loss.backward()
-
-    def _lean_step(self, opt: torch.optim.Optimizer) -> None:
-        lightning = self.lightning_d if opt is self.opt_d else self.lightning_g
-        lightning._on_before_step()                 # Lightning's optimiser-step progress and profiler
-        opt.step()
-        lightning._on_after_step()
-
-    @staticmethod
-    def _lightning_step(opt) -> None:
-        opt.step()
-
-    def toggle_g(self):
-        """Freeze D for the generator step (``toggled_optimizer``'s effect)."""
-        return self._frozen() if self.lean else self.module.toggled_optimizer(self.opt_g)
-
-    @contextmanager
-    def _frozen(self):
-        for p in self.frozen:
-            p.requires_grad_(False)
-        try:
-            yield
-        finally:
-            for p in self.frozen:
-                p.requires_grad_(True)
-
-
-class GANModule(pl.LightningModule):
+class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
     """Base class of every variant (see the module docstring).
 
     Args:
@@ -172,24 +84,9 @@ class GANModule(pl.LightningModule):
         self.iteration = 0                      # GAN iterations done (python int: no sync to read it)
         self.diverged_at: int | None = None
         self.history: list[dict[str, float]] = []
-        self._batch_in_iteration = 0
-        self._stop_phase, self._stop_count = "d", 0
-        self._dispatch: _Dispatch | None = None
-        # scalars (and score vectors) since the last flush: detached device tensors in python lists, so
-        # tracking costs no tensor op per step; each with the iteration it belongs to
-        self._pending: dict[str, list[Tensor]] = {}
-        self._pending_at: dict[str, list[int]] = {}
-
-    _PLAIN = (int, float, str, bool, type(None))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Fast path for plain Python bookkeeping that already lives in __dict__ (Lightning sets
-        # `_current_fx_name` ~20 times per batch; our counters once): nn.Module's checks only matter for
-        # tensors, parameters and modules, and a name in __dict__ cannot be a parameter, buffer or submodule.
-        if type(value) in self._PLAIN and name in self.__dict__:
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
+        self.init_schedule()
+        self._dispatch: Dispatch | None = None
+        self.init_scalars()                     # see models.scalars.ScalarLog
 
     @classmethod
     def check_data(cls, cfg: GANConfig, data_shape: tuple[int, ...], num_classes: int) -> None:
@@ -236,12 +133,6 @@ class GANModule(pl.LightningModule):
 
     def after_d_step(self) -> None:
         """Called after every discriminator optimiser step (e.g. weight clipping)."""
-
-    def track(self, name: str, value: Tensor) -> None:
-        """Keep a scalar (or a vector of per-sample values) on the device; the mean over everything tracked
-        under ``name`` since the last flush is logged at the next flush. No tensor op, no host sync."""
-        self._pending.setdefault(name, []).append(value.detach())
-        self._pending_at.setdefault(name, []).append(self.iteration)
 
     # ------------------------------------------------------------------------------------ sampling
     def sample_z(self, n: int) -> Tensor:
@@ -294,25 +185,13 @@ class GANModule(pl.LightningModule):
     def on_train_end(self) -> None:
         self._dispatch = None                      # do not keep the trainer's optimisers alive
 
-    def dispatch(self) -> _Dispatch:
-        """Optimisers, schedulers, backward and toggling for the step, bound once per fit (see :class:`_Dispatch`)."""
+    def dispatch(self) -> Dispatch:
+        """Optimisers, schedulers, backward and toggling for the step, bound once per fit (see :class:`~models.dispatch.Dispatch`)."""
         if self._dispatch is None:
-            self._dispatch = _Dispatch(self)
+            self._dispatch = Dispatch(self)
         return self._dispatch
 
     # -------------------------------------------------------------------------------- training step
-    def schedule(self) -> tuple[bool, bool]:
-        """(do a D step, do a G step) for this batch: n_critic D steps per G step, or the stop criteria."""
-        if not self.has_discriminator:
-            return False, True
-        if self.cfg.stop_d_above is not None or self.cfg.stop_g_below is not None:
-            return (self._stop_phase == "d"), (self._stop_phase == "g")
-        self._batch_in_iteration += 1
-        if self._batch_in_iteration >= self.cfg.n_critic:
-            self._batch_in_iteration = 0
-            return True, True
-        return True, False
-
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         x, y = batch
         if self.fused_batches == 1:
@@ -348,10 +227,12 @@ class GANModule(pl.LightningModule):
     def discriminator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
         d = self.dispatch()
         loss: Tensor | None = None
+        game: Tensor | None = None                   # Σ_i d_loss of member i, without penalties
         for disc in self.discriminators:
             real_c, fake_c = self.critique(disc, x, y), self.critique(disc, fake, y)
             term = self.d_loss(real_c, fake_c)
             loss = term if loss is None else loss + term
+            game = term.detach() if game is None else game + term.detach()
             penalty = self.d_penalty(disc, real_c.x, fake_c.x, y)
             if penalty is not None:
                 self.track("d_penalty", penalty)
@@ -366,7 +247,7 @@ class GANModule(pl.LightningModule):
             self.track("d_fake", fake_c.score)
         if self._stop_criteria_on():
             c1 = self.cfg.stop_d_above
-            self._advance_stop_phase("d", float(loss.detach()), lambda v: c1 is None or v <= c1)
+            self._advance_stop_phase("d", self.stop_value(game), lambda v: c1 is None or v <= c1)
 
     def generator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
         d = self.dispatch()
@@ -407,70 +288,23 @@ class GANModule(pl.LightningModule):
             # seed 002: `while loss < C2: loss = train_generator()`, where `loss` is the game value D minimises
             # and G maximises, so G trains until D's loss has risen to C2 (one G step per phase without C2)
             c2 = self.cfg.stop_g_below
-            value = float(game_value) if game_value is not None else float("nan")
-            self._advance_stop_phase("g", value, lambda v: c2 is None or v >= c2)
+            self._advance_stop_phase("g", self.stop_value(game_value), lambda v: c2 is None or v >= c2)
         if log_now or self.iteration >= self.cfg.iterations:
             self.flush_logs()
         if self.iteration >= self.cfg.iterations:
             self.trainer.should_stop = True
 
     # ---------------------------------------------------------------------------------- bookkeeping
+    def stop_value(self, game: Tensor | None) -> float:
+        """The one quantity both stop criteria compare (C1 after a D step, C2 after a G step): D's loss
+        ``d_loss`` without penalties (the game value of seed 002's loops, not the regulariser), averaged over
+        the ensemble so C1/C2 mean the same with any ``n_discriminators`` (a host sync; stop criteria only)."""
+        return float(game) / self.cfg.n_discriminators if game is not None else float("nan")
+
     @staticmethod
     def _grad_norm(module: nn.Module) -> Tensor:
         grads = [p.grad for p in module.parameters() if p.grad is not None]
         return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
-
-    def _stop_criteria_on(self) -> bool:
-        return self.has_discriminator and (self.cfg.stop_d_above is not None or self.cfg.stop_g_below is not None)
-
-    def _advance_stop_phase(self, phase: str, value: float, done) -> None:
-        # seed 002 stop criteria: `while loss > C1: train D` then `while loss < C2: train G`, each bounded
-        self._stop_count += 1
-        if done(value) or self._stop_count >= self.cfg.stop_max_steps:
-            self._stop_phase, self._stop_count = ("g" if phase == "d" else "d"), 0
-
-    def tracked_mean(self, name: str) -> float:
-        """Mean of what was tracked under ``name`` since the last flush (a host sync: for tests and debugging)."""
-        return float(torch.cat([t.reshape(-1) for t in self._pending[name]]).float().mean())
-
-    LOSSES: ClassVar[tuple[str, ...]] = ("d_loss", "g_loss")
-
-    def _first_nonfinite_iteration(self) -> int | None:
-        """The first iteration of the window whose D or G loss was NaN/Inf (a second sync, only on divergence)."""
-        firsts = []
-        for name in self.LOSSES:
-            if name in self._pending:
-                ok = torch.isfinite(torch.stack(self._pending[name]).float()).tolist()
-                if not all(ok):
-                    firsts.append(self._pending_at[name][ok.index(False)])
-        return min(firsts) if firsts else None
-
-    def flush_logs(self) -> None:
-        """Average what was tracked since the last flush (one host sync), record it in ``history``, send it to
-        the logger, and stop the run if a loss went non-finite (with the first bad iteration)."""
-        names = list(self._pending)
-        means = []
-        for n in names:
-            v = torch.cat([t.reshape(-1) for t in self._pending[n]]).float()
-            if n in ("d_real", "d_fake") and self.score_is_logit:
-                v = torch.sigmoid(v)                          # D(x) = σ(logit)
-            means.append(v.mean())
-        losses = [torch.stack(self._pending[n]) for n in self.LOSSES if n in self._pending]
-        finite = torch.stack([torch.isfinite(t).all() for t in losses]).all() if losses else torch.tensor(True)
-        values = torch.stack([*means, finite.to(means[0].dtype if means else torch.float32)]).tolist()
-        row = {"iteration": self.iteration, **dict(zip(names, values[:-1]))}
-        first_bad = None if values[-1] else self._first_nonfinite_iteration()
-        self._pending, self._pending_at = {}, {}
-        self.history.append(row)
-        if self.logger is not None and names:
-            self.logger.log_metrics({f"train/{k}": v for k, v in row.items() if k != "iteration"},
-                                    step=self.iteration)
-        bad = first_bad is not None
-        if self.trainer is not None and self.trainer.world_size > 1:
-            bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
-        if bad:
-            self.diverged_at = first_bad if first_bad is not None else self.iteration
-            self.trainer.should_stop = True
 
     # ------------------------------------------------------------------------------- checkpointing
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -42,7 +42,7 @@ class GANConfig:
     minibatch_kernels: int = 0        # minibatch discrimination kernels in D's head (0 = off)
     instance_noise: float = 0.0       # std of Gaussian noise on D's inputs, annealed linearly to 0
     n_discriminators: int = 1         # ensemble of D's of increasing capacity; G trained against all
-    stop_d_above: Optional[float] = None   # stop criteria: train D while its loss > C1 ...
+    stop_d_above: Optional[float] = None   # stop criteria: train D while its loss (no penalty, ensemble mean) > C1 ...
     stop_g_below: Optional[float] = None   # ... then G until D's loss on the batch has risen to C2
     stop_max_steps: int = 20          # bound on consecutive steps of one network under the stop criteria
     # --- logging

@@ -128,6 +128,22 @@ class FDivergence:
 
 
 LOG2 = math.log(2.0)
+
+
+def lambert_w_of_exp(s: Tensor, steps: int = 60) -> Tensor:
+    """W(e^s), the w > 0 with w + log w = s, by Newton's method on l = log w: g(l) = e^l + l - s is convex and
+    increasing and both starts (l = s for s < 1, l = log s otherwise) lie right of the root, so the iterates
+    decrease monotonically to it; computed in log space, e^s never overflows."""
+    l = torch.where(s < 1, s, torch.log(s.clamp(min=1)))
+    for _ in range(steps):
+        l = l - (torch.exp(l) + l - s) / (torch.exp(l) + 1)
+    return torch.exp(l)
+
+
+def _jeffrey_conjugate(t: Tensor) -> Tensor:
+    # f(u) = (u - 1) log u: the sup of ut - f(u) is at 1/u = w with w + log w = 1 - t
+    w = lambert_w_of_exp(1 - t)
+    return w + 1 / w + t - 2
 F_DIVERGENCES: dict[str, FDivergence] = {
     d.name: d for d in (
         FDivergence("kl", lambda u: u * torch.log(u), lambda v: v,
@@ -145,6 +161,17 @@ F_DIVERGENCES: dict[str, FDivergence] = {
         # the "GAN" row: D_f = 2·JSD(P‖Q) - log 4, the value of the original minimax game
         FDivergence("gan", lambda u: u * torch.log(u) - (u + 1) * torch.log(u + 1), lambda v: -F.softplus(-v),
                     lambda t: -torch.log(1 - torch.exp(t)), lambda u: torch.log(u / (u + 1)), F.softplus),
+        # Nowozin et al.'s total-variation row: D_f = ½ Σ|p - q|; f* is the identity on dom f* = [-½, ½]
+        FDivergence("total_variation", lambda u: 0.5 * (u - 1).abs(), lambda v: 0.5 * torch.tanh(v),
+                    lambda t: torch.where(t.abs() <= 0.5, t, torch.full_like(t, math.inf)),
+                    lambda u: 0.5 * torch.sign(u - 1), lambda v: 0.5 * torch.tanh(v)),
+        # Neyman χ²: D_f = ∫ (q - p)²/p; f*(t) = 2 - 2√(1 - t) on t < 1, and f*(1 - e^v) = 2 - 2e^{v/2}
+        FDivergence("neyman", lambda u: (1 - u) ** 2 / u, lambda v: 1 - torch.exp(v),
+                    lambda t: 2 - 2 * torch.sqrt(1 - t), lambda u: 1 - u ** -2, lambda v: 2 - 2 * torch.exp(v / 2)),
+        # Jeffrey (symmetrised KL): D_f = ∫ (p - q) log(p/q); f*(t) = W(e^{1-t}) + 1/W(e^{1-t}) + t - 2 with
+        # Lambert's W (Nowozin et al., Table 6)
+        FDivergence("jeffrey", lambda u: (u - 1) * torch.log(u), lambda v: v, _jeffrey_conjugate,
+                    lambda u: torch.log(u) + 1 - 1 / u),
     )
 }
 

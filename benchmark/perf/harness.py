@@ -244,7 +244,7 @@ def compare_loops(variant: str, data: str, batch_size: int, iterations: int, war
     """GANBench vs the plain loop, interleaved chunk by chunk (:class:`Interleave`) over ``repeats`` runs of
     ``iterations`` timed iterations each; the ratio is per chunk pair. ``lightning_dispatch`` forces
     Lightning's backward/step dispatch (:func:`force_lightning_dispatch`)."""
-    from models.base import _Dispatch
+    from models.dispatch import Dispatch
 
     ours, theirs = [], []
     lean = None
@@ -254,7 +254,7 @@ def compare_loops(variant: str, data: str, batch_size: int, iterations: int, war
         dm, model, trainer = ganbench_trainer(variant, data, batch_size,
                                                {**options, "iterations": warmup + iterations}, extra)
         trainer.fit(model, datamodule=dm)
-        lean = _Dispatch.lean_is_exact(model)
+        lean = Dispatch.lean_is_exact(model)
         ours += inter.ours
         theirs += inter.theirs
     ratios = [a / b for a, b in zip(ours, theirs)]

@@ -18,7 +18,9 @@ from ..registry import register_variant
 
 @dataclass
 class FGANConfig(GANConfig):
-    divergence: Literal["kl", "reverse_kl", "pearson", "squared_hellinger", "js", "gan"] = "js"
+    # a row of Nowozin et al.'s Table 2 (losses.F_DIVERGENCES); the α-divergence row is not implemented
+    divergence: Literal["kl", "reverse_kl", "pearson", "squared_hellinger", "js", "gan",
+                        "total_variation", "neyman", "jeffrey"] = "js"
     g_objective: Literal["alternative", "saddle"] = "alternative"   # max E_Q g_f(V) | min F (eq. 6)
 
 

@@ -6,6 +6,10 @@ from making the kernel saturate (features pushed so far apart that every cross t
 gradient) its Lipschitz constant is controlled by ``penalty``: ``"gp"`` (default) is Bińkowski et al.'s (2018)
 gradient penalty on the witness function f(x) = E k(φ(x), φ(x_real)) - E k(φ(x), φ(x_fake)), and ``"clip"``
 is Li et al.'s weight clipping to [-clip, clip].
+
+Deviation kept: Li et al.'s clipped critic is an autoencoder whose reconstruction error is added to the
+critic loss (an injectivity term); ``penalty="clip"`` here clips a plain feature critic without that term,
+so it is their Lipschitz control, not their full objective.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from .gmmn import GMMNConfig, scaled_bandwidths
 @dataclass
 class MMDGANConfig(GMMNConfig):
     lr_g: float = 2e-4
+    n_critic: int = 5               # critic steps per generator step (Bińkowski et al. 2018)
     sigma_min: float = 0.1
     sigma_max: float = 2.0
     num_bandwidths: int = 5

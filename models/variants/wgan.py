@@ -19,10 +19,13 @@ class WGANConfig(GANConfig):
     lr_d: float = 5e-5
     n_critic: int = 5                 # critic steps per generator step
     clip: float = 0.01                # every critic parameter is clipped to [-clip, clip] after each critic step
+    critic_warmup: int = 100          # critic steps for the first 25 and every 500th G step (Arjovsky et al.); 0 = off
 
     def __post_init__(self) -> None:
         if not self.clip > 0:
             raise ConfigError(f"clip={self.clip} must be > 0")
+        if self.critic_warmup < 0:
+            raise ConfigError(f"critic_warmup={self.critic_warmup} must be >= 0 (0 turns the warm-up off)")
 
 
 class WassersteinObjective(GANModule):
@@ -46,10 +49,22 @@ class WGAN(WassersteinObjective):
     The Lipschitz constraint is enforced crudely by clipping every critic parameter to ``[-clip, clip]``
     after every critic step (:meth:`after_d_step`). The critic's Wasserstein estimate ``E f(x) - E f(G(z))``
     is logged as ``wasserstein``; the score is a critic value, not a logit.
+
+    Arjovsky et al.'s Algorithm 1 as published trains the critic ``critic_warmup`` (100) steps before each of
+    the first 25 generator steps and before every 500th, so the critic is near optimal when its gradient is
+    used; ``n_critic`` (5) steps otherwise.
     """
 
     name = "wgan"
     Config = WGANConfig
+
+    WARMUP_G_STEPS, WARMUP_EVERY = 25, 500   # Arjovsky et al.'s reference implementation
+
+    def critic_steps(self) -> int:
+        it = self.iteration
+        if self.cfg.critic_warmup and (it < self.WARMUP_G_STEPS or it % self.WARMUP_EVERY == 0):
+            return self.cfg.critic_warmup
+        return self.cfg.n_critic
 
     @torch.no_grad()
     def after_d_step(self) -> None:

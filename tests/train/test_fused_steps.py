@@ -120,13 +120,13 @@ def test_fused_and_lean_steps_change_no_parameter(tmp_path, variant, opts):
 
 
 def test_lean_dispatch_only_where_it_is_exact():
-    from models.base import _Dispatch
+    from models.dispatch import Dispatch
 
     seen = {}
 
     class Probe(pl.Callback):
         def on_train_start(self, trainer, module):
-            seen["lean"] = _Dispatch.lean_is_exact(module)
+            seen["lean"] = Dispatch.lean_is_exact(module)
 
     class Inspecting(Probe):
         def on_before_optimizer_step(self, trainer, module, optimizer):

@@ -81,7 +81,7 @@ def g_loss_of_one_step(model, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 def no_trainer_dispatch(opt_d, opt_g, backward=lambda loss: loss.backward()):
-    """What the step needs of the Trainer (see models.base._Dispatch), for a module used without one."""
+    """What the step needs of the Trainer (see models.dispatch.Dispatch), for a module used without one."""
     return SimpleNamespace(opt_d=opt_d, opt_g=opt_g, backward=backward, step=lambda opt: opt.step(),
                            schedulers=[], toggle_g=contextlib.nullcontext)
 
@@ -192,3 +192,25 @@ def test_stop_criteria_with_only_c2_terminates():
 def test_stop_criteria_with_only_c1_alternates():
     model, counts, order = fit_counting_steps(iterations=3, stop_d_above=1e9)
     assert model.iteration == 3 and "".join(order) == "dg" * 3
+
+
+def test_both_stop_criteria_compare_the_ensemble_mean_game_value_without_penalties():
+    # C1 and C2 see one quantity: mean over the members of the critic loss E f(G(z)) - E f(x), no GP
+    torch.manual_seed(0)
+    model = get_variant("wgan_gp")(data_shape=(2,), hidden=16, n_discriminators=2, gp_weight=10.0,
+                                   stop_d_above=-1e9, stop_g_below=1e9, iterations=10)
+    seen = []
+    model._advance_stop_phase = lambda phase, value, done: seen.append((phase, value))
+    opt_d = torch.optim.SGD(model.discriminators.parameters(), lr=0.0)
+    opt_g = torch.optim.SGD(model.generator.parameters(), lr=0.0)
+    model._dispatch = no_trainer_dispatch(opt_d, opt_g)
+    x = torch.randn(16, 2)
+    fake = model.generator(torch.randn(16, model.cfg.z_dim))
+    model.discriminator_step(x, fake.detach(), None)
+    model.generator_step(x, fake, None)
+    with torch.no_grad():
+        by_hand = sum((d(fake)[0].mean() - d(x)[0].mean()).item() for d in model.discriminators) / 2
+    assert [p for p, _ in seen] == ["d", "g"]
+    assert seen[0][1] == pytest.approx(by_hand, rel=1e-5)
+    assert seen[1][1] == pytest.approx(by_hand, rel=1e-5)
+    assert model.tracked_mean("d_penalty") > 1e-3               # the penalty exists but is not in the value

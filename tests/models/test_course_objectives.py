@@ -12,7 +12,7 @@ import torch
 from models import VARIANTS, ConfigError, Critique, get_variant, losses
 
 COURSE = ("ebgan", "fgan", "gmmn", "mmdgan", "ratio_matching")
-DIVERGENCES = ("kl", "reverse_kl", "pearson", "squared_hellinger", "js", "gan")
+DIVERGENCES = ("kl", "reverse_kl", "pearson", "squared_hellinger", "js", "gan", "total_variation", "neyman", "jeffrey")
 
 # two discrete distributions on three atoms, given as 10 equally weighted samples each (exact expectations)
 P_COUNTS, Q_COUNTS = np.array([5, 3, 2]), np.array([2, 3, 5])
@@ -27,7 +27,10 @@ def closed_form(name: str) -> float:
     return {"kl": kl(P, Q), "reverse_kl": kl(Q, P), "pearson": float(np.sum((P - Q) ** 2 / Q)),
             "squared_hellinger": float(np.sum((np.sqrt(P) - np.sqrt(Q)) ** 2)),
             "js": 2 * jsd,                                   # Nowozin et al.'s JS row is 2·JSD
-            "gan": 2 * jsd - math.log(4)}[name]
+            "gan": 2 * jsd - math.log(4),
+            "total_variation": 0.5 * float(np.sum(np.abs(P - Q))),
+            "neyman": float(np.sum((Q - P) ** 2 / P)),
+            "jeffrey": float(np.sum((P - Q) * np.log(P / Q)))}[name]
 
 
 def optimal_v(name: str, u: np.ndarray) -> np.ndarray:
@@ -44,6 +47,12 @@ def optimal_v(name: str, u: np.ndarray) -> np.ndarray:
         return np.log(u)
     if name == "gan":                                        # g = log σ(v), f' = log(u/(1+u)) -> v = log u
         return np.log(u)
+    if name == "total_variation":                            # g = ½ tanh v, f' = ½ sign(u - 1) -> v = ±∞
+        return 40.0 * np.sign(u - 1)                         # tanh(±40) = ±1 in float64
+    if name == "neyman":                                     # g = 1 - e^v, f' = 1 - u^-2 -> v = -2 log u
+        return -2 * np.log(u)
+    if name == "jeffrey":                                    # g = v, f' = log u + 1 - 1/u
+        return np.log(u) + 1 - 1 / u
     raise KeyError(name)
 
 
@@ -62,6 +71,8 @@ def test_fgan_bound_at_the_optimal_critic_is_the_divergence(name):
     # the variational bound is a lower bound: any other critic gives less
     for delta in (-0.3, 0.2):
         other = v_star + delta * np.array([1.0, -1.0, 0.5])
+        if name == "total_variation":                        # the optimum is at v = ±∞: shrink it instead
+            other = np.clip(v_star, -1 - delta, 1 + delta)
         assert losses.fgan_bound(as_samples(other, P_COUNTS), as_samples(other, Q_COUNTS), div).item() < bound
     # the ``fgan`` variant uses exactly this bound as its (negated) D loss
     model = get_variant("fgan")(data_shape=(2,), divergence=name)
@@ -92,6 +103,18 @@ def test_stable_fake_term_equals_the_composition_and_stays_finite(name):
     extreme = torch.tensor([-40.0, 40.0])
     if name != "kl":                                            # exp(v - 1) is the true value for KL
         assert torch.isfinite(div.fake_term(extreme)).all()
+
+
+def test_lambert_w_of_exp_solves_w_plus_log_w():
+    # W(e^s) is the w with w e^w = e^s; checked against scipy's Lambert W where e^s is representable
+    from scipy.special import lambertw
+
+    s = torch.tensor([-30.0, -3.0, -0.5, 0.0, 1.0, 2.5, 10.0, 300.0], dtype=torch.float64)
+    w = losses.lambert_w_of_exp(s)
+    torch.testing.assert_close(w + torch.log(w), s, rtol=0, atol=1e-12)
+    small = s[:-1]
+    ref = np.real(lambertw(np.exp(small.numpy())))
+    np.testing.assert_allclose(w[:-1].numpy(), ref, rtol=1e-12)
 
 
 def test_fgan_generator_losses():

@@ -132,9 +132,11 @@ def test_one_training_step_through_lightning(name, arch, shape):
     torch.manual_seed(0)
     cls = VARIANTS[name]
     iterations = 2
+    # wgan's warm-up (critic_warmup steps for the first 25 G steps) shortened to 3 so 64 batches suffice
+    warmup = {"critic_warmup": 3} if "critic_warmup" in cls.Config.__dataclass_fields__ else {}
     try:
         model = cls(data_shape=shape, num_classes=3, data_kind="points" if len(shape) == 1 else "image",
-                    arch=arch, hidden=16, width=4, z_dim=8, iterations=iterations, log_every=1)
+                    arch=arch, hidden=16, width=4, z_dim=8, iterations=iterations, log_every=1, **warmup)
     except ConfigError as e:                       # a variant may not support an architecture: say why
         pytest.skip(f"{name} cannot be built with arch={arch} on {shape}: {e}")
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -155,7 +157,8 @@ def test_one_training_step_through_lightning(name, arch, shape):
     if cls.has_discriminator:
         cfg = model.cfg
         if cfg.stop_d_above is None and cfg.stop_g_below is None:
-            assert counter.steps["d"] == cfg.n_critic * iterations   # n_critic critic steps per generator step
+            per_g = warmup.get("critic_warmup", cfg.n_critic)            # n_critic critic steps per generator step
+            assert counter.steps["d"] == per_g * iterations
         else:
             assert counter.steps["d"] >= 1
     else:
@@ -170,7 +173,8 @@ def test_one_training_step_through_lightning(name, arch, shape):
 
 def test_wgan_clips_every_critic_weight_after_every_critic_step():
     torch.manual_seed(0)
-    model = get_variant("wgan")(data_shape=(2,), num_classes=3, hidden=16, iterations=2, clip=0.01, log_every=1)
+    model = get_variant("wgan")(data_shape=(2,), num_classes=3, hidden=16, iterations=2, clip=0.01, log_every=1,
+                                critic_warmup=0)
     assert max(p.abs().max().item() for p in model.discriminators.parameters()) > 0.01   # init exceeds c
     seen: list[float] = []
     original = model.after_d_step
@@ -230,3 +234,28 @@ def test_cgan_digits_samples_are_classified_as_their_label(capsys):
     assert min(per_class) >= 0.6, per_class                                 # no class left unlearnt
     within = np.mean([samples[y == c].std(0).mean() for c in range(10)])
     assert within > 0.1, f"each class collapsed to a prototype (within-class pixel std {within:.3f})"
+
+
+def test_wgan_trains_the_critic_100_steps_in_the_warm_up_and_every_500th_generator_step():
+    # Arjovsky et al.'s Algorithm 1 as released: 100 critic steps for G steps 0..24 and every 500th, else 5
+    model = get_variant("wgan")(data_shape=(2,), iterations=1100)
+    d_steps = []
+    while model.iteration < 1001:
+        n = 0
+        while True:
+            do_d, do_g = model.schedule()
+            n += do_d
+            if do_g:
+                break
+        d_steps.append(n)
+        model.iteration += 1
+    expected = [100 if (i < 25 or i % 500 == 0) else 5 for i in range(1001)]
+    assert d_steps == expected
+    off = get_variant("wgan")(data_shape=(2,), critic_warmup=0)
+    assert [off.schedule() for _ in range(5)] == [(True, False)] * 4 + [(True, True)]
+    with pytest.raises(ConfigError, match="critic_warmup"):
+        get_variant("wgan")(data_shape=(2,), critic_warmup=-1)
+
+
+def test_mmdgan_uses_binkowski_et_al_five_critic_steps():
+    assert get_variant("mmdgan")(data_shape=(2,)).cfg.n_critic == 5
