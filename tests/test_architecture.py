@@ -26,11 +26,21 @@ def project_modules() -> dict[str, Path]:
     return {module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
 def imports_of(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[str, list[str], int]]:
     """``(imported module, names taken from it, line)`` for every project import in ``path``."""
     is_pkg = path.name == "__init__.py"
+    tree = ast.parse(path.read_text(), str(path))
+    type_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _is_type_checking(block.test)
+                 for stmt in block.body for n in ast.walk(stmt)}     # `if TYPE_CHECKING:` runs no import
     out = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             out += [(a.name, [], node.lineno) for a in node.names if a.name.split(".")[0] in PACKAGES]
         elif isinstance(node, ast.ImportFrom):
@@ -95,13 +105,15 @@ def find_cycle(graph: dict[str, set[str]], within: str) -> list[str] | None:
 
 
 def test_the_graph_reader_sees_imports_inside_functions(tmp_path):
-    src = "def f():\n    from ..io import atomic_write\n    from . import sibling\n"
+    src = ("def f():\n    from ..io import atomic_write\n    from . import sibling\n"
+           "if TYPE_CHECKING:\n    from .run import execute\n")
     fake = tmp_path / "benchmark" / "train"
     fake.mkdir(parents=True)
     (fake / "mod.py").write_text(src)
     modules = {"benchmark.io": Path(), "benchmark.train.sibling": Path()}
     got = imports_of("benchmark.train.mod", fake / "mod.py", modules)
     assert ("benchmark.io", ["atomic_write"], 2) in got and ("benchmark.train.sibling", [], 3) in got
+    assert not any(target.startswith("benchmark.train.run") for target, _, _ in got)    # type-only
 
 
 def test_find_cycle_finds_a_planted_cycle_and_nothing_in_a_dag():

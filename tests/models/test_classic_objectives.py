@@ -1,4 +1,4 @@
-"""The classic objectives (issue 3): losses against hand-derived values, one real Lightning training step of
+"""The classic objectives: losses against hand-derived values, one real Lightning training step of
 every registered variant on both architectures, and a conditional GAN whose samples carry their class."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The course objectives (issue 4) against independent computations: f-GAN bounds at the optimal critic vs
+"""The course objectives against independent computations: f-GAN bounds at the optimal critic vs
 closed-form divergences, Fenchel–Young equality, the unbiased MMD² vs a double loop, the EBGAN hinge and
 pulling-away term at known values, uLSIF's minimiser, and the class prior π of ``minimax``."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The training tricks of seed 002 as options of the base module (issue 4): minibatch discrimination,
+"""The training tricks of seed 002 as options of the base module: minibatch discrimination,
 instance noise, the discriminator ensemble, the stop criteria and feature matching, each against a hand
 computation or a counted schedule."""
 from __future__ import annotations
