@@ -63,13 +63,15 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", help="budget in GAN iterations (generator steps)")
     p.add_argument("--config", help="YAML file of option overrides")
     p.add_argument("--results-dir", dest="results_dir", help="where runs/ and samples/ go (default results)")
+    p.add_argument("--progress", choices=("auto", "on", "off"),
+                   help="live progress line (auto, the default: on a TTY unless $CI is set)")
 
 
 def gather_run_options(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if args.config:
         options.update({k.replace("-", "_"): v for k, v in load_yaml_mapping(args.config).items()})
-    for k in ("variant", "data", "seed", "iterations", "results_dir"):
+    for k in ("variant", "data", "seed", "iterations", "results_dir", "progress"):
         if getattr(args, k, None) is not None:
             options[k] = getattr(args, k)
     options.update(parse_extra_options(extra))
@@ -158,7 +160,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         rec = execute(run.options)
         print(f"{rec['run_id']}: {rec['status']} in {rec['wall_time_s']:.1f} s")
         return 0 if rec["status"] != "failed" else 1
-    S.run_sweep(spec, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs)
+    S.run_sweep(spec, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs, progress=args.progress)
     return 0
 
 
@@ -223,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the expanded runs and exit")
     p.add_argument("--export-wandb", metavar="FILE", help="write the sweep as a W&B sweep configuration")
     p.add_argument("--index", type=int, default=None, help="run only the K-th run of the sweep (W&B agents)")
+    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="live progress (auto: on a TTY unless $CI is set)")
     p = sub.add_parser("check", help="compare the latest results with results/thresholds.yaml (exit 1 on a breach)")
     p.add_argument("--thresholds", default="results/thresholds.yaml")
     p.add_argument("--results-dir", dest="results_dir", default="results")
