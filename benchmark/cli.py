@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from .commands import add_evaluate_parser, add_perf_parser, add_theory_parser
 from .errors import EXIT_USAGE, UsageError
 from .io import check_writable, load_yaml_mapping
 
@@ -38,21 +39,10 @@ def parse_extra_options(tokens: list[str]) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------------ commands
 def cmd_list(args: argparse.Namespace) -> int:
-    import datamodules
-    import models
-    from . import score as metrics
+    """The registries from a static catalogue (no torch import; tests/test_fast_cli.py keeps it honest)."""
+    from .commands import list_text
 
-    print("variants:")
-    for name, cls in sorted(models.VARIANTS.items()):
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        print(f"  {name:16s} {doc}")
-    print("datasets:")
-    for name, cls in sorted(datamodules.DATAMODULES.items()):
-        print(f"  {name:16s} {cls.kind:6s} {'x'.join(map(str, cls.dims)):10s} metrics: {', '.join(cls.metrics)}")
-    print("metrics:")
-    for name, group in sorted(metrics.METRIC_GROUPS.items()):
-        arrow = "higher is better" if group.higher_is_better.get(name, True) else "lower is better"
-        print(f"  {name:16s} {arrow}")
+    sys.stdout.write(list_text())
     return 0
 
 
@@ -232,12 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--group", default=None, help="only runs of this sweep group")
     p.add_argument("--only", default="", help="only the bounds of VARIANT/DATASET[,VARIANT/DATASET...]")
-    from .perf.harness import add_parser as add_perf_parser
-    from .score.folder import add_evaluate_parser
-
-    add_perf_parser(sub)
+    add_perf_parser(sub)                             # argument definitions only: no torch import
     add_evaluate_parser(sub)
-    __import__("benchmark.theory").theory.add_parser(sub)
+    add_theory_parser(sub)
     p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     return parser
