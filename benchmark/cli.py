@@ -231,14 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_options(args: argparse.Namespace) -> int:
-    from .train.options import option_table
+    from .train.option_help import format_rows, option_rows
 
     try:
-        rows = option_table(args.variant, args.data)
+        rows = option_rows(args.variant, args.data)
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    for owner, name, default in rows:
-        print(f"  {owner:10s} --{name.replace('_', '-'):22s} {default!r}")
+    print(f"options of a run of {args.variant!r} on {args.data!r} (owner, --name, default, type or choices, help):")
+    sys.stdout.write(format_rows(rows))
     return 0
 
 
