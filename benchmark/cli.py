@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from .commands import add_evaluate_parser, add_perf_parser, add_theory_parser
 from .errors import EXIT_USAGE, UsageError
 from .io import check_writable, load_yaml_mapping
 
@@ -38,21 +39,10 @@ def parse_extra_options(tokens: list[str]) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------------ commands
 def cmd_list(args: argparse.Namespace) -> int:
-    import datamodules
-    import models
-    from . import score as metrics
+    """The registries from a static catalogue (no torch import; tests/test_fast_cli.py keeps it honest)."""
+    from .commands import list_text
 
-    print("variants:")
-    for name, cls in sorted(models.VARIANTS.items()):
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        print(f"  {name:16s} {doc}")
-    print("datasets:")
-    for name, cls in sorted(datamodules.DATAMODULES.items()):
-        print(f"  {name:16s} {cls.kind:6s} {'x'.join(map(str, cls.dims)):10s} metrics: {', '.join(cls.metrics)}")
-    print("metrics:")
-    for name, group in sorted(metrics.METRIC_GROUPS.items()):
-        arrow = "higher is better" if group.higher_is_better.get(name, True) else "lower is better"
-        print(f"  {name:16s} {arrow}")
+    sys.stdout.write(list_text())
     return 0
 
 
@@ -63,13 +53,15 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", help="budget in GAN iterations (generator steps)")
     p.add_argument("--config", help="YAML file of option overrides")
     p.add_argument("--results-dir", dest="results_dir", help="where runs/ and samples/ go (default results)")
+    p.add_argument("--progress", choices=("auto", "on", "off"),
+                   help="live progress line (auto, the default: on a TTY unless $CI is set)")
 
 
 def gather_run_options(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if args.config:
         options.update({k.replace("-", "_"): v for k, v in load_yaml_mapping(args.config).items()})
-    for k in ("variant", "data", "seed", "iterations", "results_dir"):
+    for k in ("variant", "data", "seed", "iterations", "results_dir", "progress"):
         if getattr(args, k, None) is not None:
             options[k] = getattr(args, k)
     options.update(parse_extra_options(extra))
@@ -158,7 +150,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         rec = execute(run.options)
         print(f"{rec['run_id']}: {rec['status']} in {rec['wall_time_s']:.1f} s")
         return 0 if rec["status"] != "failed" else 1
-    S.run_sweep(spec, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs)
+    S.run_sweep(spec, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs, progress=args.progress)
     return 0
 
 
@@ -223,31 +215,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the expanded runs and exit")
     p.add_argument("--export-wandb", metavar="FILE", help="write the sweep as a W&B sweep configuration")
     p.add_argument("--index", type=int, default=None, help="run only the K-th run of the sweep (W&B agents)")
+    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="live progress (auto: on a TTY unless $CI is set)")
     p = sub.add_parser("check", help="compare the latest results with results/thresholds.yaml (exit 1 on a breach)")
     p.add_argument("--thresholds", default="results/thresholds.yaml")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--group", default=None, help="only runs of this sweep group")
     p.add_argument("--only", default="", help="only the bounds of VARIANT/DATASET[,VARIANT/DATASET...]")
-    from .perf.harness import add_parser as add_perf_parser
-    from .score.folder import add_evaluate_parser
-
-    add_perf_parser(sub)
+    add_perf_parser(sub)                             # argument definitions only: no torch import
     add_evaluate_parser(sub)
-    __import__("benchmark.theory").theory.add_parser(sub)
+    add_theory_parser(sub)
     p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     return parser
 
 
 def cmd_options(args: argparse.Namespace) -> int:
-    from .train.options import option_table
+    from .train.option_help import format_rows, option_rows
 
     try:
-        rows = option_table(args.variant, args.data)
+        rows = option_rows(args.variant, args.data)
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    for owner, name, default in rows:
-        print(f"  {owner:10s} --{name.replace('_', '-'):22s} {default!r}")
+    print(f"options of a run of {args.variant!r} on {args.data!r} (owner, --name, default, type or choices, help):")
+    sys.stdout.write(format_rows(rows))
     return 0
 
 

@@ -22,6 +22,7 @@ from typing import Any, Iterator
 
 import torch
 
+from ..commands import PERF_DEFAULT_VARIANTS, add_perf_parser
 from ..io import atomic_write_json, atomic_write_text, load_runs
 from ..score.fidelity import InceptionEmbedder, InceptionMetrics
 from ..score.inception import resolve_inception_weights
@@ -31,7 +32,7 @@ from .data import measure_loader_throughput
 
 
 # the classic objectives: one per cost class (single critic step, n_critic = 5, gradient penalty)
-DEFAULT_VARIANTS = ("minimax", "nsgan", "lsgan", "wgan", "wgan_gp")
+DEFAULT_VARIANTS = PERF_DEFAULT_VARIANTS
 
 
 # ------------------------------------------------------------------------------- the two training loops
@@ -489,17 +490,8 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("perf", help="benchmark the benchmark: step overhead vs plain PyTorch, data, metrics")
-    p.add_argument("--quick", action="store_true", help="fewer iterations and repeats")
-    p.add_argument("--variants", default="",
-                   help=f"comma-separated, or 'all' (default: {','.join(DEFAULT_VARIANTS)}, a few minutes here)")
-    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
-    p.add_argument("--results-dir", dest="results_dir", default="results")
-    p.add_argument("--skip-dcgan", action="store_true")
-    p.add_argument("--skip-ablation", action="store_true", help="skip the before/after rows of the step fast paths")
-    p.add_argument("--skip-fast-paths", action="store_true", help="skip channels-last/bf16/compile on DCGAN-32")
-    p.add_argument("--skip-data", action="store_true")
-    p.add_argument("--skip-metrics", action="store_true")
+    """The ``perf`` sub-command (defined in :mod:`benchmark.commands`, so the CLI need not import this module)."""
+    add_perf_parser(sub)
 
 
 def cmd_perf(args: argparse.Namespace) -> int:

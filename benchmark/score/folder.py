@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..commands import add_evaluate_parser as add_light_evaluate_parser
 from ..io import atomic_write_text
 from .registry import evaluate, groups_for
 
@@ -133,20 +134,7 @@ def write_json(result: dict, path: str | os.PathLike) -> None:
 
 def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``evaluate`` sub-command to an ``argparse`` sub-parsers object; its handler is :func:`run_evaluate`."""
-    p = subparsers.add_parser("evaluate", help="score a folder of images against a dataset or another folder",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--images", required=True, help="folder of generated images (PNG/JPG)")
-    p.add_argument("--reference", required=True, help="dataset name (its reference split) or a folder")
-    p.add_argument("--metrics", default=None,
-                   help="comma-separated metric names (default: the reference dataset's own metrics)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-real", type=int, default=None, help="real images for the reference statistics")
-    p.add_argument("--inception-weights", default=None,
-                   help="torch-fidelity-format Inception weights (else $GANBENCH_INCEPTION_WEIGHTS, torch-fidelity's "
-                        "cache, or the converted offline copy)")
-    p.add_argument("--cache-dir", default=None, help="GANBench cache (default $GANBENCH_CACHE or ~/.cache/ganbench)")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--json", default=None, help="also write the scores and protocols to this file")
+    p = add_light_evaluate_parser(subparsers)
     p.set_defaults(func=run_evaluate)
     return p
 

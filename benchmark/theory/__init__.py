@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from ..commands import add_theory_parser
 from ..errors import UsageError
 from ..io import atomic_write_json, atomic_write_text, check_writable
 
@@ -143,13 +144,8 @@ def parse_only(text: str | None) -> list[int] | None:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("theory", help="measure the course's claims (D*, JSD, vanishing gradients, WGAN "
-                                             "critic, f-divergence bounds, mode collapse) on known densities")
-    p.add_argument("--out", default="results/theory", help="output directory (default results/theory)")
-    p.add_argument("--quick", action="store_true", help="reduced sizes (a smoke check, about a minute)")
-    p.add_argument("--only", default=None, metavar="1,2,...",
-                   help="experiments to run: " + ", ".join(f"{k} {v[0]}" for k, v in EXPERIMENTS.items()))
-    return p
+    """The ``theory`` sub-command (defined in :mod:`benchmark.commands`, so the CLI need not import torch)."""
+    return add_theory_parser(subparsers)
 
 
 def cmd_theory(args: argparse.Namespace) -> int:

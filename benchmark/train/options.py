@@ -52,12 +52,13 @@ class RunOptions:
                                       # hyper-parameters are refused instead of starting a new run
     fuse_iterations: int = 0          # GAN iterations per Lightning training_step (0 = auto, see
                                       # ResolvedRun.fused_iterations): same batches and maths, less dispatch
+    progress: Literal["auto", "on", "off"] = "auto"   # live progress line; auto: on a TTY unless $CI is set
 
 
 # options that say *how* a run executes, not *what* it computes: they do not enter the run's identity
 EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "strategy", "threads", "wandb",
                      "project", "group", "resume", "checkpoint_every", "name", "sample_every", "compile",
-                     "channels_last", "eval_every", "eval_samples", "fuse_iterations"}
+                     "channels_last", "eval_every", "eval_samples", "fuse_iterations", "progress"}
 # datamodule options that say where/how data is read, not which data: the same run on another machine
 # (another data root, a cache or not) keeps its identity
 DATA_EXECUTION_OPTIONS = {"root", "download", "cache", "num_threads", "on_device"}

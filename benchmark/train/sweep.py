@@ -33,6 +33,7 @@ from models import VARIANTS, ConfigError
 
 from ..io import load_yaml_mapping, run_id
 from .options import resolve
+from .progress import CLEAR, ProgressDisplay, QueueReporter, format_duration, progress_enabled
 from .run import execute
 
 SWEEP_KEYS = {"name", "description", "seeds", "variants", "datasets", "options", "dataset_options",
@@ -127,9 +128,12 @@ class Progress:
     def __init__(self, total: int, stream=sys.stdout) -> None:
         self.total, self.stream, self.t0, self.done, self.train_s = total, stream, time.perf_counter(), 0, 0.0
 
-    def start(self, k: int, run: PlannedRun) -> None:
+    def label(self, k: int, run: PlannedRun) -> str:
         o = run.options
-        self.stream.write(f"[{k}/{self.total}] {o['variant']:15s} {o['data']:10s} seed {o['seed']} ... ")
+        return f"[{k}/{self.total}] {o['variant']:15s} {o['data']:10s} seed {o['seed']} ..."
+
+    def start(self, k: int, run: PlannedRun) -> None:
+        self.stream.write(self.label(k, run) + " ")
         self.stream.flush()
 
     def finish(self, record: dict, remaining: int) -> None:
@@ -148,8 +152,14 @@ class Progress:
 
 
 def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None, jobs: int = 1,
-              stream=sys.stdout) -> list[dict]:
-    """Run every planned run not already done; returns the records of the runs executed now."""
+              stream=sys.stdout, progress: str = "auto") -> list[dict]:
+    """Run every planned run not already done; returns the records of the runs executed now.
+
+    ``progress`` (``auto``/``on``/``off``, see :mod:`benchmark.train.progress`): a live line per run, or with
+    ``jobs > 1`` a sweep line (runs done, running, the running runs' iterations, elapsed, ETA) redrawn while
+    the workers train; ``auto`` shows it when ``stream`` is a TTY and ``$CI`` is not set.
+    """
+    live = progress_enabled(progress, stream)
     planned = plan(spec, quick=quick, results_dir=results_dir)
     todo = [(k, r) for k, r in enumerate(planned, 1) if not is_done(r.path)]
     progress = Progress(len(planned), stream)
@@ -157,18 +167,25 @@ def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | N
         if is_done(r.path):
             progress.skip(k, r)
     if jobs > 1 and len(todo) > 1:
-        return _run_parallel(todo, jobs, progress)
+        return _run_parallel(todo, jobs, progress, live=live)
     records = []
     for i, (k, r) in enumerate(todo):
         progress.start(k, r)
-        rec = execute(r.options)
+        display = [ProgressDisplay(progress.label(k, r), stream)] if live else []
+        rec = execute({**r.options, "progress": "off"}, callbacks=display)
         records.append(rec)
         progress.finish(rec, len(todo) - i - 1)
     return records
 
 
-def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progress) -> list[dict]:
-    """N worker processes, each with its own CPU threads (or its own GPU via CUDA_VISIBLE_DEVICES)."""
+def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progress, *, live: bool = False,
+                  heartbeat_s: float = 2.0) -> list[dict]:
+    """N worker processes, each with its own CPU threads (or its own GPU via CUDA_VISIBLE_DEVICES).
+
+    With ``live`` the workers report their iterations through a queue (:class:`QueueReporter`) and the parent
+    redraws one line every ``heartbeat_s`` seconds while it waits: ``k/N runs done, R running (iterations),
+    elapsed, ETA``; the ETA counts the running runs' fractions done.
+    """
     import multiprocessing as mp
 
     import torch
@@ -176,22 +193,66 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
     n_gpu = torch.cuda.device_count()
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = mp.get_context("spawn")
-    records = []
-    with ctx.Pool(jobs, initializer=_worker_init, initargs=(n_gpu, threads)) as pool:
-        for i, rec in enumerate(pool.imap_unordered(_worker_run, [r.options for _, r in todo])):
+    queue = ctx.Queue() if live else None
+    records: list[dict] = []
+    running: dict[str, tuple[int, int, float | None]] = {}      # label -> (iteration, total, it/s)
+    stream, t0 = progress.stream, time.perf_counter()
+    work = [(r.options, progress.label(k, r)) for k, r in todo]
+
+    def drain() -> None:
+        while queue is not None:
+            try:
+                label, it, total, rate = queue.get_nowait()
+            except Exception:
+                return
+            running[label] = (it, total, rate)
+
+    def heartbeat() -> None:
+        drain()
+        done = len(records)
+        fractions = [it / total for it, total, _ in running.values() if total]
+        progressed = done + sum(fractions)
+        elapsed = time.perf_counter() - t0
+        eta = elapsed / progressed * (len(todo) - progressed) if progressed > 0 else None
+        its = ", ".join(f"{it}/{total}" for it, total, _ in running.values())
+        busy = min(jobs, len(todo) - done)              # workers starting up have not reported yet
+        stream.write(f"{CLEAR}{done}/{len(todo)} runs done, {busy} running"
+                     f"{' (' + its + ' it)' if its else ''}, elapsed {format_duration(elapsed)}, "
+                     f"ETA {format_duration(eta)}")
+        stream.flush()
+
+    with ctx.Pool(jobs, initializer=_worker_init, initargs=(n_gpu, threads, queue)) as pool:
+        results = pool.imap_unordered(_worker_run_labelled, work)
+        while len(records) < len(todo):
+            if live:
+                heartbeat()
+                try:
+                    label, rec = results.next(timeout=heartbeat_s)
+                except mp.TimeoutError:
+                    continue
+                drain()
+                running.pop(label, None)
+                stream.write(CLEAR)
+            else:
+                label, rec = results.next()
             records.append(rec)
-            progress.stream.write(f"[{i + 1}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} seed {rec['seed']} ... ")
-            progress.finish(rec, len(todo) - i - 1)
+            stream.write(f"[{len(records)}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
+                         f"seed {rec['seed']} ... ")
+            progress.finish(rec, len(todo) - len(records))
     return records
 
 
 _WORKER_THREADS = 0
 
 
-def _worker_init(n_gpu: int, threads: int) -> None:
+_WORKER_QUEUE = None
+
+
+def _worker_init(n_gpu: int, threads: int, queue=None) -> None:
     import multiprocessing as mp
 
-    global _WORKER_THREADS
+    global _WORKER_THREADS, _WORKER_QUEUE
+    _WORKER_QUEUE = queue
     ident = mp.current_process()._identity
     idx = (ident[0] - 1) if ident else 0
     if n_gpu:
@@ -199,10 +260,14 @@ def _worker_init(n_gpu: int, threads: int) -> None:
     _WORKER_THREADS = threads
 
 
-def _worker_run(options: dict) -> dict:
+def _worker_run_labelled(work: tuple[dict, str]) -> tuple[str, dict]:
+    """Run one sweep run in a worker: its record with its label; progress goes to the parent's queue."""
+    options, label = work
+    options = {**options, "progress": "off"}            # the parent draws the progress, not the workers
     if _WORKER_THREADS and not options.get("threads"):
-        options = {**options, "threads": _WORKER_THREADS}
-    return execute(options)
+        options["threads"] = _WORKER_THREADS
+    reporters = [QueueReporter(_WORKER_QUEUE, label)] if _WORKER_QUEUE is not None else []
+    return label, execute(options, callbacks=reporters)
 
 
 def wandb_sweep_config(spec: dict[str, Any], sweep_path: str, n_runs: int, quick: bool = False) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from .checkpoint import AtomicCheckpointIO, RunCheckpoint
 from ..score import cheap_metrics
 from .metric_tracker import MetricTracker
 from .options import ResolvedRun
+from .progress import run_progress_callback
 
 
 def quiet_lightning() -> None:
@@ -69,7 +70,7 @@ def training_callbacks(resolved: ResolvedRun, dm, ckpt_dir: Path, config: dict[s
                        extra: list) -> list:
     """The callbacks of a run, in order: ``extra``, the in-training scores, checkpoints, W&B sample plots."""
     r = resolved.run
-    run_callbacks = list(extra)
+    run_callbacks = list(extra) + run_progress_callback(r.progress, extra)
     if r.eval_every:
         # cheap metrics of a small sample over training; added before RunCheckpoint, so a checkpoint taken
         # at an evaluation point holds that iteration's scores

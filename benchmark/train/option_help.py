@@ -1,0 +1,103 @@
+"""``python -m benchmark options``: every option of a run with its default, type, choices and one-line help.
+
+The help of a dataclass field is the trailing ``# ...`` comment of its line in the source (RunOptions, GANConfig
+and the variant Configs document their fields that way), read with :mod:`ast` (the fields) and :mod:`tokenize`
+(the comments); a field a subclass redeclares without a comment keeps its base class's help. A datamodule's
+constructor arguments get their type and default from the signature.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import io
+import textwrap
+import tokenize
+import typing
+from typing import Any, Literal, NamedTuple, Union
+
+from models import get_variant
+from models.config import field_types
+from datamodules import get_datamodule
+
+from .options import RunOptions, data_schema
+
+
+class OptionRow(NamedTuple):
+    owner: str          # "run", the variant or the dataset
+    name: str
+    default: Any
+    type: str           # "int", "float", "str", "bool", "float or None", "choice"
+    choices: tuple      # the Literal choices (empty for a free value)
+    help: str
+
+
+def field_comments(cls: type) -> dict[str, str]:
+    """``{field: trailing comment}`` of a dataclass and its dataclass bases (the subclass's comment wins)."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass) or klass is object:
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
+            continue
+        comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                    for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+                    if tok.type == tokenize.COMMENT}
+        body = ast.parse(source).body[0]
+        for node in getattr(body, "body", []):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                text = comments.get(node.end_lineno) or comments.get(node.lineno)
+                if text:
+                    out[node.target.id] = text
+    return out
+
+
+def describe_type(tp: Any) -> tuple[str, tuple]:
+    """``(type name, choices)`` of a type hint: ``Literal`` -> ``("choice", values)``; ``Optional[X]`` -> ``"X or None"``."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "choice", typing.get_args(tp)
+    if origin is Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        name, choices = describe_type(args[0]) if args else ("any", ())
+        return f"{name} or None", choices
+    return getattr(tp, "__name__", str(tp)), ()
+
+
+def option_rows(variant: str, data: str) -> list[OptionRow]:
+    """Every option of a run of ``variant`` on ``data``; ``--variant``/``--data`` show the chosen ones.
+
+    Raises:
+        KeyError: an unknown variant or dataset (the message lists the registered ones).
+    """
+    variant_cls, dm_cls = get_variant(variant), get_datamodule(data)
+    rows = []
+    for owner, cls in (("run", RunOptions), (variant, variant_cls.Config)):
+        comments, types = field_comments(cls), field_types(cls)
+        chosen = {"variant": variant, "data": data} if cls is RunOptions else {}
+        for f in dataclasses.fields(cls):
+            tname, choices = describe_type(types[f.name])
+            rows.append(OptionRow(owner, f.name, chosen.get(f.name, f.default), tname, choices,
+                                  comments.get(f.name, "")))
+    for name, (tp, default) in data_schema(dm_cls).items():
+        tname, choices = describe_type(tp)
+        rows.append(OptionRow(data, name, default, tname, choices, ""))
+    return rows
+
+
+def format_rows(rows: list[OptionRow]) -> str:
+    """One line per option: ``owner --name default type-or-choices help``."""
+    lines = []
+    for r in rows:
+        kind = "{" + ",".join(map(str, r.choices)) + "}" if r.choices else r.type
+        if r.choices and r.type != "choice":
+            kind += " or None"
+        default = "None" if r.default is None else str(r.default)
+        line = f"  {r.owner:10s} --{r.name.replace('_', '-'):22s} {default:10s} {kind:16s} {r.help}"
+        lines.append(line.rstrip())
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["OptionRow", "field_comments", "describe_type", "option_rows", "format_rows"]
