@@ -19,9 +19,10 @@ one starts, so a typo fails in a second, not after an hour.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
-import json
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ from typing import Any
 
 from models import ConfigError
 
-from ..io import load_yaml_mapping, run_id
+from ..io import FINISHED, load_yaml_mapping, record_status, run_id
+from .interrupt import STATE, catch_signals, install_persistent
 from .options import resolve
 from .run import execute
 
@@ -109,11 +111,9 @@ def plan(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None =
 
 
 def is_done(path: Path) -> bool:
-    """A run is done when its JSON exists and says completed or diverged (failed runs are retried)."""
-    try:
-        return json.loads(path.read_text()).get("status") in ("completed", "diverged")
-    except (OSError, json.JSONDecodeError):
-        return False
+    """A run is done when its JSON exists and says completed or diverged (failed and interrupted runs are
+    retried, resuming from their checkpoint; a file that is not a run record is not done)."""
+    return record_status(path) in FINISHED
 
 
 class Progress:
@@ -151,19 +151,30 @@ def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | N
     for k, r in enumerate(planned, 1):
         if is_done(r.path):
             progress.skip(k, r)
-    if jobs > 1 and len(todo) > 1:
-        return _run_parallel(todo, jobs, progress)
-    records = []
-    for i, (k, r) in enumerate(todo):
-        progress.start(k, r)
-        rec = execute(r.options)
-        records.append(rec)
-        progress.finish(rec, len(todo) - i - 1)
+    with catch_signals():
+        if jobs > 1 and len(todo) > 1:
+            records = _run_parallel(todo, jobs, progress)
+        else:
+            records = []
+            for i, (k, r) in enumerate(todo):
+                if STATE.signum:
+                    break
+                progress.start(k, r)
+                rec = execute(r.options)
+                records.append(rec)
+                progress.finish(rec, len(todo) - i - 1)
+    if STATE.signum:
+        finished = sum(rec.get("status") in FINISHED for rec in records)
+        progress.stream.write(f"sweep interrupted by {STATE.name}: {len(todo) - finished} of {len(planned)} runs "
+                              "remain; re-run the same command to resume\n")
+        progress.stream.flush()
     return records
 
 
 def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progress) -> list[dict]:
-    """N worker processes, each with its own CPU threads (or its own GPU via CUDA_VISIBLE_DEVICES)."""
+    """N worker processes, each with its own CPU threads (or its own GPU via CUDA_VISIBLE_DEVICES).
+
+    SIGTERM/SIGINT: forwarded to the workers; each stops its run (recorded ``interrupted``) and skips the rest."""
     import multiprocessing as mp
 
     import torch
@@ -173,10 +184,27 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
     ctx = mp.get_context("spawn")
     records = []
     with ctx.Pool(jobs, initializer=_worker_init, initargs=(n_gpu, threads)) as pool:
-        for i, rec in enumerate(pool.imap_unordered(_worker_run, [r.options for _, r in todo])):
-            records.append(rec)
-            progress.stream.write(f"[{i + 1}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} seed {rec['seed']} ... ")
-            progress.finish(rec, len(todo) - i - 1)
+        workers = [p.pid for p in getattr(pool, "_pool", [])]
+
+        def forward(signum, frame):
+            if not STATE.signum:
+                STATE.signum = signum
+            for pid in workers:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
+
+        previous = signal.signal(signal.SIGTERM, forward), signal.signal(signal.SIGINT, forward)
+        try:
+            for i, rec in enumerate(pool.imap_unordered(_worker_run, [r.options for _, r in todo])):
+                records.append(rec)
+                if rec.get("status") == "not started":
+                    continue
+                progress.stream.write(f"[{i + 1}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
+                                      f"seed {rec['seed']} ... ")
+                progress.finish(rec, len(todo) - i - 1)
+        finally:
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
     return records
 
 
@@ -192,9 +220,12 @@ def _worker_init(n_gpu: int, threads: int) -> None:
     if n_gpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(idx % n_gpu)
     _WORKER_THREADS = threads
+    install_persistent()                          # a signal stops this worker's run and skips its next ones
 
 
 def _worker_run(options: dict) -> dict:
+    if STATE.signum:
+        return {"status": "not started"}
     if _WORKER_THREADS and not options.get("threads"):
         options = {**options, "threads": _WORKER_THREADS}
     return execute(options)
