@@ -195,10 +195,12 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
 
         previous = signal.signal(signal.SIGTERM, forward), signal.signal(signal.SIGINT, forward)
         try:
-            for i, rec in enumerate(pool.imap_unordered(_worker_run, [r.options for _, r in todo])):
+            i = -1
+            for rec in pool.imap_unordered(_worker_run, [r.options for _, r in todo]):
                 records.append(rec)
-                if rec.get("status") == "not started":
+                if rec.get("status") == "not started":      # skipped by a worker after a signal
                     continue
+                i += 1
                 progress.stream.write(f"[{i + 1}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
                                       f"seed {rec['seed']} ... ")
                 progress.finish(rec, len(todo) - i - 1)
