@@ -81,6 +81,8 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     record = execute(resolved)
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
+    if record["status"] == "interrupted":
+        return interrupted_exit(record)
     if getattr(rank_zero_only, "rank", 0) != 0:          # DDP: only rank 0 wrote the run and reports it
         return 0 if record["status"] != "failed" else 1
     print(f"{record['run_id']}: {record['status']} after {record['steps']} iterations "
@@ -89,8 +91,19 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"  {k:16s} {v if v is None else f'{v:.4g}'}")
     if record.get("error"):
         print(f"  error: {record['error']}")
-    print(f"  -> {Path(resolved.run.results_dir) / 'runs' / (record['run_id'] + '.json')}")
+    print(f"  -> {record.get('written_to') or Path(resolved.run.results_dir) / 'runs' / (record['run_id'] + '.json')}")
     return 0 if record["status"] != "failed" else 1
+
+
+def interrupted_exit(record: dict) -> int:
+    """One line for a run stopped by SIGTERM/SIGINT; the exit status 128 + signum (143 / 130)."""
+    from .train.interrupt import STATE
+
+    kept = (f"checkpoint {record['checkpoint']} kept: re-run the same command to resume" if record.get("checkpoint")
+            else "no checkpoint (checkpoint_every=0): a re-run starts over; use --checkpoint-every N to resume")
+    print(f"{record['run_id']}: interrupted by {record.get('signal') or STATE.name} at iteration "
+          f"{record['steps']}; {kept}", flush=True)
+    return STATE.exit_code or 143
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -148,10 +161,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"{run.run_id}: done already (skipped)")
             return 0
         rec = execute(run.options)
+        if rec["status"] == "interrupted":
+            return interrupted_exit(rec)
         print(f"{rec['run_id']}: {rec['status']} in {rec['wall_time_s']:.1f} s")
         return 0 if rec["status"] != "failed" else 1
+    from .train.interrupt import STATE
+
     S.run_sweep(spec, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs, progress=args.progress)
-    return 0
+    return STATE.exit_code
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -186,6 +203,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     try:
         return run_evaluate(args)
+    except KeyboardInterrupt:
+        print("evaluate interrupted (Ctrl-C): nothing was written; re-run the command to score", file=sys.stderr)
+        return 130
     except (FileNotFoundError, KeyError, ValueError) as e:
         raise UsageError(str(e.args[0]) if e.args else str(e)) from None
 

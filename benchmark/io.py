@@ -7,14 +7,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import math
 import platform
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable
 
 from .errors import UsageError
 
-RUN_STATUSES = ("completed", "diverged", "failed")
+RUN_STATUSES = ("completed", "diverged", "failed", "interrupted")
+FINISHED = ("completed", "diverged")     # a run with one of these records is done (not retried, never replaced)
+ATTEMPT_MARK = ".failed-"                # runs/<id>.failed-<stamp>.json: an attempt kept beside a finished record
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
@@ -52,8 +56,64 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda f: torch.save(obj, f))
 
 
+NONFINITE_KEY = "nonfinite"     # {"metrics.reverse_kl": "inf", "history.3.loss_d": "nan", ...}
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    """Standard JSON (no ``NaN``/``Infinity``, which strict parsers reject): in a mapping ``obj`` each
+    non-finite float becomes ``null`` and its dotted path goes into ``obj["nonfinite"]`` with ``"nan"``,
+    ``"inf"`` or ``"-inf"``; :func:`restore_nonfinite` (used by :func:`load_runs`) puts the values back."""
+    obj = _json_ready(obj)
+    flags: dict[str, str] = {}
+    clean = _strip_nonfinite(obj, "", flags)
+    if flags and isinstance(clean, dict):
+        clean[NONFINITE_KEY] = {**(clean.get(NONFINITE_KEY) or {}), **flags}
+    elif flags:
+        clean = _strip_nonfinite(obj, "", {})
+    return atomic_write_text(path, json.dumps(clean, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def _json_ready(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {k: _json_ready(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_json_ready(v) for v in o]
+    if isinstance(o, (str, int, float, bool)) or o is None:
+        return o
+    return _json_ready(_json_default(o))
+
+
+def _strip_nonfinite(o: Any, where: str, flags: dict[str, str]) -> Any:
+    if isinstance(o, float) and not math.isfinite(o):
+        flags[where] = "nan" if math.isnan(o) else ("inf" if o > 0 else "-inf")
+        return None
+    if isinstance(o, dict):
+        return {k: _strip_nonfinite(v, f"{where}.{k}" if where else str(k), flags) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_strip_nonfinite(v, f"{where}.{i}" if where else str(i), flags) for i, v in enumerate(o)]
+    return o
+
+
+def restore_nonfinite(rec: dict) -> dict:
+    """Undo :func:`atomic_write_json`'s ``nonfinite`` scheme in place (old files with bare ``NaN``/``Infinity``
+    parse as they are)."""
+    flags = rec.pop(NONFINITE_KEY, None)
+    if not isinstance(flags, dict):
+        return rec
+    for where, value in flags.items():
+        keys = str(where).split(".")
+        node: Any = rec
+        try:
+            for k in keys[:-1]:
+                node = node[int(k)] if isinstance(node, list) else node[k]
+            last = keys[-1]
+            if isinstance(node, list):
+                node[int(last)] = float(value)
+            elif isinstance(node, dict):
+                node[last] = float(value)
+        except (KeyError, IndexError, ValueError, TypeError):
+            continue
+    return rec
 
 
 def _json_default(o: Any) -> Any:
@@ -92,13 +152,19 @@ def load_yaml_mapping(path: str | os.PathLike, what: str = "config") -> dict[str
 
 
 def check_writable(directory: str | os.PathLike) -> None:
-    """Fail early (before any training) when results cannot be written."""
+    """Fail early (before any training) when results cannot be written: ``directory`` and its existing
+    ``runs/``, ``samples/`` and ``checkpoints/``."""
     d = Path(directory)
     probe_dir = d
     while not probe_dir.exists():
         probe_dir = probe_dir.parent
     if not os.access(probe_dir, os.W_OK | os.X_OK) or (d.exists() and not d.is_dir()):
         raise UsageError(f"results directory {str(d)!r} is not writable: choose another with --results-dir")
+    for sub in ("runs", "samples", "checkpoints"):        # every output directory, before any training
+        out = d / sub
+        if out.exists() and (not out.is_dir() or not os.access(out, os.W_OK | os.X_OK)):
+            raise UsageError(f"output directory {str(out)!r} is not writable: make it writable (chmod u+w) or "
+                             "choose another --results-dir")
 
 
 def config_key(config: dict) -> str:
@@ -116,14 +182,50 @@ def runs_dir(results_dir: str | os.PathLike) -> Path:
     return Path(results_dir) / "runs"
 
 
+def read_record(path: str | os.PathLike) -> dict:
+    """One run record; ``ValueError`` says why a file is not one (unreadable, not UTF-8, not JSON, not a
+    mapping, no ``variant``)."""
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise ValueError(f"cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    try:
+        rec = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"is not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(rec, dict):
+        raise ValueError(f"holds a JSON {type(rec).__name__}, not a run record (a mapping)")
+    if "variant" not in rec:
+        raise ValueError("has no 'variant': not a run record")
+    return restore_nonfinite(rec)
+
+
+def record_status(path: str | os.PathLike) -> str | None:
+    """The ``status`` of the run record at ``path``; ``None`` when there is none or it is not a valid record."""
+    try:
+        status = read_record(path).get("status")
+    except ValueError:
+        return None
+    return status if isinstance(status, str) else None
+
+
 def load_runs(results_dir: str | os.PathLike) -> list[dict]:
-    """Every run record under ``results_dir/runs`` (unreadable files are reported, not fatal)."""
+    """Every run record under ``results_dir/runs``.
+
+    A file that is not a run record is skipped with a warning naming it and the reason (never fatal);
+    ``<id>.failed-<stamp>.json`` files (attempts that failed beside a finished record) are not loaded.
+    """
     out = []
     for p in sorted(runs_dir(results_dir).glob("*.json")):
+        if ATTEMPT_MARK in p.name:
+            continue
         try:
-            rec = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            print(f"warning: skipping unreadable run file {p}: {e}")
+            rec = read_record(p)
+        except ValueError as e:
+            print(f"warning: skipping run file {p}: it {e}; fix or delete it", file=sys.stderr)
             continue
         rec.setdefault("run_id", p.stem)
         out.append(rec)

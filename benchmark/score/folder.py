@@ -139,8 +139,24 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def check_evaluate_args(args: argparse.Namespace) -> None:
+    """``ValueError`` (exit 2 from the CLI) for a ``--num-real`` below 1 (a negative count would slice from the
+    end) and a ``--json`` path that cannot be written (a directory, a missing or read-only folder)."""
+    if args.num_real is not None and args.num_real < 1:
+        raise ValueError(f"--num-real {args.num_real} must be >= 1 (or left out for the metric's default)")
+    if args.json:
+        p = Path(args.json)
+        if p.is_dir():
+            raise ValueError(f"--json {args.json!r} is a directory: give a file name, e.g. {p / 'scores.json'}")
+        parent = p.parent if str(p.parent) else Path(".")
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise ValueError(f"--json {args.json!r}: folder {str(parent)!r} does not exist or is not writable; "
+                             "choose another path")
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``evaluate``: score, print, optionally write JSON; returns the exit code."""
+    check_evaluate_args(args)                  # bad input fails now, not after minutes of scoring
     fake = to_unit_images(args.images)
     dm = reference_datamodule(args.reference, fake)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else list(dm.metrics)

@@ -59,7 +59,8 @@ def load_checkpoint(path: Path) -> dict:
 
 def latest_readable(directory: Path) -> tuple[Path | None, dict | None]:
     """The newest checkpoint that loads; each unreadable one is reported on stderr and skipped."""
-    for path in list_checkpoints(directory):
+    paths = list_checkpoints(directory)
+    for i, path in enumerate(paths):
         try:
             ckpt = load_checkpoint(path)
             if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "ganbench_run" not in ckpt:
@@ -67,8 +68,10 @@ def latest_readable(directory: Path) -> tuple[Path | None, dict | None]:
             return path, ckpt
         except Exception as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            then = ("falling back to the previous one" if i + 1 < len(paths) else
+                    "no other checkpoint is left: training starts over (delete the file to silence this)")
             print(f"warning: checkpoint {path} is corrupt or truncated ({type(e).__name__}: {reason[:200]}); "
-                  "falling back to the previous one", file=sys.stderr)
+                  f"{then}", file=sys.stderr)
     return None, None
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
+import os
 import re
 import typing
 from dataclasses import dataclass, field
@@ -102,9 +104,14 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
         if tp is float:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            out = float(value)
+            if not math.isfinite(out):
+                raise ConfigError(f"{name}={value!r} is not a finite number; give a finite value")
+            return out
         if tp is str:
             return str(value)
+    except ConfigError:
+        raise
     except ValueError:
         raise ConfigError(f"{name}={value!r} is not a valid {getattr(tp, '__name__', tp)}") from None
     return value
@@ -173,6 +180,81 @@ class ResolvedRun:
         return max(d for d in range(1, cap + 1) if g % d == 0)
 
 
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+PRECISIONS = ("32-true", "32", "16-mixed", "16", "16-true", "bf16-mixed", "bf16", "bf16-true", "64-true", "64",
+              "transformer-engine", "transformer-engine-float16")
+
+
+def strategy_choices() -> list[str]:
+    """``auto`` and every strategy name Lightning's registry knows (``ddp``, ``ddp_spawn``, ``fsdp``, ...)."""
+    try:
+        from pytorch_lightning.strategies import StrategyRegistry
+
+        names = list(StrategyRegistry.available_strategies())
+    except Exception:                                  # pragma: no cover - an older Lightning
+        names = ["ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "fsdp", "deepspeed"]
+    return ["auto", *names]
+
+
+def available_devices(accelerator: str) -> tuple[str, int]:
+    """(what the devices are, how many this machine has) for an accelerator (``auto``: GPUs if any, else CPUs)."""
+    import torch
+
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        return "CUDA GPU(s)", torch.cuda.device_count()
+    if accelerator == "mps":
+        return "MPS device(s)", int(getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available())
+    if accelerator == "tpu":
+        import importlib.util
+
+        return "TPU core(s)", 8 if importlib.util.find_spec("torch_xla") else 0
+    return "CPU core(s)", os.cpu_count() or 1
+
+
+def check_execution(run: RunOptions) -> None:
+    """Reject execution options the Trainer, the seeding or W&B would fail on after set-up (``ConfigError``).
+
+    Checked here, before anything is written, so a typo never reaches :func:`benchmark.train.run.execute` (where
+    a failure is recorded) and never replaces a completed run's record.
+    """
+    if not 0 <= run.seed < 2 ** 32:
+        raise ConfigError(f"seed={run.seed} is out of range; choose 0 <= seed < 2**32")
+    if run.strategy not in (choices := strategy_choices()):
+        raise ConfigError(f"strategy={run.strategy!r} is not valid; choose one of: {', '.join(choices)}")
+    if str(run.precision) not in PRECISIONS:
+        raise ConfigError(f"precision={run.precision!r} is not valid; choose one of: {', '.join(PRECISIONS)}")
+    if run.accelerator not in ACCELERATORS:
+        raise ConfigError(f"accelerator={run.accelerator!r} is not valid; choose one of: {', '.join(ACCELERATORS)}")
+    d = str(run.devices).strip()
+    what, have = available_devices(run.accelerator)
+    if run.accelerator != "auto" and run.accelerator != "cpu" and have == 0:
+        raise ConfigError(f"accelerator={run.accelerator!r}: this machine has no {what}; use --accelerator cpu "
+                          "or auto")
+    if d != "auto":
+        if re.fullmatch(r"\d+", d):
+            n = int(d)
+            if n < 1:
+                raise ConfigError(f"devices={d!r} must be a positive count, a list like 0,1 or auto")
+        elif re.fullmatch(r"\[?\s*\d+(\s*,\s*\d+)*\s*,?\s*\]?", d):
+            ids = [int(x) for x in d.strip("[]").split(",") if x.strip()]
+            if len(set(ids)) != len(ids):
+                raise ConfigError(f"devices={d!r} lists a device twice; list each device once")
+            n = len(ids)
+            if run.accelerator != "cpu" and have and max(ids) >= have:
+                raise ConfigError(f"devices={d!r} names device {max(ids)}, but this machine has {have} {what} "
+                                  f"(0..{have - 1}); choose from those")
+        else:
+            raise ConfigError(f"devices={d!r} is not valid; give a positive count, a list like 0,1 or auto")
+        if n > have:
+            raise ConfigError(f"devices={d!r} asks for {n} {what}, but this machine has {have}; "
+                              f"use --devices {have} (or fewer) or auto")
+    from .tracking import wandb_mode, wandb_key_available
+
+    if wandb_mode(run.wandb) == "online" and not wandb_key_available():
+        raise ConfigError("W&B is online (WANDB_MODE or --wandb) but no API key is set: export WANDB_API_KEY, "
+                          "run `wandb login`, or use --wandb offline")
+
+
 def resolve(options: dict[str, Any], *, datamodule_cls: type | None = None) -> ResolvedRun:
     """Split, convert and validate a flat option dict (keys may use ``-`` or ``_``).
 
@@ -204,6 +286,7 @@ def resolve(options: dict[str, Any], *, datamodule_cls: type | None = None) -> R
                               f"valid options: {', '.join(valid)}")
     run = RunOptions(**run_kw)
     validate(run)
+    check_execution(run)
     if min(run.save_samples, run.checkpoint_every, run.threads, run.sample_every, run.eval_every,
            run.fuse_iterations) < 0 or run.num_nodes < 1 or run.eval_samples < 2:
         raise ConfigError("save_samples, checkpoint_every, threads, sample_every, eval_every and fuse_iterations "

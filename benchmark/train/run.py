@@ -28,6 +28,8 @@ scores once; the other ranks only take part in the gathers.
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 import time
 import traceback
 from datetime import datetime, timezone
@@ -38,14 +40,16 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.utilities.rank_zero import rank_zero_only
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from .. import score
 from ..errors import UsageError
-from ..io import atomic_write_json, package_versions, run_id
+from ..io import ATTEMPT_MARK, FINISHED, atomic_write, atomic_write_json, package_versions, record_status, run_id
 from ..samples import keep_samples, save_sample_plot
 from . import checkpoint as C
 from . import tracking
 from .callbacks import LoopTimer
+from .interrupt import STATE, StopOnSignal, catch_signals
 from .options import ResolvedRun, resolve
 from .trainer import build_model, fuse_steps, make_trainer, quiet_lightning, training_callbacks, world_size_of
 
@@ -75,6 +79,7 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
     t0 = time.perf_counter()
     is_zero = getattr(rank_zero_only, "rank", 0) == 0
     logger = None
+    model = None
     try:
         # bad input that needs the data or the checkpoints: UsageError before anything is written
         pl.seed_everything(r.seed, workers=True, verbose=False)
@@ -92,6 +97,8 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
                                       save_dir=os.environ.get("WANDB_DIR", "."))
         timer = LoopTimer()
         run_callbacks = training_callbacks(resolved, dm, ckpt_dir, config, logger, list(callbacks or []) + [timer])
+        stop = StopOnSignal(next((cb for cb in run_callbacks if isinstance(cb, C.RunCheckpoint)), None))
+        run_callbacks.append(stop)
         record["fast_paths"]["fuse_iterations"] = str(fuse_steps(resolved, model, dm, run_callbacks))
         trainer = make_trainer(resolved, logger, run_callbacks)
         t_train = time.perf_counter()
@@ -105,8 +112,13 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
             C.set_rng_state(resume_ckpt["ganbench_run"]["rng"][0])
             world = 1
         else:
-            trainer.fit(model, datamodule=dm, ckpt_path=str(resume_path) if resume_path else None,
-                        weights_only=True)
+            with catch_signals():
+                try:
+                    trainer.fit(model, datamodule=dm, ckpt_path=str(resume_path) if resume_path else None,
+                                weights_only=True)
+                except SIGTERMException:             # Lightning's own stop after a SIGTERM (StopOnSignal ran)
+                    if not STATE.signum:
+                        raise
             is_zero, world = trainer.is_global_zero, trainer.world_size
         del resume_ckpt
         record["train_time_s"] = time.perf_counter() - t_train
@@ -117,19 +129,27 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
         record["iterations_per_s"] = (model.iteration - record.get("resumed_at", 0)) / max(record["train_time_s"], 1e-9)
         if model.diverged_at is not None:
             record["status"], record["diverged_at"] = "diverged", model.diverged_at
+        elif STATE.signum and model.iteration < model.cfg.iterations:
+            # stopped by SIGTERM/SIGINT: resumable from the checkpoint StopOnSignal wrote (when checkpointing)
+            record["status"], record["signal"] = "interrupted", STATE.name
+            if r.checkpoint_every and C.list_checkpoints(ckpt_dir):
+                record["checkpoint"] = os.path.relpath(C.list_checkpoints(ckpt_dir)[0], results_dir)
         else:
             record["status"] = "completed"
-        _evaluate(record, resolved, model, dm, results_dir, rid, world=world, is_zero=is_zero)
+        if record["status"] != "interrupted":
+            _evaluate(record, resolved, model, dm, results_dir, rid, world=world, is_zero=is_zero)
     except UsageError:
         raise
     except Exception as e:                          # isolate: record the failure, keep the sweep going
         record["status"] = "failed"
         record["error"] = f"{type(e).__name__}: {e}"
         record["traceback"] = traceback.format_exc(limit=8)
+        if model is not None:                      # the iteration reached, not 0
+            record["steps"] = int(getattr(model, "iteration", 0) or 0)
     record["wall_time_s"] = time.perf_counter() - t0
     record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if is_zero:
-        atomic_write_json(results_dir / "runs" / f"{rid}.json", record)
+        record["written_to"] = write_record(results_dir, rid, record)
         try:
             plot = record.get("sample_plot")
             tracking.log_final(logger, record["metrics"], str(results_dir / plot) if plot else None, record["status"])
@@ -137,6 +157,27 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
             print(f"warning: W&B logging failed: {e}")
     tracking.finish(logger)
     return record
+
+
+def write_record(results_dir: Path, rid: str, record: dict) -> str:
+    """Write ``runs/<rid>.json``, except that an attempt that did not finish (failed, interrupted) never replaces
+    a finished record (completed or diverged) of the same run: it goes beside it, to
+    ``runs/<rid>.failed-<UTC timestamp>.json`` (:func:`benchmark.io.load_runs` skips those). Returns the path."""
+    path = results_dir / "runs" / f"{rid}.json"
+    if record["status"] not in FINISHED and record_status(path) in FINISHED:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        path = results_dir / "runs" / f"{rid}{ATTEMPT_MARK}{stamp}.json"
+        print(f"note: {rid} has a {record_status(results_dir / 'runs' / f'{rid}.json')} record, kept; this "
+              f"{record['status']} attempt is in {path}")
+    try:
+        atomic_write_json(path, record)
+    except OSError as e:                            # read-only runs/, full disk: never lose a trained result
+        fallback = Path(tempfile.gettempdir()) / f"ganbench-{path.name}"
+        atomic_write_json(fallback, record)
+        print(f"warning: could not write {path} ({e.strerror or e}); the run record is in {fallback}: move it "
+              f"to {path.parent} once that is writable", file=sys.stderr)
+        path = fallback
+    return str(path)
 
 
 def _finished(ckpt: dict, iterations: int) -> bool:
@@ -189,11 +230,16 @@ def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path,
         samples = torch.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
         arr = keep_samples(samples, dm.kind)
         sample_path = results_dir / "samples" / f"{rid}.npy"
-        sample_path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(sample_path, arr)
-        modes = dm.modes().numpy() if hasattr(dm, "modes") else None
-        png = save_sample_plot(arr, dm.kind, results_dir / "samples" / f"{rid}.png", modes=modes,
-                               title=f"{r.variant} on {r.data}, seed {r.seed}")
+        try:                                        # the scores matter more than the samples: keep them
+            atomic_write(sample_path, lambda f: np.save(f, arr))
+            modes = dm.modes().numpy() if hasattr(dm, "modes") else None
+            png = save_sample_plot(arr, dm.kind, results_dir / "samples" / f"{rid}.png", modes=modes,
+                                   title=f"{r.variant} on {r.data}, seed {r.seed}")
+        except OSError as e:
+            record["samples_error"] = f"{type(e).__name__}: {e}"
+            print(f"warning: samples of {rid} not saved ({e.strerror or e}); the scores are kept. Free space or "
+                  f"make {sample_path.parent} writable and re-run for plots", file=sys.stderr)
+            return
         record["samples"] = os.path.relpath(sample_path, results_dir)
         record["sample_plot"] = os.path.relpath(png, results_dir)
 

@@ -19,9 +19,10 @@ one starts, so a typo fails in a second, not after an hour.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
-import json
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from typing import Any
 from datamodules import DATAMODULES
 from models import VARIANTS, ConfigError
 
-from ..io import load_yaml_mapping, run_id
+from ..io import FINISHED, load_yaml_mapping, record_status, run_id
+from .interrupt import STATE, catch_signals, install_persistent
 from .options import resolve
 from .progress import CLEAR, ProgressDisplay, QueueReporter, format_duration, progress_enabled
 from .run import execute
@@ -115,11 +117,9 @@ def plan(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None =
 
 
 def is_done(path: Path) -> bool:
-    """A run is done when its JSON exists and says completed or diverged (failed runs are retried)."""
-    try:
-        return json.loads(path.read_text()).get("status") in ("completed", "diverged")
-    except (OSError, json.JSONDecodeError):
-        return False
+    """A run is done when its JSON exists and says completed or diverged (failed and interrupted runs are
+    retried, resuming from their checkpoint; a file that is not a run record is not done)."""
+    return record_status(path) in FINISHED
 
 
 class Progress:
@@ -166,15 +166,24 @@ def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | N
     for k, r in enumerate(planned, 1):
         if is_done(r.path):
             progress.skip(k, r)
-    if jobs > 1 and len(todo) > 1:
-        return _run_parallel(todo, jobs, progress, live=live)
-    records = []
-    for i, (k, r) in enumerate(todo):
-        progress.start(k, r)
-        display = [ProgressDisplay(progress.label(k, r), stream)] if live else []
-        rec = execute({**r.options, "progress": "off"}, callbacks=display)
-        records.append(rec)
-        progress.finish(rec, len(todo) - i - 1)
+    with catch_signals():
+        if jobs > 1 and len(todo) > 1:
+            records = _run_parallel(todo, jobs, progress, live=live)
+        else:
+            records = []
+            for i, (k, r) in enumerate(todo):
+                if STATE.signum:
+                    break
+                progress.start(k, r)
+                display = [ProgressDisplay(progress.label(k, r), stream)] if live else []
+                rec = execute({**r.options, "progress": "off"}, callbacks=display)
+                records.append(rec)
+                progress.finish(rec, len(todo) - i - 1)
+    if STATE.signum:
+        finished = sum(rec.get("status") in FINISHED for rec in records)
+        progress.stream.write(f"sweep interrupted by {STATE.name}: {len(todo) - finished} of {len(planned)} runs "
+                              "remain; re-run the same command to resume\n")
+        progress.stream.flush()
     return records
 
 
@@ -185,6 +194,8 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
     With ``live`` the workers report their iterations through a queue (:class:`QueueReporter`) and the parent
     redraws one line every ``heartbeat_s`` seconds while it waits: ``k/N runs done, R running (iterations),
     elapsed, ETA``; the ETA counts the running runs' fractions done.
+
+    SIGTERM/SIGINT: forwarded to the workers; each stops its run (recorded ``interrupted``) and skips the rest.
     """
     import multiprocessing as mp
 
@@ -195,6 +206,7 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
     ctx = mp.get_context("spawn")
     queue = ctx.Queue() if live else None
     records: list[dict] = []
+    shown = 0                                                     # records of runs that actually ran
     running: dict[str, tuple[int, int, float | None]] = {}      # label -> (iteration, total, it/s)
     stream, t0 = progress.stream, time.perf_counter()
     work = [(r.options, progress.label(k, r)) for k, r in todo]
@@ -222,23 +234,40 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
         stream.flush()
 
     with ctx.Pool(jobs, initializer=_worker_init, initargs=(n_gpu, threads, queue)) as pool:
-        results = pool.imap_unordered(_worker_run_labelled, work)
-        while len(records) < len(todo):
-            if live:
-                heartbeat()
-                try:
-                    label, rec = results.next(timeout=heartbeat_s)
-                except mp.TimeoutError:
+        workers = [p.pid for p in getattr(pool, "_pool", [])]
+
+        def forward(signum, frame):
+            if not STATE.signum:
+                STATE.signum = signum
+            for pid in workers:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
+
+        previous = signal.signal(signal.SIGTERM, forward), signal.signal(signal.SIGINT, forward)
+        try:
+            results = pool.imap_unordered(_worker_run_labelled, work)
+            while len(records) < len(todo):
+                if live and not STATE.signum:
+                    heartbeat()
+                    try:
+                        label, rec = results.next(timeout=heartbeat_s)
+                    except mp.TimeoutError:
+                        continue
+                    drain()
+                    running.pop(label, None)
+                    stream.write(CLEAR)
+                else:
+                    label, rec = results.next()
+                records.append(rec)
+                if rec.get("status") == "not started":      # skipped by a worker after a signal
                     continue
-                drain()
-                running.pop(label, None)
-                stream.write(CLEAR)
-            else:
-                label, rec = results.next()
-            records.append(rec)
-            stream.write(f"[{len(records)}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
-                         f"seed {rec['seed']} ... ")
-            progress.finish(rec, len(todo) - len(records))
+                shown += 1
+                stream.write(f"[{shown}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
+                             f"seed {rec['seed']} ... ")
+                progress.finish(rec, len(todo) - shown)
+        finally:
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
     return records
 
 
@@ -258,11 +287,14 @@ def _worker_init(n_gpu: int, threads: int, queue=None) -> None:
     if n_gpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(idx % n_gpu)
     _WORKER_THREADS = threads
+    install_persistent()                          # a signal stops this worker's run and skips its next ones
 
 
 def _worker_run_labelled(work: tuple[dict, str]) -> tuple[str, dict]:
     """Run one sweep run in a worker: its record with its label; progress goes to the parent's queue."""
     options, label = work
+    if STATE.signum:
+        return label, {"status": "not started"}
     options = {**options, "progress": "off"}            # the parent draws the progress, not the workers
     if _WORKER_THREADS and not options.get("threads"):
         options["threads"] = _WORKER_THREADS

@@ -21,6 +21,21 @@ def wandb_mode(requested: str = "auto") -> str:
     return "online" if os.environ.get("WANDB_API_KEY") else "offline"
 
 
+def wandb_key_available() -> bool:
+    """An API key in ``WANDB_API_KEY`` or a ``wandb login`` entry in ``~/.netrc`` (what online mode needs)."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        import netrc
+
+        path = os.environ.get("NETRC") or str(Path.home() / ".netrc")
+        auth = netrc.netrc(path).authenticators(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+                                                .split("://")[-1].split("/")[0])
+        return bool(auth and auth[2])
+    except Exception:
+        return False
+
+
 def make_logger(run_id: str, config: dict, *, requested: str = "auto", project: str = "ganbench", group: str = "",
                 tags: list[str] | None = None, save_dir: str | os.PathLike = ".") -> Any | None:
     """A ``WandbLogger`` for one run, or ``None`` when W&B is disabled."""

@@ -56,6 +56,23 @@ CASES = [
                                                         write(t, "th2.yaml", "nsgan: {ring8: {modes: '>= 7'}}\n"),
                                                         "--results-dir", r],
      ["unknown metric 'modes'", "choose one of:"]),
+    # execution options: rejected before set-up (they used to fail at exit 1 and replace a completed record)
+    ("bad strategy", lambda t, r: ["run", "--strategy", "dpp", "--results-dir", r],
+     ["strategy='dpp'", "choose one of:", "ddp", "ddp_spawn", "fsdp"]),
+    ("bad precision", lambda t, r: ["run", "--precision", "17", "--results-dir", r],
+     ["precision='17'", "choose one of:", "32-true", "bf16-mixed"]),
+    ("bad accelerator", lambda t, r: ["run", "--accelerator", "gpux", "--results-dir", r],
+     ["accelerator='gpux'", "choose one of:", "cpu", "auto"]),
+    ("devices 0", lambda t, r: ["run", "--devices", "0", "--results-dir", r], ["devices='0'", "positive count"]),
+    ("devices not a count", lambda t, r: ["run", "--devices", "two", "--results-dir", r], ["devices='two'", "auto"]),
+    ("more devices than the machine has", lambda t, r: ["run", "--accelerator", "cpu", "--devices", "4096",
+                                                        "--results-dir", r],
+     ["devices='4096'", "this machine has", "use --devices"]),
+    ("negative seed", lambda t, r: ["run", "--seed", "-1", "--results-dir", r], ["seed=-1", "0 <= seed"]),
+    ("infinite learning rate", lambda t, r: ["run", "--lr-g", "inf", "--results-dir", r],
+     ["lr_g='inf'", "finite"]),
+    ("nan instance noise", lambda t, r: ["run", "--instance-noise", "nan", "--results-dir", r],
+     ["instance_noise='nan'", "finite"]),
     ("unwritable results directory", lambda t, r: ["run", "--results-dir", write(t, "afile", "x")],
      ["afile", "is not writable"]),
 ]
@@ -74,6 +91,17 @@ def test_bad_input_one_error_line_exit_2_nothing_written(case, argv, fragments, 
         assert fragment in out.err, (fragment, out.err)
     print(f"{case}: {out.err.strip()}", file=sys.__stdout__)
     assert sorted(p.name for p in tmp_path.iterdir()) == before       # nothing written
+    assert not results.exists()
+
+
+def test_wandb_online_without_a_key_is_refused_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    results = tmp_path / "results"
+    assert main(["run", "--iterations", "2", "--results-dir", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "WANDB_API_KEY" in err and "offline" in err
     assert not results.exists()
 
 
