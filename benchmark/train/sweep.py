@@ -265,6 +265,10 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
                 stream.write(f"[{shown}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
                              f"seed {rec['seed']} ... ")
                 progress.finish(rec, len(todo) - shown)
+            # let the workers exit on their own: Pool.__exit__ would terminate() them with SIGTERM, which a
+            # worker records as an interruption (install_persistent) instead of dying, and the join would hang
+            pool.close()
+            pool.join()
         finally:
             signal.signal(signal.SIGTERM, previous[0])
             signal.signal(signal.SIGINT, previous[1])
