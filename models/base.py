@@ -228,11 +228,13 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         d = self.dispatch()
         loss: Tensor | None = None
         game: Tensor | None = None                   # Σ_i d_loss of member i, without penalties
+        stop = self._stop_criteria_on()              # the sum is needed only by the stop criteria
         for disc in self.discriminators:
             real_c, fake_c = self.critique(disc, x, y), self.critique(disc, fake, y)
             term = self.d_loss(real_c, fake_c)
             loss = term if loss is None else loss + term
-            game = term.detach() if game is None else game + term.detach()
+            if stop:
+                game = term.detach() if game is None else game + term.detach()
             penalty = self.d_penalty(disc, real_c.x, fake_c.x, y)
             if penalty is not None:
                 self.track("d_penalty", penalty)
@@ -245,7 +247,7 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         if self.cfg.n_discriminators == 1:             # D(x) and D(G(z)) averaged over the window at the flush
             self.track("d_real", real_c.score)
             self.track("d_fake", fake_c.score)
-        if self._stop_criteria_on():
+        if stop:
             c1 = self.cfg.stop_d_above
             self._advance_stop_phase("d", self.stop_value(game), lambda v: c1 is None or v <= c1)
 

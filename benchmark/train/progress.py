@@ -114,12 +114,12 @@ class ProgressDisplay(_IterationWatch):
         return self._stream or sys.stdout
 
     def is_tty(self) -> bool:
-        if self._tty is not None:
-            return self._tty
-        try:
-            return self.stream.isatty()
-        except (AttributeError, ValueError):
-            return False
+        if self._tty is None:                   # asked once: isatty() is a system call, this runs every step
+            try:
+                self._tty = bool(self.stream.isatty())
+            except (AttributeError, ValueError):
+                self._tty = False
+        return self._tty
 
     def _write(self, text: str) -> None:
         self.stream.write(text)
