@@ -303,7 +303,7 @@ def plot_metric_vs_iteration(by_label: dict[str, list[dict]], metrics: list[str]
     panels: list[tuple[str, list[tuple[str, Any]]]] = []
     for m in metrics:
         lines = [(lab, metric_curve(rs, m)) for lab, rs in by_label.items()]
-        lines = [(lab, c) for lab, c in lines if c is not None and len(c[0]) > 1]
+        lines = [(lab, c) for lab, c in lines if c is not None]        # one point is drawn too
         if lines:
             panels.append((f"{m} {arrow(m)} during training", lines))
     # final metric vs budget: runs whose configurations differ only in the budget (and the seed)
@@ -394,8 +394,8 @@ def plot_mode_coverage(picks: list[tuple[str, dict]], results_dir: Path) -> tupl
         if away > 0:
             far = pts[np.argmax(np.abs(pts).max(axis=1))] if len(pts) else None
             where = f" (e.g. at x≈{far[0]:.3g}, y≈{far[1]:.3g})" if far is not None else ""
-            ax.text(0.5, 0.5, f"{100 * away:.0f}% of samples\noutside this range", transform=ax.transAxes,
-                    ha="center", va="center", fontsize=10, color="#8f1d1d",
+            ax.text(0.5, 0.03, f"{100 * away:.0f}% of samples outside this range", transform=ax.transAxes,
+                    ha="center", va="bottom", fontsize=9, color="#8f1d1d",
                     bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#8f1d1d"})
             notes.append(f"{lab} (seed {r['seed']}): {100 * away:.0f}% of its samples lie outside the plotted "
                          f"range ±{lim:.3g}{where}")
@@ -414,7 +414,7 @@ def plot_strip(entries: list[dict], metric: str) -> str | None:
     if not entries:
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(min(12.0, 1.2 + 0.95 * len(entries)), 3.4))
+    fig, ax = plt.subplots(figsize=(min(12.0, max(6.0, 1.2 + 0.95 * len(entries))), 3.4))
     finite = [v for e in entries for v, _, _ in e["values"] if math.isfinite(v)]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     pad = 0.08 * (hi - lo or abs(hi) or 1.0)
@@ -527,12 +527,13 @@ def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: 
         if r["dataset"] == dataset:
             cell_runs[labels[r["run_id"]]].append(r)
     refs = matching_references(runs, dataset)
-    best_median: dict[str, float] = {}
+    best_median: dict[tuple[str, bool], float] = {}     # per metric, among the same kind (conditional or not)
     for m in metrics:
-        meds = [r["median"] for r in drows if r["metric"] == m and r["median"] is not None
-                and not math.isnan(r["median"])]
-        if meds:
-            best_median[m] = (min if lower_is_better(m) else max)(meds)
+        for cond in (False, True):
+            meds = [r["median"] for r in drows if r["metric"] == m and r["conditional"] == cond
+                    and r["median"] is not None and not math.isnan(r["median"])]
+            if meds:
+                best_median[(m, cond)] = (min if lower_is_better(m) else max)(meds)
     head = "".join(f"<th>{_e(m)} {arrow(m)}</th>" for m in metrics)
     body = []
     for v in variants:
@@ -549,7 +550,8 @@ def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: 
             if r is None or r["median"] is None:
                 cells.append(f'<td class="num">–{published}</td>')
                 continue
-            best = m in best_median and r["median"] == best_median[m] and len(variants) > 1
+            key = (m, r["conditional"])
+            best = key in best_median and r["median"] == best_median[key] and len(variants) > 1
             spread = (f'mean {fmt(r["mean"])} ± {fmt(r["std"], 2)} · n={r["n"]} · best {fmt(r["best"])}'
                       if r["n"] > 1 else "n=1 (one seed: no spread)")
             cells.append(f'<td class="num{" best" if best else ""}"><span class="v">{fmt_ci(r)}</span>'
@@ -741,11 +743,12 @@ def dataset_section(runs: list[dict], rows: list[dict], dataset: str, labels: di
     seeds = sorted({r["seed"] for r in druns})
     n_trials = len({labels[r["run_id"]] for r in druns if r.get("trial")})
     intro = (f'<p class="muted">{len(druns)} runs · {len(by_label)} variant configurations'
-             + (f" (the best of {n_trials} search trials per variant shown)" if n_trials else "")
+             + (f" (of {n_trials} search trials, each variant's best is shown)" if n_trials else "")
              + f" · seeds {_e(', '.join(map(str, seeds)))} · GAN iterations per run: "
              f"{_e(', '.join(map(str, iters)))}. Cells: median [95% bootstrap interval] over seeds, then mean ± std, "
-             f"n (scored runs) and the best run's value; the best median per metric is green. ↑ higher is better, "
-             f"↓ lower is better. Each row's hyper-parameters open under its name.</p>")
+             f"n (scored runs) and the best run's value; the best median per metric is green (conditional variants "
+             f"compared among themselves). ↑ higher is better, ↓ lower is better. Each row's hyper-parameters open "
+             f"under its name.</p>")
     parts = [f'<h2 id="{_e(dataset)}">{_e(dataset)}</h2>', intro,
              _comparison_table(runs, rows, dataset, labels), _protocol_items(runs, dataset, metrics),
              _references_block(runs, rows, dataset, metrics)]

@@ -118,3 +118,18 @@ def test_report_copied_alone_renders_in_headless_chromium(report, tmp_path_facto
 
     img = np.asarray(Image.open(shot).convert("RGB"))
     assert img.shape[:2] == (900, 1280) and img.std() > 10            # not a blank page
+
+
+def test_a_conditional_variant_is_not_marked_best_among_unconditional_ones(tmp_path):
+    rng = np.random.default_rng(1)
+    for seed in range(2):
+        write(tmp_path, "cgan", seed, rng.standard_normal((50, 2)), 8.0)
+        write(tmp_path, "nsgan", seed, rng.standard_normal((50, 2)), 5.0)
+    build_report(tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    table = page[page.index('id="ring8"'):]
+    table = table[:table.index("</table>")]
+    # both are the best of their kind; nsgan's 5 is green although cgan covers 8 modes
+    assert re.search(r'class="num best"><span class="v">5 \[5, 5\]', table)
+    assert re.search(r'class="num best"><span class="v">8 \[8, 8\]', table)
+    assert "conditional</span>" in table
