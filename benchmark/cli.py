@@ -173,8 +173,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .io import load_runs
-    from .report.check import ThresholdError, evaluate_bounds, format_table, load_thresholds
+    from .report.check import ThresholdError, evaluate_bounds, format_table, load_thresholds, thresholds_path
 
+    args.thresholds = thresholds_path(args.results_dir, args.thresholds)
     try:
         bounds = load_thresholds(args.thresholds)
     except ThresholdError as e:
@@ -188,6 +189,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not bounds:
             raise UsageError(f"--only {args.only!r} selects no bound of {args.thresholds}")
     rows = evaluate_bounds(bounds, load_runs(args.results_dir), group=args.group)
+    print(f"thresholds: {args.thresholds}")
     print(format_table(rows))
     return 0 if all(r["passed"] for r in rows) else 1
 
@@ -238,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="live progress (auto: on a TTY unless $CI is set)")
     p = sub.add_parser("check", help="compare the latest results with results/thresholds.yaml (exit 1 on a breach)")
-    p.add_argument("--thresholds", default="results/thresholds.yaml")
+    p.add_argument("--thresholds", default=None,
+                   help="bounds file (default: RESULTS_DIR/thresholds.yaml, else the repository's one)")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--group", default=None, help="only runs of this sweep group")
     p.add_argument("--only", default="", help="only the bounds of VARIANT/DATASET[,VARIANT/DATASET...]")
