@@ -856,8 +856,8 @@ def write_html_report(results_dir: str | os.PathLike, runs: list[dict], rows: li
 
 
 # --------------------------------------------------------------------------------------------------- W&B
-TABLE_COLUMNS = ["dataset", "variant", "metric", "mean", "std", "n", "best", "best_run", "completed", "diverged",
-                 "failed", "protocol", "published"]
+TABLE_COLUMNS = ["dataset", "variant", "metric", "median", "ci_low", "ci_high", "mean", "std", "n", "best", "best_run",
+                 "completed", "diverged", "failed", "collapsed", "conditional", "selected", "protocol", "published"]
 
 
 def comparison_table_rows(runs: list[dict], rows: list[dict]) -> list[list[Any]]:
@@ -869,9 +869,11 @@ def comparison_table_rows(runs: list[dict], rows: list[dict]) -> list[list[Any]]
     for r in rows:
         pub = "; ".join(f"{ref['source']}: {ref[r['metric']]}" for ref, ok in refs[r["dataset"]]
                         if r["metric"] in ok and ref.get("variant") == base.get(r["variant"]))
-        num = [v if _finite(v) else None for v in (r["mean"], r["std"], r["best"])]   # W&B rejects inf/NaN
-        out.append([r["dataset"], r["variant"], r["metric"], num[0], num[1], r["n"], num[2],
-                    r["best_run"] or "", r["completed"], r["diverged"], r["failed"],
+        num = [v if _finite(v) else None                                               # W&B rejects inf/NaN
+               for v in (r["median"], r["ci_low"], r["ci_high"], r["mean"], r["std"], r["best"])]
+        out.append([r["dataset"], r["variant"], r["metric"], *num[:5], r["n"], num[5],
+                    r["best_run"] or "", r["completed"], r["diverged"], r["failed"], r["collapsed"],
+                    r["conditional"], r["selected"],
                     protocol_line(runs, r["dataset"], r["metric"]) if r["metric"] else "", pub])
     return out
 

@@ -133,3 +133,19 @@ def test_a_conditional_variant_is_not_marked_best_among_unconditional_ones(tmp_p
     assert re.search(r'class="num best"><span class="v">5 \[5, 5\]', table)
     assert re.search(r'class="num best"><span class="v">8 \[8, 8\]', table)
     assert "conditional</span>" in table
+
+
+def test_a_search_shows_its_best_trial_and_the_trials_plot(tmp_path):
+    rng = np.random.default_rng(2)
+    for idx, modes in enumerate([3.0, 7.0, 5.0]):
+        t = {"sweep": "toy_search", "index": idx, "params": {"lr_g": 10.0 ** -(idx + 2)}}
+        for seed in range(2):
+            write(tmp_path, "lsgan", seed + 10 * idx, rng.standard_normal((50, 2)), modes, trial=t)
+    build_report(tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    table = page[page.index('id="ring8"'):]
+    table = table[:table.index("</table>")]
+    assert "lsgan · trial 1" in table and "lsgan · trial 0" not in table and "lsgan · trial 2" not in table
+    assert "trial: toy_search #1 searched {&#x27;lr_g&#x27;: 0.001}" in table          # its hyper-parameters
+    assert "Hyper-parameter search" in page and "Best median modes_covered reached vs number of trials" in page
+    assert "best of 3 trials: #1" in page                                             # the leaderboard cell

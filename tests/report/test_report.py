@@ -196,6 +196,8 @@ def test_comparison_table_is_logged_to_wandb(results, monkeypatch):
     assert table.columns == TABLE_COLUMNS and fake.finished == 1
     by_key = {(r[0], r[1], r[2]): dict(zip(TABLE_COLUMNS, r)) for r in table.data}
     assert by_key[("ring8", "nsgan", "modes_covered")]["mean"] == 7.5
+    assert by_key[("ring8", "nsgan", "modes_covered")]["median"] == 7.5
+    assert by_key[("ring8", "nsgan", "modes_covered")]["ci_low"] == 7.0
     assert "NS GAN: 6.8 ± 0.5" in by_key[("mnist", "nsgan", "fid")]["published"]
     assert by_key[("fashion_mnist", "nsgan", "fid")]["published"] == ""
 
