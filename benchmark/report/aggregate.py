@@ -25,7 +25,8 @@ Definitions (also stated in the report):
   (label ``<variant> · trial <index>``); per (dataset, variant) only the trial with the best median on the
   dataset's primary metric is ``selected`` for the leaderboard and the main tables. Trials are never averaged.
 * **Rank** (per dataset, per group): 1 + the number of entries whose interval lies entirely on the better side
-  of this entry's interval; entries whose intervals overlap the same better ones share a rank.
+  of this entry's interval; entries whose intervals overlap the same better ones share a rank. A cell of one
+  seed has no interval: it ties with every entry (and counts as no better than any).
 """
 from __future__ import annotations
 
@@ -243,7 +244,9 @@ def _select_best_trials(rows: list[dict]) -> None:
 
 
 def _strictly_better(a: dict, b: dict, metric: str) -> bool:
-    """``a``'s interval lies entirely on the better side of ``b``'s."""
+    """``a``'s interval lies entirely on the better side of ``b``'s (one seed has no interval: never apart)."""
+    if a["n_stat"] < 2 or b["n_stat"] < 2:
+        return False
     if lower_is_better(metric):
         return a["ci_high"] < b["ci_low"]
     return a["ci_low"] > b["ci_high"]

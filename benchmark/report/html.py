@@ -474,6 +474,9 @@ def plot_trials(rows: list[dict], dataset: str, metric: str) -> str | None:
         ys = [y if math.isfinite(y) else np.nan for y in ys]
         ax.step(xs, ys, where="post", color=styles[base]["color"], ls=styles[base]["ls"], lw=1.8, label=base)
         ax.scatter(xs, ys, s=12, color=styles[base]["color"])
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("number of trials (trial-index order)", fontsize=10)
     ax.set_ylabel(f"best median {metric} {arrow(metric)}", fontsize=10)
     ax.grid(alpha=0.3)

@@ -20,7 +20,7 @@ GROUP_TITLES = {"unconditional": "Unconditional objectives",
                 "conditional": "Conditional objectives (use the labels; ranked among themselves)"}
 STATS_NOTE = ("median [95% percentile-bootstrap interval] over seeds (a diverged seed counts as the worst score); "
               "ranks per dataset on its primary metric, 1 + the number of variants whose interval lies entirely "
-              "on the better side, so variants with overlapping intervals share a rank; a seed 'collapsed' when "
+              "on the better side, so variants with overlapping intervals share a rank (one seed: no interval, a tie); a seed 'collapsed' when "
               f"its mode coverage is ≤ 1 or below {COLLAPSE_FRACTION:g} × its cell's median coverage. Runs of a "
               "hyper-parameter search: only each variant's best trial (best median) is ranked.")
 

@@ -91,6 +91,12 @@ def test_ranks_tie_where_intervals_overlap_and_cross_dataset_mean_rank():
     assert next(e["label"] for e in board["overall"]["unconditional"]) == "lsgan"
 
 
+def test_one_seed_has_no_interval_and_ties():
+    runs = [ring("nsgan", 0, 8), ring("lsgan", 0, 2)]
+    entries = leaderboard(aggregate(runs))["datasets"]["ring8"]["groups"]["unconditional"]
+    assert [(e["base"], e["rank"]) for e in entries] == [("nsgan", 1), ("lsgan", 1)]     # ordered, not apart
+
+
 def test_lower_is_better_ranks_the_smallest_first():
     runs = [rec("nsgan", "digits", s, {"domain_fd": v}) for s, v in enumerate([10.0, 11.0, 12.0])]
     runs += [rec("lsgan", "digits", s, {"domain_fd": v}) for s, v in enumerate([50.0, 51.0, 52.0])]
