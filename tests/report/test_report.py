@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.samples import save_sample_plot
+from benchmark.io import atomic_write_json, load_runs
 from benchmark.report import build_report
 from benchmark.report.aggregate import aggregate
-from benchmark.report.references import REFERENCES, matching_references
 from benchmark.report.html import TABLE_COLUMNS, log_wandb_table
-from benchmark.io import atomic_write_json, load_runs
+from benchmark.report.references import REFERENCES, matching_references
+from benchmark.samples import save_sample_plot
 
 TOY_PROTOCOL = {"implementation": "ganbench.mode_statistics", "num_generated": 2500, "num_modes": 8, "std": 0.02,
                 "high_quality_within": "3 std of the nearest mode", "reference": "VEEGAN/PacGAN protocol"}
