@@ -209,13 +209,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .io import load_runs
-    from .report.check import (
-        ThresholdError,
-        evaluate_bounds,
-        format_table,
-        load_thresholds,
-    )
+    from .report.check import ThresholdError, evaluate_bounds, format_table, load_thresholds, thresholds_path
 
+    args.thresholds = thresholds_path(args.results_dir, args.thresholds)
     try:
         bounds = load_thresholds(args.thresholds)
     except ThresholdError as e:
@@ -229,6 +225,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not bounds:
             raise UsageError(f"--only {args.only!r} selects no bound of {args.thresholds}")
     rows = evaluate_bounds(bounds, load_runs(args.results_dir), group=args.group)
+    print(f"thresholds: {args.thresholds}")
     print(format_table(rows))
     return 0 if all(r["passed"] for r in rows) else 1
 
@@ -288,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--recipes", default=None, help="recipes file to write (default: benchmark/sweeps/recipes.yaml)")
     p = sub.add_parser("check", help="compare the latest results with results/thresholds.yaml (exit 1 on a breach)")
-    p.add_argument("--thresholds", default="results/thresholds.yaml")
+    p.add_argument("--thresholds", default=None,
+                   help="bounds file (default: RESULTS_DIR/thresholds.yaml, else the repository's one)")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--group", default=None, help="only runs of this sweep group")
     p.add_argument("--only", default="", help="only the bounds of VARIANT/DATASET[,VARIANT/DATASET...]")
