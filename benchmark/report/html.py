@@ -33,6 +33,7 @@ from datamodules import get_datamodule
 
 from ..io import atomic_write_text
 from ..train.tracking import wandb_mode
+from .convergence import convergence_note
 from .aggregate import (
     arrow,
     fmt,
@@ -752,7 +753,9 @@ def dataset_section(runs: list[dict], rows: list[dict], dataset: str, labels: di
              f"n (scored runs) and the best run's value; the best median per metric is green (conditional variants "
              f"compared among themselves). ↑ higher is better, ↓ lower is better. Each row's hyper-parameters open "
              f"under its name.</p>")
-    parts = [f'<h2 id="{_e(dataset)}">{_e(dataset)}</h2>', intro,
+    note = convergence_note([r for rs in by_label.values() for r in rs], dataset, primary)
+    note_html = _e(note).replace("**Not converged**", "<strong>Not converged</strong>")
+    parts = [f'<h2 id="{_e(dataset)}">{_e(dataset)}</h2>', intro, f'<p class="convergence">{note_html}</p>',
              _comparison_table(runs, rows, dataset, labels), _protocol_items(runs, dataset, metrics),
              _references_block(runs, rows, dataset, metrics)]
     if primary:

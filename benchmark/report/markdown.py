@@ -14,6 +14,7 @@ from .aggregate import (
     primary_metric,
     protocol_line,
 )
+from .convergence import convergence_note
 from .references import matching_references
 
 GROUP_TITLES = {"unconditional": "Unconditional objectives",
@@ -88,6 +89,10 @@ def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
         variants = sorted({r["variant"] for r in drows if r["selected"]})
         iters = sorted({run["steps"] for run in runs if run["dataset"] == dataset})
         out.write(f"\n### {dataset}\n\nGAN iterations per run: {', '.join(map(str, iters))}\n\n")
+        selected_runs = [run for run in runs if run["dataset"] == dataset
+                         and (not run.get("trial") or any(r["selected"] and r["trial"] == run["trial"]
+                                                          and r["variant"] == run["variant"] for r in drows))]
+        out.write(convergence_note(selected_runs, dataset, primary) + "\n\n")
         out.write("| variant | runs (c/d/f) | collapsed | " + " | ".join(
             f"{m} {arrow(m)}" for m in metrics) + f" | best run (by {primary}) |\n")
         out.write("|---|---|---|" + "---|" * len(metrics) + "---|\n")
