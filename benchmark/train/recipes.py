@@ -64,7 +64,13 @@ def recipe_options(recipes: dict[str, Any], variant: str, dataset: str) -> dict[
     return dict(entry.get("options") or {})
 
 
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:       # every entry spelled out: no &id001 / *id001
+        return True
+
+
 def write_recipes(path: str | os.PathLike, recipes: dict[str, dict[str, dict[str, Any]]]) -> None:
     """Write the file atomically, variants and datasets sorted so a diff shows only what changed."""
     ordered = {v: {d: recipes[v][d] for d in sorted(recipes[v])} for v in sorted(recipes)}
-    atomic_write_text(path, HEADER + yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None, width=118))
+    atomic_write_text(path, HEADER + yaml.dump(ordered, Dumper=_NoAliases, sort_keys=False,
+                                                       default_flow_style=None, width=118))

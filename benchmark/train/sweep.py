@@ -138,8 +138,8 @@ def _guard_recipe(variant: str, data: str, shared: dict[str, Any], recipe: dict[
     from models.config import GANConfig
 
     cls = VARIANTS[variant].Config
-    own = {f: getattr(cls, f, None) for f in RECIPE_FIELDS
-           if getattr(cls, f, None) != getattr(GANConfig, f, None)}          # the variant's paper recipe
+    declared = {f for k in cls.__mro__[:cls.__mro__.index(GANConfig)] for f in vars(k).get("__annotations__", {})}
+    own = {f: getattr(cls, f) for f in RECIPE_FIELDS if f in declared}     # the variant's paper recipe
     own.update({f: v for f, v in recipe.items() if f in RECIPE_FIELDS})      # its tuned recipe
     clash = {f: (shared[f], own[f]) for f in own if f in shared and shared[f] != own[f]}
     if not clash:
