@@ -47,7 +47,32 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+class FullRunHelp(argparse.Action):
+    """``run --help``: the parser's help, then every option of the run (its variant and dataset: ``--variant V
+    --data D --help`` for another), with default, type or choices and one line each (``options`` prints the same)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .train.option_help import format_rows, option_rows
+
+        parser.print_help()
+        variant, data = getattr(namespace, "variant", None) or "nsgan", getattr(namespace, "data", None) or "ring8"
+        try:
+            rows = option_rows(variant, data)
+        except KeyError as e:
+            parser.exit(2, f"error: {e.args[0]}\n")
+        print(f"\nall options of a run of {variant!r} on {data!r} (give --variant/--data before --help for "
+              "another): owner, --name, default, type or choices, help")
+        print(format_rows(rows))
+        parser.exit(0)
+
+
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-h", "--help", action=FullRunHelp, help="show this help and every option of the run, then exit")
+    p.add_argument("--print-config", action="store_true",
+                   help="print every option of this run as YAML (reads back with --config) and exit")
     p.add_argument("--variant", help="registered variant (see `list`)")
     p.add_argument("--data", help="registered dataset (see `list`)")
     p.add_argument("--seed", help="random seed")
@@ -79,6 +104,11 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         resolved = resolve(gather_run_options(args, extra))
     except ConfigError as e:
         raise UsageError(str(e)) from None
+    if args.print_config:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(resolved.flat_options(), sort_keys=False))
+        return 0
     check_writable(resolved.run.results_dir)
     record = execute(resolved)
     from lightning_fabric.utilities.rank_zero import rank_zero_only
@@ -258,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("list", help="list the registered variants, datasets and metrics")
     p = sub.add_parser("run", help="train and score one configuration; extra --name value pairs set any option",
+                       add_help=False,
                        epilog="Every option of the variant's Config, the dataset and the run can be given as "
                               "--name value; `python -m benchmark options --variant V --data D` lists them.")
     add_run_arguments(p)

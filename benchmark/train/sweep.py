@@ -137,6 +137,8 @@ def _guard_recipe(variant: str, data: str, shared: dict[str, Any], recipe: dict[
     """Refuse (or, with ``allow``, warn about) a shared option replacing a field of the variant's recipe."""
     from models.config import GANConfig
 
+    if variant not in VARIANTS:                   # plan() names the unknown variant with the valid ones
+        return
     cls = VARIANTS[variant].Config
     declared = {f for k in cls.__mro__[:cls.__mro__.index(GANConfig)] for f in vars(k).get("__annotations__", {})}
     own = {f: getattr(cls, f) for f in RECIPE_FIELDS if f in declared}     # the variant's paper recipe
