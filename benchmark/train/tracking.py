@@ -140,7 +140,7 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
-def _within(fn: Callable[[], Any], timeout: float, on_late: Callable[[Any], None]) -> Any:
+def call_within(fn: Callable[[], Any], timeout: float, on_late: Callable[[Any], None]) -> Any:
     """``fn()`` in a daemon thread; ``TimeoutError`` when it has not returned after ``timeout`` seconds (a result
     that arrives later is handed to ``on_late``, e.g. to finish an abandoned run)."""
     box: dict[str, Any] = {}
@@ -190,7 +190,7 @@ def start_run(init: dict[str, Any], mode: str, timeout: float | None = None) -> 
     local_wait = max(timeout, OFFLINE_INIT_TIMEOUT_S)
     if mode == "online":
         try:
-            return _within(lambda: attempt("online"), online_wait, finish_late)
+            return call_within(lambda: attempt("online"), online_wait, finish_late)
         except Exception as e:
             _warn(f"W&B online init failed ({_reason(e)}); logging offline to {init.get('dir') or '.'}/wandb "
                   f"instead (upload later with `wandb sync`)")
@@ -198,7 +198,7 @@ def start_run(init: dict[str, Any], mode: str, timeout: float | None = None) -> 
             # the abandoned online attempt keeps its id registered in W&B's service process: take a new one
             init = {**init, "id": wandb_id(init.get("name") or "run")}
     try:
-        return _within(lambda: attempt(mode), local_wait, finish_late)
+        return call_within(lambda: attempt(mode), local_wait, finish_late)
     except Exception as e:
         _warn(f"W&B {mode} init failed ({_reason(e)}); training without tracking")
         return None

@@ -29,7 +29,8 @@ def records(path: str):
     of chunks ``crc32 | length | type`` with FULL=1 / FIRST=2 / MIDDLE=3 / LAST=4)."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:
+        data = f.read()
     assert data[:4] == b":W&B"
     pos, block, buf = 7, 32768, b""
     while pos + 7 <= len(data):
