@@ -54,11 +54,13 @@ from .options import ResolvedRun, resolve
 from .trainer import build_model, fuse_steps, make_trainer, quiet_lightning, training_callbacks, world_size_of
 
 
-def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None) -> dict:
+def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None,
+            annotations: dict[str, Any] | None = None) -> dict:
     """Run one configuration; returns the run record (also written to ``results/runs/<run-id>.json``).
 
     ``options`` are flat run options (see :mod:`benchmark.options`); invalid options raise ``ConfigError``
     before anything is written. ``callbacks`` are extra Lightning callbacks (e.g. a progress display).
+    ``annotations`` are extra record fields that do not change the run (a sweep's search trial).
 
     Raises:
         UsageError: before anything is written, when the batch is larger than a rank's share of the data or
@@ -75,7 +77,7 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
     record: dict[str, Any] = {"run_id": rid, "variant": r.variant, "dataset": r.data, "seed": r.seed,
                               "status": "failed", "steps": 0, "wall_time_s": 0.0, "metrics": {}, "protocol": {},
                               "config": config, "versions": package_versions(), "history": [],
-                              "group": r.group or None}
+                              "group": r.group or None, **(annotations or {})}
     t0 = time.perf_counter()
     is_zero = getattr(rank_zero_only, "rank", 0) == 0
     logger = None
