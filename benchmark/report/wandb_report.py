@@ -2,8 +2,9 @@
 
 Per dataset, under a heading naming its primary metric (:func:`benchmark.report.aggregate.primary_metric`):
 
-- a **leaderboard** panel: the variants ranked by the mean of the primary metric over seeds (the same aggregated
-  rows as ``summary.md``), with std, n, the run statuses and the best run;
+- a **leaderboard** panel: the dataset's part of :func:`benchmark.report.aggregate.leaderboard` (as in
+  ``summary.md``: median and 95% bootstrap interval over seeds, ranks that tie where intervals overlap,
+  conditional variants ranked apart, collapsed/diverged/failed seeds noted);
 - the **primary metric vs GAN iteration** (``eval/<metric>`` over ``iteration``), grouped by ``run.variant``
   (mean and standard error over seeds);
 - the **sample media** (``samples``) of every run;
@@ -17,47 +18,32 @@ default entity.
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
 from ..train.tracking import call_within, wandb_key_available, wandb_mode
-from .aggregate import aggregate, arrow, fmt, lower_is_better, primary_metric
+from .aggregate import aggregate, arrow, fmt_ci, leaderboard, lower_is_better
+from .markdown import GROUP_TITLES, STATS_NOTE, entry_notes
 
 SAVE_TIMEOUT_S = 120.0          # report.save() makes a few GraphQL calls; a dead network fails after this
 FINISHED = ("completed", "diverged")
 
 
-def leaderboard(rows: list[dict], dataset: str) -> tuple[str | None, list[dict]]:
-    """``(primary metric, the dataset's rows of that metric ranked best first)``; a row without a finite mean
-    (every run diverged or failed, an infinite score) ranks last."""
-    drows = [r for r in rows if r["dataset"] == dataset]
-    metric = primary_metric(dataset, sorted({r["metric"] for r in drows if r["metric"]}))
-    sign = 1.0 if lower_is_better(metric or "") else -1.0
-
-    def key(r: dict) -> tuple[bool, float, str]:
-        mean = r["mean"]
-        ok = mean is not None and math.isfinite(mean)
-        return (not ok, sign * mean if ok else 0.0, r["variant"])
-
-    ranked = sorted((r for r in drows if r["metric"] == metric), key=key)
-    # variants without any score of the metric (all failed) still appear, last
-    scored = {r["variant"] for r in ranked}
-    ranked += sorted(({**r, "metric": metric, "mean": None, "std": None, "n": 0, "best_run": None}
-                      for r in drows if r["variant"] not in scored and not r["metric"]), key=lambda r: r["variant"])
-    return metric, ranked
-
-
-def leaderboard_markdown(metric: str | None, ranked: list[dict]) -> str:
-    if metric is None:
+def leaderboard_markdown(board: dict, dataset: str) -> str:
+    """The dataset's part of :func:`benchmark.report.aggregate.leaderboard` as a markdown table per group
+    (unconditional, conditional): rank, variant, median [95% interval], seeds, notes; best first."""
+    entry = board["datasets"].get(dataset)
+    if not entry or not entry["groups"]:
         return "No run of this dataset was scored."
-    lines = [f"| rank | variant | {metric} {arrow(metric)} (mean ± std) | n | runs (c/d/f) | best run |",
-             "|---|---|---|---|---|---|"]
-    for i, r in enumerate(ranked, 1):
-        value = "–" if r["mean"] is None else f"{fmt(r['mean'])} ± {fmt(r['std'], 2)}"
-        lines.append(f"| {i} | {r['variant']} | {value} | {r['n']} | {r['completed']}/{r['diverged']}/"
-                     f"{r['failed']} | {r['best_run'] or '–'} |")
-    return "\n".join(lines)
+    metric, parts = entry["metric"], []
+    for group, entries in entry["groups"].items():
+        lines = [f"*{GROUP_TITLES.get(group, group)}*", "",
+                 f"| rank | variant | {metric} {arrow(metric)} median [95% CI] | seeds | notes |",
+                 "|---|---|---|---|---|"]
+        lines += [f"| {e['rank']} | {e['variant']} | {fmt_ci(e)} | {e['n_stat']} | {entry_notes(e) or ''} |"
+                  for e in entries]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def build_wandb_report(runs: list[dict], rows: list[dict] | None = None, *, project: str = "ganbench",
@@ -78,25 +64,27 @@ def build_wandb_report(runs: list[dict], rows: list[dict] | None = None, *, proj
     title = title or f"GANBench: {', '.join(groups) if groups else 'all runs'}"
     blocks: list[Any] = [wr.P(f"{len(runs)} runs of {len({r['variant'] for r in runs})} variants on "
                               f"{len({r['dataset'] for r in runs})} datasets, built from the run JSONs by "
-                              f"`python -m benchmark report --wandb-report`. Each leaderboard ranks the variants by "
-                              f"the dataset's primary metric, mean ± std over seeds.")]
+                              f"`python -m benchmark report --wandb-report`. Each leaderboard ranks the variants on "
+                              f"the dataset's primary metric as summary.md does: {STATS_NOTE}")]
+    board = leaderboard(rows)
     for dataset in sorted({r["dataset"] for r in runs}):
-        metric, ranked = leaderboard(rows, dataset)
+        metric = (board["datasets"].get(dataset) or {}).get("metric")
+        board_md = leaderboard_markdown(board, dataset)
+        height = 3 + board_md.count("\n")
         names = sorted({r["run_id"] for r in runs if r["dataset"] == dataset and r.get("status") in FINISHED})
         runset = wr.Runset(entity=entity, project=project, name=dataset,
                            filters=[expr.Metric("Name").isin(names or ["-"]), expr.Metric("JobType") == "train"],
                            order=[wr.OrderBy(wr.SummaryMetric(f"final/{metric}"),
                                              ascending=lower_is_better(metric))] if metric else [])
         panels: list[Any] = [wr.MarkdownPanel(markdown=f"**Leaderboard: {dataset}**\n\n"
-                                              + leaderboard_markdown(metric, ranked),
-                                              layout=wr.Layout(x=0, y=0, w=24, h=2 + len(ranked)))]
+                                              + board_md, layout=wr.Layout(x=0, y=0, w=24, h=height))]
         if metric:
             panels.append(wr.LinePlot(title=f"{metric} {arrow(metric)} vs GAN iteration", x="iteration",
                                       y=[f"eval/{metric}"], groupby=wr.Config("run.variant"), groupby_aggfunc="mean",
                                       groupby_rangefunc="stderr", title_x="GAN iteration", title_y=metric,
-                                      layout=wr.Layout(x=0, y=2 + len(ranked), w=12, h=8)))
+                                      layout=wr.Layout(x=0, y=height, w=12, h=8)))
         panels.append(wr.MediaBrowser(title=f"samples on {dataset}", media_keys=["samples"], num_columns=4,
-                                      layout=wr.Layout(x=12, y=2 + len(ranked), w=12, h=8)))
+                                      layout=wr.Layout(x=12, y=height, w=12, h=8)))
         blocks += [wr.H2(f"{dataset}: ranked by {metric} {arrow(metric)}" if metric else dataset),
                    wr.PanelGrid(runsets=[runset], panels=panels)]
     return wr.Report(project=project, entity=entity, title=title[:128],
