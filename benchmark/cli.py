@@ -148,6 +148,24 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     for p in paths:
         print(f"wrote {p}")
+    if args.wandb_report:
+        return publish_report(args)
+    return 0
+
+
+def publish_report(args: argparse.Namespace) -> int:
+    """``report --wandb-report``: the W&B Report of the results directory (:mod:`benchmark.report.wandb_report`)."""
+    from .io import load_runs
+    from .report.wandb_report import publish_wandb_report
+
+    try:
+        publish_wandb_report(load_runs(args.results_dir), project=args.project)
+    except ImportError as e:
+        raise UsageError(str(e)) from None
+    except Exception as e:                       # the local report is written; say why W&B has no copy
+        print(f"warning: W&B report not saved ({type(e).__name__}: {e}); re-run `python -m benchmark report "
+              f"--wandb-report` once W&B is reachable", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -326,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_theory_parser(sub)
     p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
     p.add_argument("--results-dir", dest="results_dir", default="results")
+    p.add_argument("--wandb-report", action="store_true",
+                   help="also build a W&B Report (leaderboards, curves, samples; saved when an API key is set)")
+    p.add_argument("--project", default="ganbench", help="W&B project of the report's runs (as `run --project`)")
     return parser
 
 

@@ -123,7 +123,7 @@ def test_wandb_offline_without_a_key_writes_a_local_run(tmp_path):
                          stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr[-2000:]
     (rec,) = load_runs(tmp_path / "res")
-    runs = list((tmp_path / "wandb").glob(f"offline-run-*-{rec['run_id']}"))
+    runs = list((tmp_path / "wandb").glob(f"offline-run-*-{rec['run_id']}-*"))
     assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
 
 
