@@ -899,11 +899,14 @@ def log_wandb_table(runs: list[dict], rows: list[dict], *, project: str | None =
     group = latest.get("group") or None
     save_dir = Path(os.environ.get("WANDB_DIR", "."))
     save_dir.mkdir(parents=True, exist_ok=True)
-    settings = wandb.Settings(console="off", silent=True, x_disable_stats=True, init_timeout=60)
-    run = wandb.init(project=project or os.environ.get("WANDB_PROJECT", "ganbench"), group=group,
-                     job_type="report", name=f"report-{group or 'all'}", mode=mode, dir=str(save_dir),
-                     settings=settings, reinit="create_new",
-                     config={"runs": len(runs), "datasets": sorted({r["dataset"] for r in runs})})
+    from ..train.tracking import start_run, wandb_id
+
+    name = f"report-{group or 'all'}"
+    run = start_run({"project": project or os.environ.get("WANDB_PROJECT", "ganbench"), "group": group,
+                     "job_type": "report", "name": name, "id": wandb_id(name), "dir": str(save_dir),
+                     "config": {"runs": len(runs), "datasets": sorted({r["dataset"] for r in runs})}}, mode)
+    if run is None:                       # W&B unreachable even offline: the local report stands (one warning)
+        return None
     try:
         table = wandb.Table(columns=TABLE_COLUMNS, data=comparison_table_rows(runs, rows))
         run.log({"comparison": table})
