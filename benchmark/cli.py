@@ -192,7 +192,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
             out = Path(args.export_wandb)
             out.mkdir(parents=True, exist_ok=True)
-            configs = wandb_search_configs(spec, parse_search(spec["search"], list(spec["variants"])))
+            full = S.with_all_expanded(spec)
+            configs = wandb_search_configs(full, parse_search(full["search"], list(full["variants"])))
             for cfg in configs:
                 S.check_wandb_sweep_config(cfg)
                 atomic_write_text(out / f"{cfg['name']}.yaml", yaml.safe_dump(cfg, sort_keys=False))

@@ -90,10 +90,9 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
         spec.update({k: v for k, v in q.items() if k in SWEEP_KEYS})
         quick_options = {k: v for k, v in q.items() if k not in SWEEP_KEYS}   # win over every other level
     top_level_options = {k: v for k, v in spec.items() if k not in SWEEP_KEYS}
+    spec = with_all_expanded(spec)
     registries = {"variants": VARIANTS, "datasets": DATAMODULES}
     for key in ("seeds", "variants", "datasets"):
-        if spec.get(key) == "all" and key in registries:     # every registered variant / dataset, sorted
-            spec[key] = sorted(registries[key])
         if not isinstance(spec.get(key), list) or not spec[key]:
             raise ConfigError(f"sweep key {key!r} must be a non-empty list"
                               + (" or 'all'" if key in registries else ""))
@@ -131,6 +130,12 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
                                                     if d.name in opts}}
                     runs.append(opts)
     return runs
+
+
+def with_all_expanded(spec: dict[str, Any]) -> dict[str, Any]:
+    """``variants: all`` / ``datasets: all`` -> every registered name, sorted (a copy; other keys untouched)."""
+    registries = {"variants": VARIANTS, "datasets": DATAMODULES}
+    return {**spec, **{k: sorted(reg) for k, reg in registries.items() if spec.get(k) == "all"}}
 
 
 def _guard_recipe(variant: str, data: str, shared: dict[str, Any], recipe: dict[str, Any], *, allow: bool) -> None:

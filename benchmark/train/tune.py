@@ -96,6 +96,9 @@ def tune(spec: dict[str, Any], results_dir: str | os.PathLike, recipes_path: str
     """
     if not spec.get("search"):
         raise ConfigError("tune needs a sweep with a `search:` section (see benchmark/sweeps/toy_search.yaml)")
+    from .sweep import with_all_expanded
+
+    spec = with_all_expanded(spec)
     search = parse_search(spec["search"], list(spec["variants"]))
     name = spec.get("name") or ""
     metrics_of = {d: _ranked_metrics(d) for d in spec["datasets"]}
@@ -119,9 +122,11 @@ def tune(spec: dict[str, Any], results_dir: str | os.PathLike, recipes_path: str
             "options": {n: best.config[n] for n in names if n in best.config}, "provenance": provenance}
         if stream is not None:
             shown = ", ".join(f"{n}={best.config.get(n)}" for n in names)
-            paper = _round(baseline.median(metric)) if baseline else None
-            stream.write(f"{variant:15s} {dataset:8s} trial {best.index} of {len(ts)}: {metric} median "
-                         f"{_round(best.median(metric))} (paper recipe {paper})  {shown}\n")
+            def medians(t: Trial | None) -> str:
+                return ", ".join(f"{m} {_round(t.median(m))}" for m in metrics_of[dataset]) if t else "–"
+
+            stream.write(f"{variant:15s} {dataset:8s} trial {best.index} of {len(ts)}: {medians(best)} "
+                         f"(paper recipe: {medians(baseline)})  {shown}\n")
     write_recipes(recipes_path, recipes)
     return recipes
 

@@ -119,6 +119,7 @@ def test_tune_takes_the_best_median_counts_failed_seeds_as_worst_and_breaks_ties
     assert ring8["provenance"]["paper_recipe_medians"]["high_quality"] == 70
     assert recipes["nsgan"]["digits"]["options"]["lr_g"] == 5e-4
     assert recipes["wgan"]["ring8"]["options"] == {"clip": 0.02}           # other entries are kept
+    assert tune({**s, "variants": "all"}, tmp_path, path)["nsgan"]["ring8"] == ring8   # `variants: all` works
     with pytest.raises(ConfigError, match="no runs of sweep 'nothing'"):
         tune({**s, "name": "nothing"}, tmp_path, path)
     with pytest.raises(ConfigError, match="needs a sweep with a `search:`"):
