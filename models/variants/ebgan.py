@@ -24,7 +24,7 @@ class EBGANConfig(GANConfig):
     pt_weight: float = 0.0      # weight of the pulling-away term on the generator (Zhao et al. use 0.1)
     code_dim: int = 32          # autoencoder code size; the codes are the features (feature matching, PT)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if self.margin <= 0 or self.pt_weight < 0 or self.code_dim < 1:
             raise ConfigError(f"margin={self.margin} must be > 0, pt_weight={self.pt_weight} >= 0, "
                               f"code_dim={self.code_dim} >= 1")

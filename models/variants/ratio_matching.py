@@ -23,9 +23,12 @@ class RatioMatchingConfig(GANConfig):
     # on V (Gulrajani et al. 2017 form, λ = 1) helps (4 of 8); λ = 10 and a linear link r = V did not.
     gp_weight: float = 1.0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if self.gp_weight < 0:
             raise ConfigError(f"gp_weight={self.gp_weight} must be >= 0")
+
+    def per_sample_penalty(self) -> bool:
+        return self.gp_weight > 0          # the penalty is per sample: no batch norm, no minibatch discrimination
 
 
 @register_variant
