@@ -14,6 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LOSSES, CLASSIC, COURSE = "tests/models/test_losses.py", "tests/models/test_classic_objectives.py", \
     "tests/models/test_course_objectives.py"
+STEP = "tests/models/test_training_step.py"
+# the classic file without its slow Lightning runs over every variant × architecture (STEP covers the step)
 
 # (name, file, original text, mutated text, tests to run)
 MUTANTS = [
@@ -45,6 +47,61 @@ MUTANTS = [
      "float(game)", ["tests/models/test_tricks.py"]),
     ("wgan warm-up: every 100th", "models/variants/wgan.py", "WARMUP_G_STEPS, WARMUP_EVERY = 25, 500",
      "WARMUP_G_STEPS, WARMUP_EVERY = 25, 100", [CLASSIC]),
+    # --- the MMD-GAN critic: its objective's sign and its witness function
+    ("mmdgan D: flip sign (critic minimises MMD²)", "models/variants/mmdgan.py", "return -mmd2", "return mmd2",
+     [COURSE]),
+    ("mmdgan GP witness: + instead of -", "models/variants/mmdgan.py",
+     "- rbf_mixture_kernel(f, fake_f, bandwidths).mean(1))", "+ rbf_mixture_kernel(f, fake_f, bandwidths).mean(1))",
+     [COURSE]),
+    # --- the shared training step
+    ("D step: G(z) not detached", "models/base.py", "self.discriminator_step(x, fake.detach(), y)",
+     "self.discriminator_step(x, fake, y)", [STEP]),
+    ("G step: D not frozen (lean dispatch)", "models/dispatch.py", "            p.requires_grad_(False)",
+     "            p.requires_grad_(True)", [STEP]),
+    ("G step: D not frozen (any dispatch)", "models/base.py", "with d.toggle_g():", "with torch.enable_grad():",
+     [STEP]),
+    # --- real/fake swapped in a variant's d_loss
+    ("minimax variant D: swap real/fake", "models/variants/minimax.py",
+     "minimax_d_loss(real.score, fake.score, self.cfg.pi)", "minimax_d_loss(fake.score, real.score, self.cfg.pi)",
+     [CLASSIC]),
+    ("lsgan variant D: swap real/fake", "models/variants/lsgan.py", "lsgan_d_loss(real.score, fake.score,",
+     "lsgan_d_loss(fake.score, real.score,", [CLASSIC]),
+    ("hinge variant D: swap real/fake", "models/variants/hinge.py", "hinge_d_loss(real.score, fake.score)",
+     "hinge_d_loss(fake.score, real.score)", [CLASSIC]),
+    ("wgan variant D: swap real/fake", "models/variants/wgan.py", "wgan_d_loss(real.score, fake.score)",
+     "wgan_d_loss(fake.score, real.score)", [CLASSIC]),
+    ("fgan variant D: swap real/fake", "models/variants/fgan.py", "fgan_d_loss(real.score, fake.score,",
+     "fgan_d_loss(fake.score, real.score,", [COURSE]),
+    ("ebgan variant D: swap real/fake", "models/variants/ebgan.py", "ebgan_d_loss(real.score, fake.score,",
+     "ebgan_d_loss(fake.score, real.score,", [COURSE]),
+    ("ratio_matching variant D: swap real/fake", "models/variants/ratio_matching.py",
+     "ulsif_ratio_loss(r_real, r_fake)", "ulsif_ratio_loss(r_fake, r_real)", [COURSE]),
+    # --- sign flips of the variants' loss methods
+    ("minimax variant G: flip sign", "models/variants/minimax.py", "return minimax_g_loss(fake.score)",
+     "return -minimax_g_loss(fake.score)", [CLASSIC]),
+    ("nsgan variant G: flip sign", "models/variants/nsgan.py", "return nonsaturating_g_loss(fake.score)",
+     "return -nonsaturating_g_loss(fake.score)", [CLASSIC]),
+    ("lsgan variant G: flip sign", "models/variants/lsgan.py", "return lsgan_g_loss(fake.score, c=1.0)",
+     "return -lsgan_g_loss(fake.score, c=1.0)", [CLASSIC]),
+    ("hinge variant G: flip sign", "models/variants/hinge.py", "return hinge_g_loss(fake.score)",
+     "return -hinge_g_loss(fake.score)", [CLASSIC]),
+    ("wgan variant G: flip sign", "models/variants/wgan.py", "return wgan_g_loss(fake.score)",
+     "return -wgan_g_loss(fake.score)", [CLASSIC]),
+    ("fgan variant G: flip sign", "models/variants/fgan.py", "return fgan_g_loss(fake.score, self.divergence)",
+     "return -fgan_g_loss(fake.score, self.divergence)", [COURSE]),
+    ("fgan variant saddle G: flip sign", "models/variants/fgan.py",
+     "return fgan_saddle_g_loss(fake.score, self.divergence)", "return -fgan_saddle_g_loss(fake.score, self.divergence)",
+     [COURSE]),
+    ("ebgan variant G: flip sign", "models/variants/ebgan.py", "loss = ebgan_g_loss(fake.score)",
+     "loss = -ebgan_g_loss(fake.score)", [COURSE]),
+    ("ebgan variant G: flip the pulling-away term", "models/variants/ebgan.py",
+     "loss = loss + self.cfg.pt_weight * pt", "loss = loss - self.cfg.pt_weight * pt", [COURSE]),
+    ("ratio_matching variant G: flip sign", "models/variants/ratio_matching.py",
+     "return ratio_g_loss(ratio_from_score(fake.score))", "return -ratio_g_loss(ratio_from_score(fake.score))",
+     [COURSE]),
+    ("gmmn variant G: flip sign", "models/variants/gmmn.py", "        return mmd2", "        return -mmd2", [COURSE]),
+    ("mmdgan variant G: flip sign", "models/variants/mmdgan.py", "return self._mmd2(real.features, fake.features)",
+     "return -self._mmd2(real.features, fake.features)", [COURSE]),
 ]
 
 

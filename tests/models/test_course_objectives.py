@@ -125,6 +125,11 @@ def test_fgan_generator_losses():
     torch.testing.assert_close(losses.fgan_saddle_g_loss(v, gan), losses.minimax_g_loss(v))
     kl = losses.F_DIVERGENCES["kl"]
     assert losses.fgan_g_loss(v, kl).item() == pytest.approx(-1 / 3)
+    # the variant: -mean g_f(V(G(z))) (KL: g_f = identity) or, saddle, -mean f*(g_f(V)) = -mean exp(V - 1)
+    crit = Critique(v[:, None], v, v[:, None])
+    assert get_variant("fgan")(data_shape=(2,), divergence="kl").g_loss(crit, None).item() == pytest.approx(-1 / 3)
+    saddle = get_variant("fgan")(data_shape=(2,), divergence="kl", g_objective="saddle")
+    assert saddle.g_loss(crit, None).item() == pytest.approx(-(math.exp(-2) + math.exp(-1) + math.exp(1)) / 3)
     with pytest.raises(ConfigError, match="divergence"):
         get_variant("fgan")(data_shape=(2,), divergence="wasserstein")
 
@@ -173,25 +178,66 @@ def test_mmd2_gradient_is_finite_for_duplicate_samples():
     assert losses.geometric_bandwidths(1.0, 8.0, 4) == pytest.approx((1.0, 2.0, 4.0, 8.0))
 
 
-def test_gmmn_scales_bandwidths_with_dimension_and_minimises_mmd():
-    model = get_variant("gmmn")(data_shape=(1, 8, 8), data_kind="image")
+def hand_bandwidths(sigma_min: float, sigma_max: float, n: int, dim: int) -> list[float]:
+    """The RBF ladder written out: n bandwidths from sigma_min to sigma_max with a constant ratio, × √(dim/2)."""
+    ratio = (sigma_max / sigma_min) ** (1 / (n - 1))
+    return [sigma_min * ratio ** k * math.sqrt(dim / 2) for k in range(n)]
+
+
+def test_gmmn_generator_loss_is_the_unbiased_mmd2_of_the_flattened_batches():
+    # the gmmn objective against the double loop with the bandwidth ladder computed by hand
+    model = get_variant("gmmn")(data_shape=(1, 2, 2), data_kind="image", sigma_min=0.5, sigma_max=2.0,
+                                num_bandwidths=3)
     assert not model.discriminators and model.has_discriminator is False
-    x = torch.rand(16, 1, 8, 8)
-    fake, real = Critique(x, None, x.flatten(1)), Critique(x, None, x.flatten(1) + 0.5)
-    from models.variants.gmmn import scaled_bandwidths
-    bw = scaled_bandwidths(model.cfg, 64)
-    assert bw[0] == pytest.approx(model.cfg.sigma_min * math.sqrt(32))
-    assert model.g_loss(fake, real).item() == pytest.approx(losses.mmd2_unbiased(x.flatten(1) + 0.5, x.flatten(1), bw).item())
+    g = torch.Generator().manual_seed(0)
+    xf, xr = torch.rand(6, 1, 2, 2, generator=g, dtype=torch.float64), torch.rand(5, 1, 2, 2, generator=g, dtype=torch.float64)
+    fake, real = Critique(xf, None, xf.flatten(1)), Critique(xr, None, xr.flatten(1) + 0.5)
+    sigmas = hand_bandwidths(0.5, 2.0, 3, 4)
+    assert sigmas == pytest.approx([0.5 * math.sqrt(2), math.sqrt(2), 2 * math.sqrt(2)])
+    expected = mmd2_loop(xr.flatten(1).numpy() + 0.5, xf.flatten(1).numpy(), sigmas)
+    assert model.g_loss(fake, real).item() == pytest.approx(expected, rel=1e-10)
+    assert expected > 0.05                                       # a shifted batch: a loss that can be told apart
 
 
-def test_mmdgan_critic_maximises_what_the_generator_minimises():
+def rbf_sum(a: np.ndarray, b: np.ndarray, sigmas) -> float:
+    return sum(math.exp(-float(np.sum((a - b) ** 2)) / (2 * s * s)) for s in sigmas)
+
+
+def test_mmdgan_losses_and_witness_penalty_against_a_hand_computation():
     torch.manual_seed(0)
-    model = get_variant("mmdgan")(data_shape=(2,), hidden=16)
-    f_real, f_fake = torch.randn(8, 16), torch.randn(8, 16) + 1
-    real, fake = Critique(torch.zeros(8, 2), torch.zeros(8), f_real), Critique(torch.zeros(8, 2), torch.zeros(8), f_fake)
-    assert model.g_loss(fake, real).item() == pytest.approx(-model.d_loss(real, fake).item()) and model.g_needs_real
-    gp = model.d_penalty(model.discriminators[0], torch.randn(8, 2), torch.randn(8, 2), None)
-    assert gp.item() >= 0 and gp.requires_grad
+    model = get_variant("mmdgan")(data_shape=(2,), hidden=6, depth=1).double()
+    disc = model.discriminators[0]
+    real_x = torch.randn(5, 2, dtype=torch.float64)
+    fake_x = torch.randn(5, 2, dtype=torch.float64) + 1.0
+    phi = lambda x: disc(torch.as_tensor(x, dtype=torch.float64).view(-1, 2))[1].detach().numpy()   # noqa: E731
+    f_real, f_fake = phi(real_x.numpy()), phi(fake_x.numpy())
+    c = model.cfg
+    sigmas = hand_bandwidths(c.sigma_min, c.sigma_max, c.num_bandwidths, f_real.shape[1])
+    mmd2 = mmd2_loop(f_real, f_fake, sigmas)
+    crit = lambda x, f: Critique(x, torch.zeros(5, dtype=torch.float64), torch.as_tensor(f))   # noqa: E731
+    # the critic maximises MMD² of the features (its loss is -MMD²), the generator minimises it
+    assert model.d_loss(crit(real_x, f_real), crit(fake_x, f_fake)).item() == pytest.approx(-mmd2, rel=1e-9)
+    assert model.g_loss(crit(fake_x, f_fake), crit(real_x, f_real)).item() == pytest.approx(mmd2, rel=1e-9)
+    assert abs(mmd2) > 1e-3                                      # not a degenerate 0 = -0
+
+    # penalty: λ mean_i (‖∇_x w(x̂_i)‖ - 1)² of the witness w(x) = mean_j k(φ(x), φ(x_j)) - mean_j k(φ(x), φ(x̃_j))
+    # at x̂_i = ε_i x_i + (1 - ε_i) x̃_i, the gradient by central differences
+    def witness(x: np.ndarray) -> float:
+        f = phi(x)[0]
+        return (np.mean([rbf_sum(f, r, sigmas) for r in f_real]) - np.mean([rbf_sum(f, q, sigmas) for q in f_fake]))
+
+    torch.manual_seed(3)
+    gp = model.d_penalty(disc, real_x, fake_x, None)
+    torch.manual_seed(3)
+    eps = torch.rand(5, 1, dtype=torch.float64).numpy()                 # the ε the penalty drew
+    x_hat = eps * real_x.numpy() + (1 - eps) * fake_x.numpy()
+    h, terms = 1e-6, []
+    for x in x_hat:
+        grad = [(witness(x + h * e) - witness(x - h * e)) / (2 * h) for e in np.eye(2)]
+        terms.append((np.linalg.norm(grad) - 1) ** 2)
+    assert gp.item() == pytest.approx(c.gp_weight * np.mean(terms), rel=1e-6)
+    assert gp.requires_grad
+
     clipped = get_variant("mmdgan")(data_shape=(2,), hidden=16, penalty="clip", clip=0.01)
     assert clipped.d_penalty(clipped.discriminators[0], torch.randn(8, 2), torch.randn(8, 2), None) is None
     clipped.after_d_step()
@@ -219,21 +265,57 @@ def test_pulling_away_term_for_orthogonal_and_identical_codes():
     assert losses.pulling_away_term(s).item() == pytest.approx(0.25)
 
 
-@pytest.mark.parametrize("arch, shape", [("mlp", (2,)), ("mlp", (1, 8, 8)), ("dcgan", (1, 8, 8)), ("dcgan", (3, 32, 32))])
-def test_ebgan_autoencoder_energy_is_the_mean_squared_reconstruction_error(arch, shape):
-    torch.manual_seed(0)
-    model = get_variant("ebgan")(data_shape=shape, data_kind="points" if len(shape) == 1 else "image", arch=arch,
-                                 width=8, hidden=16, code_dim=5, pt_weight=0.1)
+def test_ebgan_autoencoder_energy_and_generator_loss_by_hand():
+    # a hand-set linear autoencoder: encoder c = Wx, decoder x' = Vc, so E(x) = mean_d (x - VWx)²_d,
+    # and the generator loss adds λ_PT·PT(codes) written out over the pairs
+    model = get_variant("ebgan")(data_shape=(2,), hidden=4, depth=1, code_dim=2, pulling_away=True)
+    assert model.cfg.pt_weight == 0.1                 # Zhao et al.'s λ_PT
     disc = model.discriminators[0]
-    x = torch.rand(6, *shape) * 2 - 1
-    energy, code = disc(x)
-    recon = disc.decoder(disc.encoder(x)).view_as(x)
-    torch.testing.assert_close(energy, (x - recon).pow(2).flatten(1).mean(1))
-    assert energy.shape == (6,) and code.shape == (6, 5) and (energy >= 0).all()
-    # the generator loss adds the pulling-away term on the codes
-    fake = Critique(x, energy, code)
-    expected = energy.mean() + 0.1 * losses.pulling_away_term(code)
-    assert model.g_loss(fake, None).item() == pytest.approx(expected.item(), rel=1e-6)
+    W, V = np.array([[1.0, 2.0], [0.0, -1.0]]), np.array([[0.5, 0.0], [1.0, 1.0]])
+    disc.encoder = torch.nn.Linear(2, 2, bias=False).double()
+    disc.decoder = torch.nn.Linear(2, 2, bias=False).double()
+    with torch.no_grad():
+        disc.encoder.weight.copy_(torch.tensor(W))
+        disc.decoder.weight.copy_(torch.tensor(V))
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, -1.0]])
+    energy, code = disc(torch.tensor(x))
+    codes = x @ W.T
+    recon = codes @ V.T
+    hand = ((x - recon) ** 2).mean(1)                # (1, 0) -> c = (1, 0), x' = (0.5, 1): E = (0.25 + 1)/2
+    assert hand[0] == pytest.approx(0.625)
+    np.testing.assert_allclose(energy.detach().numpy(), hand, rtol=1e-12)
+    np.testing.assert_allclose(code.detach().numpy(), codes, rtol=1e-12)
+    unit = codes / np.linalg.norm(codes, axis=1, keepdims=True)
+    pt = np.mean([(unit[i] @ unit[j]) ** 2 for i in range(3) for j in range(3) if i != j])
+    g = model.g_loss(Critique(torch.tensor(x), energy, code), None)
+    assert g.item() == pytest.approx(hand.mean() + 0.1 * pt, rel=1e-10)
+    plain = get_variant("ebgan")(data_shape=(2,), hidden=4, depth=1, code_dim=2)     # the paper's plain EBGAN
+    assert not plain.cfg.pulling_away
+    assert plain.g_loss(Critique(torch.tensor(x), energy, code), None).item() == pytest.approx(hand.mean(), rel=1e-10)
+
+
+@pytest.mark.parametrize("arch, shape", [("mlp", (1, 8, 8)), ("dcgan", (1, 8, 8)), ("dcgan", (3, 32, 32))])
+def test_ebgan_energy_is_zero_for_a_perfect_reconstruction_and_grows_with_the_error(arch, shape):
+    # any architecture: replacing the decoder's output by x + δ gives E = mean δ², whatever the network
+    torch.manual_seed(0)
+    model = get_variant("ebgan")(data_shape=shape, data_kind="image", arch=arch, width=8, hidden=16, code_dim=5)
+    disc = model.discriminators[0]
+    x = torch.rand(4, *shape) * 2 - 1
+    _, code = disc(x)
+    assert code.shape == (4, 5)
+
+    class Shifted(torch.nn.Module):
+        def __init__(self, delta):
+            super().__init__()
+            self.delta = delta
+
+        def forward(self, c):
+            return (x + self.delta).flatten(1)
+
+    for delta, expected in ((0.0, 0.0), (0.5, 0.25), (-2.0, 4.0)):
+        disc.decoder = Shifted(delta)
+        energy, _ = disc(x)
+        torch.testing.assert_close(energy, torch.full((4,), expected))
 
 
 def test_ebgan_rejects_what_an_autoencoder_cannot_do():
@@ -261,15 +343,22 @@ def as_samples_t(values: torch.Tensor, counts: np.ndarray) -> torch.Tensor:
     return torch.repeat_interleave(values, torch.tensor(counts))
 
 
-def test_ratio_generator_loss_is_zero_at_ratio_one_and_ratio_is_non_negative():
-    assert losses.ratio_g_loss(torch.ones(5)).item() == pytest.approx(0.0, abs=1e-5)
-    assert losses.ratio_g_loss(torch.full((5,), 0.5)).item() == pytest.approx(math.log(2), rel=1e-4)
+def test_ratio_matching_losses_at_hand_computed_values():
+    # scores V = (0, 1, -2): r = softplus(V) = (log 2, log(1 + e), log(1 + e⁻²)) by hand
+    v = torch.tensor([0.0, 1.0, -2.0], dtype=torch.float64)
+    r = np.array([math.log(2), math.log(1 + math.e), math.log(1 + math.exp(-2))])
+    np.testing.assert_allclose(losses.ratio_from_score(v).numpy(), r, rtol=1e-12)
     assert (losses.ratio_from_score(torch.tensor([-50.0, 0.0, 50.0])) >= 0).all()
     model = get_variant("ratio_matching")(data_shape=(2,))
-    s = torch.tensor([0.0, 1.0])
-    c = Critique(torch.zeros(2, 2), s, torch.zeros(2, 3))
-    r = torch.nn.functional.softplus(s)
-    assert model.d_loss(c, c).item() == pytest.approx((0.5 * r.pow(2).mean() - r.mean()).item())
+    crit = lambda s: Critique(torch.zeros(len(s), 2), s, torch.zeros(len(s), 3))   # noqa: E731
+    real, fake = torch.tensor([1.0, -2.0], dtype=torch.float64), v
+    r_real = np.array([math.log(1 + math.e), math.log(1 + math.exp(-2))])
+    # uLSIF: ½ mean over pθ of r² - mean over p* of r
+    assert model.d_loss(crit(real), crit(fake)).item() == pytest.approx(0.5 * np.mean(r ** 2) - np.mean(r_real), rel=1e-9)
+    # generator: mean -log r on its samples, 0 at r ≡ 1 and log 2 at r ≡ ½
+    assert model.g_loss(crit(fake), None).item() == pytest.approx(-np.mean(np.log(r)), rel=1e-5)
+    assert losses.ratio_g_loss(torch.ones(5)).item() == pytest.approx(0.0, abs=1e-5)
+    assert losses.ratio_g_loss(torch.full((5,), 0.5)).item() == pytest.approx(math.log(2), rel=1e-4)
 
 
 # ----------------------------------------------------------------------------------- minimax prior π

@@ -77,9 +77,10 @@ def test_saturating_generator_gradient_vanishes_and_the_non_saturating_one_does_
     assert t["sat_params"][-1] / t["nonsat_params"][-1] < 1e-2     # ... orders of magnitude apart after
     assert t["sat_params"][-1] < 0.2 * t["sat_params"][0]          # the saturating gradient shrinks
     assert t["nonsat_params"][-1] > t["nonsat_params"][0]          # the non-saturating one does not
-    # per sample, |∂L_sat/∂x| / |∂L_nonsat/∂x| = D/(1 − D) (the losses' derivatives −σ(l) and −(1 − σ(l)))
+    # |∂L_sat/∂x| / |∂L_nonsat/∂x| (autograd of the two losses) vanishes like D(G(z)) (within 0.01 in log10)
     row = result["rows"][-1]
     assert row.passed, row
+    assert row.theory < math.log10(5e-3)                         # a small D: the claim is tested where it bites
 
 
 # ---------------------------------------------------------------------- 4. GAN discriminator vs critic
