@@ -144,6 +144,20 @@ def _jeffrey_conjugate(t: Tensor) -> Tensor:
     # f(u) = (u - 1) log u: the sup of ut - f(u) is at 1/u = w with w + log w = 1 - t
     w = lambert_w_of_exp(1 - t)
     return w + 1 / w + t - 2
+def _js_conjugate(t: Tensor) -> Tensor:
+    # f*(t) = -log(2 - e^t) = -log 2 - log(1 - e^{t - log 2}), with expm1 so t just below log 2 keeps its digits
+    return -LOG2 - torch.log(-torch.expm1(t - LOG2))
+
+
+def _js_optimal_t(u: Tensor) -> Tensor:
+    # f'(u) = log(2u / (1 + u)) = log 2 - softplus(-log u): no overflow of 2u or 0/0 at huge u. For u ≳ 1e16 the
+    # exact t* = log 2 - log(1 + 1/u) rounds to log 2, the edge of dom f* where f* = +inf; the largest float
+    # below log 2 is returned instead, so f*(t) stays finite and f(u) + f*(t) = u t holds to the precision of u t
+    t = LOG2 - F.softplus(-torch.log(u))
+    edge = torch.nextafter(torch.full_like(t, LOG2), torch.zeros_like(t))
+    return torch.minimum(t, edge)
+
+
 F_DIVERGENCES: dict[str, FDivergence] = {
     d.name: d for d in (
         FDivergence("kl", lambda u: u * torch.log(u), lambda v: v,
@@ -155,12 +169,14 @@ F_DIVERGENCES: dict[str, FDivergence] = {
         FDivergence("squared_hellinger", lambda u: (torch.sqrt(u) - 1) ** 2, lambda v: 1 - torch.exp(-v),
                     lambda t: t / (1 - t), lambda u: 1 - 1 / torch.sqrt(u), torch.expm1),
         # Nowozin et al.'s Jensen-Shannon row: with this f, D_f = 2·JSD(P‖Q)
-        FDivergence("js", lambda u: -(u + 1) * torch.log((1 + u) / 2) + u * torch.log(u),
-                    lambda v: LOG2 - F.softplus(-v), lambda t: -torch.log(2 - torch.exp(t)),
-                    lambda u: torch.log(2 * u / (1 + u)), lambda v: F.softplus(v) - LOG2),
+        # f(u) = -(u + 1) log((1 + u)/2) + u log u, written as u(log 2 - log1p(1/u)) + log 2 - log1p(u) so that
+        # the two u log u-sized terms do not cancel at large u
+        FDivergence("js", lambda u: u * (LOG2 - torch.log1p(1 / u)) + LOG2 - torch.log1p(u),
+                    lambda v: LOG2 - F.softplus(-v), _js_conjugate, _js_optimal_t, lambda v: F.softplus(v) - LOG2),
         # the "GAN" row: D_f = 2·JSD(P‖Q) - log 4, the value of the original minimax game
-        FDivergence("gan", lambda u: u * torch.log(u) - (u + 1) * torch.log(u + 1), lambda v: -F.softplus(-v),
-                    lambda t: -torch.log(1 - torch.exp(t)), lambda u: torch.log(u / (u + 1)), F.softplus),
+        # f(u) = u log u - (u + 1) log(u + 1) = -u log1p(1/u) - log1p(u) (no cancellation at large u)
+        FDivergence("gan", lambda u: -u * torch.log1p(1 / u) - torch.log1p(u), lambda v: -F.softplus(-v),
+                    lambda t: -torch.log(-torch.expm1(t)), lambda u: -F.softplus(-torch.log(u)), F.softplus),
         # Nowozin et al.'s total-variation row: D_f = ½ Σ|p - q|; f* is the identity on dom f* = [-½, ½]
         FDivergence("total_variation", lambda u: 0.5 * (u - 1).abs(), lambda v: 0.5 * torch.tanh(v),
                     lambda t: torch.where(t.abs() <= 0.5, t, torch.full_like(t, math.inf)),

@@ -12,6 +12,7 @@ import torch
 from models import VARIANTS, ConfigError, Critique, get_variant, losses
 
 COURSE = ("ebgan", "fgan", "gmmn", "mmdgan", "ratio_matching")
+LOG2 = math.log(2.0)
 DIVERGENCES = ("kl", "reverse_kl", "pearson", "squared_hellinger", "js", "gan", "total_variation", "neyman", "jeffrey")
 
 # two discrete distributions on three atoms, given as 10 equally weighted samples each (exact expectations)
@@ -91,6 +92,31 @@ def test_conjugates_satisfy_fenchel_young_equality(name):
     assert torch.all(div.f(u) + div.conjugate(t_other) >= u * t_other - 1e-12)
     f1 = -math.log(4) if name == "gan" else 0.0                # f(1) = 0 except the GAN row (D_f = 2 JSD - log 4)
     assert div.f(torch.ones(1, dtype=torch.float64)).item() == pytest.approx(f1, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["js", "gan"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_js_and_gan_optimal_t_and_conjugate_stay_finite_at_extreme_ratios(name, dtype):
+    # at p/q = 1e20 the naive forms gave f*(f'(u)) = -log(2 - 2) = inf (JS) and -log(1 - 1) = inf (GAN)
+    div = losses.F_DIVERGENCES[name]
+    u = torch.tensor([1e-20, 1e-8, 1e16, 1e20, 1e30], dtype=dtype)
+    t = div.optimal_t(u)
+    ft = div.conjugate(t)
+    assert torch.isfinite(t).all() and torch.isfinite(ft).all(), (t, ft)
+    bound = LOG2 if name == "js" else 0.0                       # dom f* is t < log 2 (JS), t < 0 (GAN)
+    assert (t < bound).all()
+    # the hand values in float64: t* = log(2u/(1+u)) = log 2 - log1p(1/u) (JS), -log1p(1/u) (GAN)
+    un = u.double().numpy()
+    t_hand = (math.log(2) if name == "js" else 0.0) - np.log1p(1 / un)
+    np.testing.assert_allclose(t.double().numpy(), t_hand, rtol=1e-6, atol=1e-15 if dtype == torch.float64 else 1e-7)
+    # Fenchel–Young f(u) + f*(t) = u t, relative to the size of u t (which is all the digits t has at 1e20),
+    # in double precision from t of the tested precision (float32's t is off t* by up to its own rounding)
+    u64, t64 = u.double(), t.double()
+    lhs, rhs = div.f(u64) + div.conjugate(t64), u64 * t64
+    rel = 1e-9 if dtype == torch.float64 else 1e-6
+    assert torch.all((lhs - rhs).abs() <= rel * (1 + rhs.abs())), (lhs, rhs)
+    if name == "gan":                                           # t = -1/u is representable: f* exactly log(1 + u)
+        torch.testing.assert_close(div.conjugate(div.optimal_t(u64)), torch.log1p(u64), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", DIVERGENCES)
