@@ -7,6 +7,7 @@ those tests fail. The table lists every mutant; the exit status is 1 if any surv
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,11 @@ MUTANTS = [
     ("gmmn variant G: flip sign", "models/variants/gmmn.py", "        return mmd2", "        return -mmd2", [COURSE]),
     ("mmdgan variant G: flip sign", "models/variants/mmdgan.py", "return self._mmd2(real.features, fake.features)",
      "return -self._mmd2(real.features, fake.features)", [COURSE]),
+    # --- f-GAN rows at extreme density ratios (p/q = 1e20)
+    ("JS optimal_t: naive log(2u/(1+u))", "models/losses.py", "    return torch.minimum(t, edge)",
+     "    return torch.log(2 * u / (1 + u))", [COURSE]),
+    ("GAN conjugate: naive -log(1 - e^t)", "models/losses.py", "lambda t: -torch.log(-torch.expm1(t))",
+     "lambda t: -torch.log(1 - torch.exp(t))", [COURSE]),
 ]
 
 
@@ -113,6 +119,8 @@ def run(tests: list[str]) -> bool:
 
 
 def main() -> int:
+    # SIGTERM (e.g. a killed job) unwinds through the `finally` below, so a mutant is never left in place
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows, survived = [], 0
     for name, rel, old, new, tests in MUTANTS:
         path = ROOT / rel
