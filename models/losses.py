@@ -158,6 +158,38 @@ def _js_optimal_t(u: Tensor) -> Tensor:
     return torch.minimum(t, edge)
 
 
+def alpha_divergence(alpha: float) -> FDivergence:
+    """Nowozin et al.'s α-divergence row (Table 6; α ∉ {0, 1}): f(u) = (u^α - 1 - α(u - 1)) / (α(α - 1)),
+    f'(u) = (u^{α-1} - 1)/(α - 1), f*(t) = ((1 + (α - 1)t)^{α/(α-1)} - 1)/α on 1 + (α - 1)t > 0.
+
+    dom f* is t < 1/(1 - α) for α < 1 and t > 1/(1 - α) for α > 1; the activation maps V onto it with a
+    softplus s: g_f(v) = 1/(1 - α) - softplus(-v) (α < 1, Nowozin et al.'s) or 1/(1 - α) + softplus(v) (α > 1),
+    so 1 + (α - 1)g_f(v) = |α - 1|·s and f*(g_f(v)) = ((|α - 1| s)^{α/(α-1)} - 1)/α stays finite.
+    α = 2 gives ½ Pearson χ², α = ½ twice the squared Hellinger, α = -1 ½ Neyman χ².
+    """
+    if alpha in (0.0, 1.0):
+        raise ValueError(f"alpha={alpha}: the α-divergence needs α not in {{0, 1}} (their limits are the KL rows)")
+    a, c = float(alpha), 1.0 / (1.0 - alpha)
+    power = a / (a - 1.0)
+
+    def s(v: Tensor) -> Tensor:
+        return F.softplus(v) if a > 1 else F.softplus(-v)
+
+    def conjugate(t: Tensor) -> Tensor:
+        base = 1 + (a - 1) * t
+        safe = torch.where(base > 0, base, torch.ones_like(base))
+        return torch.where(base > 0, (safe ** power - 1) / a, torch.full_like(t, math.inf))
+
+    return FDivergence(
+        f"alpha={a:g}", lambda u: (u ** a - 1 - a * (u - 1)) / (a * (a - 1)),
+        (lambda v: c + F.softplus(v)) if a > 1 else (lambda v: c - F.softplus(-v)),
+        conjugate, lambda u: (u ** (a - 1) - 1) / (a - 1),
+        lambda v: ((abs(a - 1) * s(v)) ** power - 1) / a)
+
+
+ALPHA = 1.5          # the α of the registered "alpha" row (fgan's ``alpha`` option picks another)
+
+
 F_DIVERGENCES: dict[str, FDivergence] = {
     d.name: d for d in (
         FDivergence("kl", lambda u: u * torch.log(u), lambda v: v,
@@ -190,6 +222,7 @@ F_DIVERGENCES: dict[str, FDivergence] = {
                     lambda u: torch.log(u) + 1 - 1 / u),
     )
 }
+F_DIVERGENCES["alpha"] = alpha_divergence(ALPHA)       # Nowozin et al. Table 6, at α = 1.5
 
 
 def fgan_bound(real: Tensor, fake: Tensor, div: FDivergence) -> Tensor:

@@ -13,7 +13,9 @@ from models import VARIANTS, ConfigError, Critique, get_variant, losses
 
 COURSE = ("ebgan", "fgan", "gmmn", "mmdgan", "ratio_matching")
 LOG2 = math.log(2.0)
-DIVERGENCES = ("kl", "reverse_kl", "pearson", "squared_hellinger", "js", "gan", "total_variation", "neyman", "jeffrey")
+DIVERGENCES = ("kl", "reverse_kl", "pearson", "squared_hellinger", "js", "gan", "total_variation", "neyman", "jeffrey",
+               "alpha")
+A = 1.5                                                     # the registered α row
 
 # two discrete distributions on three atoms, given as 10 equally weighted samples each (exact expectations)
 P_COUNTS, Q_COUNTS = np.array([5, 3, 2]), np.array([2, 3, 5])
@@ -31,7 +33,9 @@ def closed_form(name: str) -> float:
             "gan": 2 * jsd - math.log(4),
             "total_variation": 0.5 * float(np.sum(np.abs(P - Q))),
             "neyman": float(np.sum((Q - P) ** 2 / P)),
-            "jeffrey": float(np.sum((P - Q) * np.log(P / Q)))}[name]
+            "jeffrey": float(np.sum((P - Q) * np.log(P / Q))),
+            # α-divergence: (Σ p^α q^(1-α) - 1) / (α(α - 1)), the Σ q (u - 1) term being 0
+            "alpha": float((np.sum(P ** A * Q ** (1 - A)) - 1) / (A * (A - 1)))}[name]
 
 
 def optimal_v(name: str, u: np.ndarray) -> np.ndarray:
@@ -54,6 +58,8 @@ def optimal_v(name: str, u: np.ndarray) -> np.ndarray:
         return -2 * np.log(u)
     if name == "jeffrey":                                    # g = v, f' = log u + 1 - 1/u
         return np.log(u) + 1 - 1 / u
+    if name == "alpha":                                      # g = 1/(1-α) + softplus(v), f' = (u^(α-1) - 1)/(α-1)
+        return np.log(np.expm1(u ** (A - 1) / (A - 1)))     # -> softplus(v) = u^(α-1)/(α-1)
     raise KeyError(name)
 
 
@@ -92,6 +98,36 @@ def test_conjugates_satisfy_fenchel_young_equality(name):
     assert torch.all(div.f(u) + div.conjugate(t_other) >= u * t_other - 1e-12)
     f1 = -math.log(4) if name == "gan" else 0.0                # f(1) = 0 except the GAN row (D_f = 2 JSD - log 4)
     assert div.f(torch.ones(1, dtype=torch.float64)).item() == pytest.approx(f1, abs=1e-12)
+
+
+@pytest.mark.parametrize("alpha, other, scale", [(2.0, "pearson", 0.5), (0.5, "squared_hellinger", 2.0),
+                                                 (-1.0, "neyman", 0.5)])
+def test_alpha_divergence_reduces_to_the_named_rows(alpha, other, scale):
+    # α = 2: ½ Pearson χ²; α = ½: 2·squared Hellinger; α = -1: ½ Neyman χ² (f and its conjugate's FY pair)
+    div, ref = losses.alpha_divergence(alpha), losses.F_DIVERGENCES[other]
+    u = torch.tensor([0.1, 0.5, 1.0, 2.0, 7.0], dtype=torch.float64)
+    torch.testing.assert_close(div.f(u), scale * ref.f(u))
+    torch.testing.assert_close(div.optimal_t(u), scale * ref.optimal_t(u))
+    t = div.optimal_t(u)
+    torch.testing.assert_close(div.f(u) + div.conjugate(t), u * t)
+    v = torch.linspace(-4, 4, 9, dtype=torch.float64)
+    torch.testing.assert_close(div.fake_term(v), div.conjugate(div.activation(v)))
+    with pytest.raises(ValueError, match="alpha"):
+        losses.alpha_divergence(1.0)
+
+
+def test_fgan_alpha_option_picks_the_row():
+    v = torch.tensor([-1.0, 0.5, 2.0], dtype=torch.float64)
+    crit = Critique(v[:, None], v, v[:, None])
+    model = get_variant("fgan")(data_shape=(2,), divergence="alpha", alpha=2.0)
+    half_pearson = losses.F_DIVERGENCES["pearson"]            # α = 2 is ½ Pearson: same bound at V ↦ g_f(V)
+    expected = -(model.divergence.activation(v).mean() - model.divergence.fake_term(v).mean())
+    assert model.d_loss(crit, crit).item() == pytest.approx(expected.item())
+    t = model.divergence.activation(v)                        # a T in both domains: 0.5·(Pearson bound at 2T)
+    pearson = (2 * t).mean() - half_pearson.conjugate(2 * t).mean()
+    assert (t.mean() - model.divergence.conjugate(t).mean()).item() == pytest.approx(0.5 * pearson.item())
+    with pytest.raises(ConfigError, match="alpha"):
+        get_variant("fgan")(data_shape=(2,), divergence="alpha", alpha=1.0)
 
 
 @pytest.mark.parametrize("name", ["js", "gan"])
