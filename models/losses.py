@@ -280,6 +280,37 @@ def ulsif_ratio_loss(real_ratio: Tensor, fake_ratio: Tensor) -> Tensor:
     return 0.5 * fake_ratio.pow(2).mean() - real_ratio.mean()
 
 
+def _log_ratio(r: Tensor) -> Tensor:
+    return torch.log(r.clamp_min(1e-30))
+
+
+def kl_ratio_loss(real_ratio: Tensor, fake_ratio: Tensor, power: float = 1.0) -> Tensor:
+    # f(r) = r log r - r: E_pθ[r] - E_p*[log r] (unnormalised KL; KLIEP's objective)
+    return fake_ratio.mean() - _log_ratio(real_ratio).mean()
+
+
+def logistic_ratio_loss(real_ratio: Tensor, fake_ratio: Tensor, power: float = 1.0) -> Tensor:
+    # f(r) = r log r - (1 + r) log(1 + r): E_pθ[log(1 + r)] + E_p*[log(1 + 1/r)] (logistic regression, r = e^logit)
+    return torch.log1p(fake_ratio).mean() + (torch.log1p(real_ratio) - _log_ratio(real_ratio)).mean()
+
+
+def power_ratio_loss(real_ratio: Tensor, fake_ratio: Tensor, power: float = 1.0) -> Tensor:
+    # f(r) = (r^{1+α} - r)/α, α = power > 0: E_pθ[r^{1+α}] - (1 + 1/α) E_p*[r^α] (BR family; α = 1: 2·uLSIF)
+    return fake_ratio.pow(1 + power).mean() - (1 + 1 / power) * real_ratio.pow(power).mean()
+
+
+# Ratio matching by a Bregman divergence (Sugiyama et al. 2012; Uehara et al. 2016, Table 1): for a convex f,
+# BR_f(r*‖r) = E_pθ[f(r*) - f(r) - f'(r)(r* - r)] = E_pθ[f'(r) r - f(r)] - E_p*[f'(r)] + const (as
+# E_pθ[r*·] = E_p*[·]), minimised over r exactly at the density ratio r* = p*/pθ. Each entry maps
+# (r_φ on p* samples, r_φ on pθ samples, α of the power family) to that loss.
+BREGMAN_RATIO_LOSSES: dict[str, Callable[[Tensor, Tensor, float], Tensor]] = {
+    "squared": lambda real, fake, power=1.0: ulsif_ratio_loss(real, fake),   # f(r) = (r - 1)²/2: uLSIF
+    "kl": kl_ratio_loss,
+    "logistic": logistic_ratio_loss,
+    "power": power_ratio_loss,
+}
+
+
 def ratio_g_loss(fake_ratio: Tensor, eps: float = 1e-6) -> Tensor:
     # drive r_φ(G(z)) -> 1 by descending KL(pθ‖p*) ≈ E_pθ[-log r_φ(x)] (≥ 0, = 0 iff r ≡ 1)
     return -torch.log(fake_ratio + eps).mean()

@@ -76,7 +76,7 @@ MUTANTS = [
     ("ebgan variant D: swap real/fake", "models/variants/ebgan.py", "ebgan_d_loss(real.score, fake.score,",
      "ebgan_d_loss(fake.score, real.score,", [COURSE]),
     ("ratio_matching variant D: swap real/fake", "models/variants/ratio_matching.py",
-     "ulsif_ratio_loss(r_real, r_fake)", "ulsif_ratio_loss(r_fake, r_real)", [COURSE]),
+     "[self.cfg.bregman](r_real, r_fake,", "[self.cfg.bregman](r_fake, r_real,", [COURSE]),
     # --- sign flips of the variants' loss methods
     ("minimax variant G: flip sign", "models/variants/minimax.py", "return minimax_g_loss(fake.score)",
      "return -minimax_g_loss(fake.score)", [CLASSIC]),
@@ -103,6 +103,16 @@ MUTANTS = [
     ("gmmn variant G: flip sign", "models/variants/gmmn.py", "        return mmd2", "        return -mmd2", [COURSE]),
     ("mmdgan variant G: flip sign", "models/variants/mmdgan.py", "return self._mmd2(real.features, fake.features)",
      "return -self._mmd2(real.features, fake.features)", [COURSE]),
+    # --- Bregman ratio matching and the α-divergence row
+    ("Bregman KL: flip the log term", "models/losses.py", "return fake_ratio.mean() - _log_ratio(real_ratio).mean()",
+     "return fake_ratio.mean() + _log_ratio(real_ratio).mean()", [COURSE]),
+    ("Bregman logistic: swap real/fake", "models/losses.py",
+     "return torch.log1p(fake_ratio).mean() + (torch.log1p(real_ratio) - _log_ratio(real_ratio)).mean()",
+     "return torch.log1p(real_ratio).mean() + (torch.log1p(fake_ratio) - _log_ratio(fake_ratio)).mean()", [COURSE]),
+    ("Bregman power: drop the (1 + 1/α)", "models/losses.py", "- (1 + 1 / power) * real_ratio.pow(power)",
+     "- real_ratio.pow(power)", [COURSE]),
+    ("α-divergence: wrong conjugate power", "models/losses.py", "power = a / (a - 1.0)", "power = (a - 1.0) / a",
+     [COURSE]),
     # --- f-GAN rows at extreme density ratios (p/q = 1e20)
     ("JS optimal_t: naive log(2u/(1+u))", "models/losses.py", "    return torch.minimum(t, edge)",
      "    return torch.log(2 * u / (1 + u))", [COURSE]),

@@ -401,6 +401,48 @@ def test_ulsif_minimiser_is_the_density_ratio():
         assert losses.ulsif_ratio_loss(as_samples_t(other, P_COUNTS), as_samples_t(other, Q_COUNTS)).item() > loss.item()
 
 
+@pytest.mark.parametrize("kind, power", [("squared", 1.0), ("kl", 1.0), ("logistic", 1.0), ("power", 0.5),
+                                         ("power", 2.0)])
+def test_bregman_ratio_fits_are_minimised_at_the_density_ratio(kind, power):
+    # BR_f(r*‖r) ≥ 0 with equality iff r = r*: on three atoms the per-atom gradient vanishes at r = p/q and
+    # any other ratio has a larger loss
+    loss_fn = losses.BREGMAN_RATIO_LOSSES[kind]
+    r = torch.tensor(P / Q, requires_grad=True)
+    loss = loss_fn(as_samples_t(r, P_COUNTS), as_samples_t(r, Q_COUNTS), power)
+    (grad,) = torch.autograd.grad(loss, r)
+    assert grad.abs().max().item() < 1e-12
+    for delta in ([0.1, 0, 0], [0, -0.2, 0.1], [-0.3, 0.2, 0.05]):
+        other = r.detach() + torch.tensor(delta, dtype=torch.float64)
+        assert loss_fn(as_samples_t(other, P_COUNTS), as_samples_t(other, Q_COUNTS), power).item() > loss.item()
+
+
+def test_bregman_ratio_losses_at_hand_computed_values():
+    # r on p* = (1, 2), on pθ = (0.5, 4)
+    real, fake = torch.tensor([1.0, 2.0], dtype=torch.float64), torch.tensor([0.5, 4.0], dtype=torch.float64)
+    by = losses.BREGMAN_RATIO_LOSSES
+    assert by["squared"](real, fake).item() == pytest.approx(0.5 * (0.25 + 16) / 2 - 1.5)
+    assert by["kl"](real, fake).item() == pytest.approx(2.25 - math.log(2) / 2)
+    logistic = (math.log(1.5) + math.log(5)) / 2 + (math.log(2) + math.log(1.5)) / 2
+    assert by["logistic"](real, fake).item() == pytest.approx(logistic)
+    assert by["power"](real, fake, 2.0).item() == pytest.approx((0.125 + 64) / 2 - 1.5 * (1 + 4) / 2)
+    # α = 1 of the BR family is twice uLSIF; logistic at r = e^l is twice the GAN discriminator's loss (π = ½)
+    assert by["power"](real, fake, 1.0).item() == pytest.approx(2 * by["squared"](real, fake).item())
+    assert by["logistic"](real, fake).item() == pytest.approx(
+        2 * losses.minimax_d_loss(real.log(), fake.log(), 0.5).item())
+
+
+@pytest.mark.parametrize("kind", ["squared", "kl", "logistic", "power"])
+def test_ratio_matching_fits_with_the_chosen_bregman_divergence(kind):
+    model = get_variant("ratio_matching")(data_shape=(2,), bregman=kind, power=0.5)
+    s_real, s_fake = torch.tensor([0.3, 1.0], dtype=torch.float64), torch.tensor([-1.0, 2.0], dtype=torch.float64)
+    crit = lambda s: Critique(torch.zeros(2, 2), s, torch.zeros(2, 3))   # noqa: E731
+    r_real, r_fake = torch.nn.functional.softplus(s_real), torch.nn.functional.softplus(s_fake)
+    expected = losses.BREGMAN_RATIO_LOSSES[kind](r_real, r_fake, 0.5)
+    assert model.d_loss(crit(s_real), crit(s_fake)).item() == pytest.approx(expected.item())
+    with pytest.raises(ConfigError, match="power"):
+        get_variant("ratio_matching")(data_shape=(2,), bregman="power", power=0.0)
+
+
 def as_samples_t(values: torch.Tensor, counts: np.ndarray) -> torch.Tensor:
     return torch.repeat_interleave(values, torch.tensor(counts))
 
