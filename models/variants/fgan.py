@@ -12,7 +12,13 @@ from typing import Literal
 
 from ..base import Critique, GANModule
 from ..config import ConfigError, GANConfig
-from ..losses import F_DIVERGENCES, alpha_divergence, fgan_d_loss, fgan_g_loss, fgan_saddle_g_loss
+from ..losses import (
+    F_DIVERGENCES,
+    alpha_divergence,
+    fgan_d_loss,
+    fgan_g_loss,
+    fgan_saddle_g_loss,
+)
 from ..registry import register_variant
 
 

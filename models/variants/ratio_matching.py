@@ -18,7 +18,12 @@ from torch import Tensor, nn
 
 from ..base import Critique, GANModule
 from ..config import ConfigError, GANConfig
-from ..losses import BREGMAN_RATIO_LOSSES, gradient_penalty, ratio_from_score, ratio_g_loss
+from ..losses import (
+    BREGMAN_RATIO_LOSSES,
+    gradient_penalty,
+    ratio_from_score,
+    ratio_g_loss,
+)
 from ..registry import register_variant
 
 
