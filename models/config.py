@@ -22,12 +22,13 @@ class GANConfig:
     iterations: int = 1000            # GAN iterations = generator steps (each preceded by n_critic D steps)
     # --- networks (independent of the objective)
     arch: Literal["mlp", "dcgan"] = "mlp"
-    z_dim: int = 64                   # latent size, z ~ N(0, I)
+    z_dim: Optional[int] = None       # latent size, z ~ N(0, I); None: the arch's, 100 for dcgan (Radford et al.), 64 for mlp
     hidden: int = 128                 # MLP width
     depth: int = 2                    # MLP hidden layers
     activation: Literal["tanh", "relu", "leaky_relu"] = "tanh"   # MLP activation
     width: int = 64                   # DCGAN base channels
-    d_norm: Literal["none", "batch", "layer", "spectral"] = "none"   # discriminator normalisation
+    d_norm: Optional[Literal["none", "batch", "layer", "spectral"]] = None   # D normalisation; None: the arch's,
+                                      # batch for dcgan (Radford et al.; layer under a per-sample penalty), none for mlp
     conditional: bool = False         # G(z, y) and D(x, y) receive the class label
     # --- optimisation
     optimizer: Literal["adam", "rmsprop"] = "adam"
@@ -47,6 +48,31 @@ class GANConfig:
     stop_max_steps: int = 20          # bound on consecutive steps of one network under the stop criteria
     # --- logging
     log_every: int = 50               # iterations between logged (on-device averaged) training scalars
+
+    def __post_init__(self) -> None:
+        if self.z_dim is None:
+            self.z_dim = 100 if self.arch == "dcgan" else 64
+        if self.d_norm is None:
+            self.d_norm = "none" if self.arch != "dcgan" else ("layer" if self.per_sample_penalty() else "batch")
+        self.check()
+        if self.per_sample_penalty():
+            if self.d_norm == "batch":
+                raise ConfigError("d_norm='batch' is invalid with this gradient penalty: the penalty is per sample, "
+                                  "and batch norm makes D(x̂_i) depend on the whole batch; use d_norm='layer' or "
+                                  "'none' (or turn the penalty off)")
+            if self.minibatch_kernels:
+                raise ConfigError("minibatch_kernels > 0 is invalid with this gradient penalty: minibatch "
+                                  "discrimination makes D(x̂_i) depend on the whole batch; use minibatch_kernels=0 "
+                                  "(or turn the penalty off)")
+
+    def check(self) -> None:
+        """A variant's own consistency checks (raise :class:`ConfigError`); called after the arch defaults."""
+
+    def per_sample_penalty(self) -> bool:
+        """True when the variant's D penalty differentiates D at each sample separately (a gradient penalty):
+        then D must score every sample independently of its batch, so batch norm and minibatch discrimination
+        are refused and dcgan's default normalisation becomes layer norm."""
+        return False
 
 
 POSITIVE = {"iterations", "z_dim", "hidden", "depth", "width", "n_critic", "log_every", "n_discriminators",

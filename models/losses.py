@@ -144,6 +144,52 @@ def _jeffrey_conjugate(t: Tensor) -> Tensor:
     # f(u) = (u - 1) log u: the sup of ut - f(u) is at 1/u = w with w + log w = 1 - t
     w = lambert_w_of_exp(1 - t)
     return w + 1 / w + t - 2
+def _js_conjugate(t: Tensor) -> Tensor:
+    # f*(t) = -log(2 - e^t) = -log 2 - log(1 - e^{t - log 2}), with expm1 so t just below log 2 keeps its digits
+    return -LOG2 - torch.log(-torch.expm1(t - LOG2))
+
+
+def _js_optimal_t(u: Tensor) -> Tensor:
+    # f'(u) = log(2u / (1 + u)) = log 2 - softplus(-log u): no overflow of 2u or 0/0 at huge u. For u ≳ 1e16 the
+    # exact t* = log 2 - log(1 + 1/u) rounds to log 2, the edge of dom f* where f* = +inf; the largest float
+    # below log 2 is returned instead, so f*(t) stays finite and f(u) + f*(t) = u t holds to the precision of u t
+    t = LOG2 - F.softplus(-torch.log(u))
+    edge = torch.nextafter(torch.full_like(t, LOG2), torch.zeros_like(t))
+    return torch.minimum(t, edge)
+
+
+def alpha_divergence(alpha: float) -> FDivergence:
+    """Nowozin et al.'s α-divergence row (Table 6; α ∉ {0, 1}): f(u) = (u^α - 1 - α(u - 1)) / (α(α - 1)),
+    f'(u) = (u^{α-1} - 1)/(α - 1), f*(t) = ((1 + (α - 1)t)^{α/(α-1)} - 1)/α on 1 + (α - 1)t > 0.
+
+    dom f* is t < 1/(1 - α) for α < 1 and t > 1/(1 - α) for α > 1; the activation maps V onto it with a
+    softplus s: g_f(v) = 1/(1 - α) - softplus(-v) (α < 1, Nowozin et al.'s) or 1/(1 - α) + softplus(v) (α > 1),
+    so 1 + (α - 1)g_f(v) = |α - 1|·s and f*(g_f(v)) = ((|α - 1| s)^{α/(α-1)} - 1)/α stays finite.
+    α = 2 gives ½ Pearson χ², α = ½ twice the squared Hellinger, α = -1 ½ Neyman χ².
+    """
+    if alpha in (0.0, 1.0):
+        raise ValueError(f"alpha={alpha}: the α-divergence needs α not in {{0, 1}} (their limits are the KL rows)")
+    a, c = float(alpha), 1.0 / (1.0 - alpha)
+    power = a / (a - 1.0)
+
+    def s(v: Tensor) -> Tensor:
+        return F.softplus(v) if a > 1 else F.softplus(-v)
+
+    def conjugate(t: Tensor) -> Tensor:
+        base = 1 + (a - 1) * t
+        safe = torch.where(base > 0, base, torch.ones_like(base))
+        return torch.where(base > 0, (safe ** power - 1) / a, torch.full_like(t, math.inf))
+
+    return FDivergence(
+        f"alpha={a:g}", lambda u: (u ** a - 1 - a * (u - 1)) / (a * (a - 1)),
+        (lambda v: c + F.softplus(v)) if a > 1 else (lambda v: c - F.softplus(-v)),
+        conjugate, lambda u: (u ** (a - 1) - 1) / (a - 1),
+        lambda v: ((abs(a - 1) * s(v)) ** power - 1) / a)
+
+
+ALPHA = 1.5          # the α of the registered "alpha" row (fgan's ``alpha`` option picks another)
+
+
 F_DIVERGENCES: dict[str, FDivergence] = {
     d.name: d for d in (
         FDivergence("kl", lambda u: u * torch.log(u), lambda v: v,
@@ -155,12 +201,14 @@ F_DIVERGENCES: dict[str, FDivergence] = {
         FDivergence("squared_hellinger", lambda u: (torch.sqrt(u) - 1) ** 2, lambda v: 1 - torch.exp(-v),
                     lambda t: t / (1 - t), lambda u: 1 - 1 / torch.sqrt(u), torch.expm1),
         # Nowozin et al.'s Jensen-Shannon row: with this f, D_f = 2·JSD(P‖Q)
-        FDivergence("js", lambda u: -(u + 1) * torch.log((1 + u) / 2) + u * torch.log(u),
-                    lambda v: LOG2 - F.softplus(-v), lambda t: -torch.log(2 - torch.exp(t)),
-                    lambda u: torch.log(2 * u / (1 + u)), lambda v: F.softplus(v) - LOG2),
+        # f(u) = -(u + 1) log((1 + u)/2) + u log u, written as u(log 2 - log1p(1/u)) + log 2 - log1p(u) so that
+        # the two u log u-sized terms do not cancel at large u
+        FDivergence("js", lambda u: u * (LOG2 - torch.log1p(1 / u)) + LOG2 - torch.log1p(u),
+                    lambda v: LOG2 - F.softplus(-v), _js_conjugate, _js_optimal_t, lambda v: F.softplus(v) - LOG2),
         # the "GAN" row: D_f = 2·JSD(P‖Q) - log 4, the value of the original minimax game
-        FDivergence("gan", lambda u: u * torch.log(u) - (u + 1) * torch.log(u + 1), lambda v: -F.softplus(-v),
-                    lambda t: -torch.log(1 - torch.exp(t)), lambda u: torch.log(u / (u + 1)), F.softplus),
+        # f(u) = u log u - (u + 1) log(u + 1) = -u log1p(1/u) - log1p(u) (no cancellation at large u)
+        FDivergence("gan", lambda u: -u * torch.log1p(1 / u) - torch.log1p(u), lambda v: -F.softplus(-v),
+                    lambda t: -torch.log(-torch.expm1(t)), lambda u: -F.softplus(-torch.log(u)), F.softplus),
         # Nowozin et al.'s total-variation row: D_f = ½ Σ|p - q|; f* is the identity on dom f* = [-½, ½]
         FDivergence("total_variation", lambda u: 0.5 * (u - 1).abs(), lambda v: 0.5 * torch.tanh(v),
                     lambda t: torch.where(t.abs() <= 0.5, t, torch.full_like(t, math.inf)),
@@ -174,6 +222,7 @@ F_DIVERGENCES: dict[str, FDivergence] = {
                     lambda u: torch.log(u) + 1 - 1 / u),
     )
 }
+F_DIVERGENCES["alpha"] = alpha_divergence(ALPHA)       # Nowozin et al. Table 6, at α = 1.5
 
 
 def fgan_bound(real: Tensor, fake: Tensor, div: FDivergence) -> Tensor:
@@ -229,6 +278,37 @@ def ratio_from_score(score: Tensor) -> Tensor:
 def ulsif_ratio_loss(real_ratio: Tensor, fake_ratio: Tensor) -> Tensor:
     # seed 000: E_pθ[(r_φ - r*)²] = E_pθ[r_φ²] - 2 E_p*[r_φ] + const (Kanamori et al. 2009, uLSIF); halved
     return 0.5 * fake_ratio.pow(2).mean() - real_ratio.mean()
+
+
+def _log_ratio(r: Tensor) -> Tensor:
+    return torch.log(r.clamp_min(1e-30))
+
+
+def kl_ratio_loss(real_ratio: Tensor, fake_ratio: Tensor, power: float = 1.0) -> Tensor:
+    # f(r) = r log r - r: E_pθ[r] - E_p*[log r] (unnormalised KL; KLIEP's objective)
+    return fake_ratio.mean() - _log_ratio(real_ratio).mean()
+
+
+def logistic_ratio_loss(real_ratio: Tensor, fake_ratio: Tensor, power: float = 1.0) -> Tensor:
+    # f(r) = r log r - (1 + r) log(1 + r): E_pθ[log(1 + r)] + E_p*[log(1 + 1/r)] (logistic regression, r = e^logit)
+    return torch.log1p(fake_ratio).mean() + (torch.log1p(real_ratio) - _log_ratio(real_ratio)).mean()
+
+
+def power_ratio_loss(real_ratio: Tensor, fake_ratio: Tensor, power: float = 1.0) -> Tensor:
+    # f(r) = (r^{1+α} - r)/α, α = power > 0: E_pθ[r^{1+α}] - (1 + 1/α) E_p*[r^α] (BR family; α = 1: 2·uLSIF)
+    return fake_ratio.pow(1 + power).mean() - (1 + 1 / power) * real_ratio.pow(power).mean()
+
+
+# Ratio matching by a Bregman divergence (Sugiyama et al. 2012; Uehara et al. 2016, Table 1): for a convex f,
+# BR_f(r*‖r) = E_pθ[f(r*) - f(r) - f'(r)(r* - r)] = E_pθ[f'(r) r - f(r)] - E_p*[f'(r)] + const (as
+# E_pθ[r*·] = E_p*[·]), minimised over r exactly at the density ratio r* = p*/pθ. Each entry maps
+# (r_φ on p* samples, r_φ on pθ samples, α of the power family) to that loss.
+BREGMAN_RATIO_LOSSES: dict[str, Callable[[Tensor, Tensor, float], Tensor]] = {
+    "squared": lambda real, fake, power=1.0: ulsif_ratio_loss(real, fake),   # f(r) = (r - 1)²/2: uLSIF
+    "kl": kl_ratio_loss,
+    "logistic": logistic_ratio_loss,
+    "power": power_ratio_loss,
+}
 
 
 def ratio_g_loss(fake_ratio: Tensor, eps: float = 1e-6) -> Tensor:

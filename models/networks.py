@@ -145,9 +145,28 @@ def dcgan_levels(size: int) -> tuple[int, int]:
     raise ValueError(f"DCGAN needs an image side of base·2^k with base in 3..7 (8, 28, 32, 64, ...); got {size}")
 
 
+def dcgan_init(module: nn.Module) -> nn.Module:
+    """Radford et al. 2016 §4: every convolution, transposed convolution and linear weight ~ N(0, 0.02), biases 0;
+    batch-norm scale ~ N(1, 0.02), shift 0. Spectrally normalised layers get it on their unnormalised weight."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            params = getattr(m, "parametrizations", None)
+            weight = params.weight.original if params is not None and "weight" in params else m.weight
+            with torch.no_grad():
+                weight.normal_(0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return module
+
+
 def dcgan_generator(data_shape: tuple[int, ...], z_dim: int, width: int = 64, num_classes: int = 0) -> Generator:
-    """Radford et al. 2016: project z to base×base, then transposed convolutions (×2 each) with batch norm
-    and ReLU, ``tanh`` output."""
+    """Radford et al. 2016: project and reshape z to base×base (the "fully connected" first layer, batch norm,
+    ReLU), then transposed 4×4 convolutions of stride 2 (×2 each) with batch norm and ReLU, except the output
+    layer: no batch norm, ``tanh``. No pooling. Channels halve per stage down to ``width`` (64 px: 512 -> 256 ->
+    128 -> 64 -> C). Initialised by :func:`dcgan_init`."""
     c, h, w = data_shape
     if h != w:
         raise ValueError(f"DCGAN expects square images, got {h}×{w}")
@@ -164,12 +183,18 @@ def dcgan_generator(data_shape: tuple[int, ...], z_dim: int, width: int = 64, nu
     if k == 0:
         layers.append(nn.Conv2d(ch, c, 3, 1, 1))
     layers.append(nn.Tanh())
-    return Generator(nn.Sequential(*layers), z_dim, num_classes)
+    return dcgan_init(Generator(nn.Sequential(*layers), z_dim, num_classes))
 
 
 def dcgan_discriminator(data_shape: tuple[int, ...], width: int = 64, norm: str = "batch", num_classes: int = 0,
                         minibatch_kernels: int = 0) -> Discriminator:
-    """Strided 4×4 convolutions (÷2 each) with LeakyReLU(0.2); no normalization on the first layer."""
+    """Radford et al. 2016: strided 4×4 convolutions (÷2 each, no pooling) with LeakyReLU(0.2), ``width``
+    channels doubling per stage, normalisation ``norm`` after every convolution except the input layer's, then
+    the shared linear head on the flattened base×base map. Initialised by :func:`dcgan_init`.
+
+    ``norm="batch"`` is the paper's; it couples the samples of a batch, so objectives whose penalty needs each
+    sample scored independently use ``"layer"`` (GroupNorm(1, C): layer norm over (C, H, W)) instead (see
+    :meth:`models.config.GANConfig.per_sample_penalty`)."""
     c, h, _ = data_shape
     k, base = dcgan_levels(h)
     layers: list[nn.Module] = []
@@ -177,13 +202,12 @@ def dcgan_discriminator(data_shape: tuple[int, ...], width: int = 64, norm: str 
     res = h
     for i in range(max(k, 1)):
         stride = 2 if k else 1
-        layers.append(_sn(nn.Conv2d(ch_in, ch, 4 if k else 3, stride, 1), norm))
+        normalised = i > 0 and norm in ("batch", "layer")
+        layers.append(_sn(nn.Conv2d(ch_in, ch, 4 if k else 3, stride, 1, bias=not normalised), norm))
         res = res // stride
-        if i > 0 and norm == "batch":
-            layers.append(nn.BatchNorm2d(ch))
-        elif i > 0 and norm == "layer":
-            layers.append(nn.GroupNorm(1, ch))                  # layer norm over (C, H, W)
+        if normalised:
+            layers.append(nn.BatchNorm2d(ch) if norm == "batch" else nn.GroupNorm(1, ch))
         layers.append(nn.LeakyReLU(0.2, True))
         ch_in, ch = ch, ch * 2
     layers.append(nn.Flatten())
-    return Discriminator(nn.Sequential(*layers), ch_in * res * res, num_classes, minibatch_kernels, norm)
+    return dcgan_init(Discriminator(nn.Sequential(*layers), ch_in * res * res, num_classes, minibatch_kernels, norm))

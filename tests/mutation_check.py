@@ -7,6 +7,7 @@ those tests fail. The table lists every mutant; the exit status is 1 if any surv
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LOSSES, CLASSIC, COURSE = "tests/models/test_losses.py", "tests/models/test_classic_objectives.py", \
     "tests/models/test_course_objectives.py"
+STEP = "tests/models/test_training_step.py"
+# the classic file without its slow Lightning runs over every variant × architecture (STEP covers the step)
 
 # (name, file, original text, mutated text, tests to run)
 MUTANTS = [
@@ -45,6 +48,76 @@ MUTANTS = [
      "float(game)", ["tests/models/test_tricks.py"]),
     ("wgan warm-up: every 100th", "models/variants/wgan.py", "WARMUP_G_STEPS, WARMUP_EVERY = 25, 500",
      "WARMUP_G_STEPS, WARMUP_EVERY = 25, 100", [CLASSIC]),
+    # --- the MMD-GAN critic: its objective's sign and its witness function
+    ("mmdgan D: flip sign (critic minimises MMD²)", "models/variants/mmdgan.py", "return -mmd2", "return mmd2",
+     [COURSE]),
+    ("mmdgan GP witness: + instead of -", "models/variants/mmdgan.py",
+     "- rbf_mixture_kernel(f, fake_f, bandwidths).mean(1))", "+ rbf_mixture_kernel(f, fake_f, bandwidths).mean(1))",
+     [COURSE]),
+    # --- the shared training step
+    ("D step: G(z) not detached", "models/base.py", "self.discriminator_step(x, fake.detach(), y)",
+     "self.discriminator_step(x, fake, y)", [STEP]),
+    ("G step: D not frozen (lean dispatch)", "models/dispatch.py", "            p.requires_grad_(False)",
+     "            p.requires_grad_(True)", [STEP]),
+    ("G step: D not frozen (any dispatch)", "models/base.py", "with d.toggle_g():", "with torch.enable_grad():",
+     [STEP]),
+    # --- real/fake swapped in a variant's d_loss
+    ("minimax variant D: swap real/fake", "models/variants/minimax.py",
+     "minimax_d_loss(real.score, fake.score, self.cfg.pi)", "minimax_d_loss(fake.score, real.score, self.cfg.pi)",
+     [CLASSIC]),
+    ("lsgan variant D: swap real/fake", "models/variants/lsgan.py", "lsgan_d_loss(real.score, fake.score,",
+     "lsgan_d_loss(fake.score, real.score,", [CLASSIC]),
+    ("hinge variant D: swap real/fake", "models/variants/hinge.py", "hinge_d_loss(real.score, fake.score)",
+     "hinge_d_loss(fake.score, real.score)", [CLASSIC]),
+    ("wgan variant D: swap real/fake", "models/variants/wgan.py", "wgan_d_loss(real.score, fake.score)",
+     "wgan_d_loss(fake.score, real.score)", [CLASSIC]),
+    ("fgan variant D: swap real/fake", "models/variants/fgan.py", "fgan_d_loss(real.score, fake.score,",
+     "fgan_d_loss(fake.score, real.score,", [COURSE]),
+    ("ebgan variant D: swap real/fake", "models/variants/ebgan.py", "ebgan_d_loss(real.score, fake.score,",
+     "ebgan_d_loss(fake.score, real.score,", [COURSE]),
+    ("ratio_matching variant D: swap real/fake", "models/variants/ratio_matching.py",
+     "[self.cfg.bregman](r_real, r_fake,", "[self.cfg.bregman](r_fake, r_real,", [COURSE]),
+    # --- sign flips of the variants' loss methods
+    ("minimax variant G: flip sign", "models/variants/minimax.py", "return minimax_g_loss(fake.score)",
+     "return -minimax_g_loss(fake.score)", [CLASSIC]),
+    ("nsgan variant G: flip sign", "models/variants/nsgan.py", "return nonsaturating_g_loss(fake.score)",
+     "return -nonsaturating_g_loss(fake.score)", [CLASSIC]),
+    ("lsgan variant G: flip sign", "models/variants/lsgan.py", "return lsgan_g_loss(fake.score, c=1.0)",
+     "return -lsgan_g_loss(fake.score, c=1.0)", [CLASSIC]),
+    ("hinge variant G: flip sign", "models/variants/hinge.py", "return hinge_g_loss(fake.score)",
+     "return -hinge_g_loss(fake.score)", [CLASSIC]),
+    ("wgan variant G: flip sign", "models/variants/wgan.py", "return wgan_g_loss(fake.score)",
+     "return -wgan_g_loss(fake.score)", [CLASSIC]),
+    ("fgan variant G: flip sign", "models/variants/fgan.py", "return fgan_g_loss(fake.score, self.divergence)",
+     "return -fgan_g_loss(fake.score, self.divergence)", [COURSE]),
+    ("fgan variant saddle G: flip sign", "models/variants/fgan.py",
+     "return fgan_saddle_g_loss(fake.score, self.divergence)", "return -fgan_saddle_g_loss(fake.score, self.divergence)",
+     [COURSE]),
+    ("ebgan variant G: flip sign", "models/variants/ebgan.py", "loss = ebgan_g_loss(fake.score)",
+     "loss = -ebgan_g_loss(fake.score)", [COURSE]),
+    ("ebgan variant G: flip the pulling-away term", "models/variants/ebgan.py",
+     "loss = loss + self.cfg.pt_weight * pt", "loss = loss - self.cfg.pt_weight * pt", [COURSE]),
+    ("ratio_matching variant G: flip sign", "models/variants/ratio_matching.py",
+     "return ratio_g_loss(ratio_from_score(fake.score))", "return -ratio_g_loss(ratio_from_score(fake.score))",
+     [COURSE]),
+    ("gmmn variant G: flip sign", "models/variants/gmmn.py", "        return mmd2", "        return -mmd2", [COURSE]),
+    ("mmdgan variant G: flip sign", "models/variants/mmdgan.py", "return self._mmd2(real.features, fake.features)",
+     "return -self._mmd2(real.features, fake.features)", [COURSE]),
+    # --- Bregman ratio matching and the α-divergence row
+    ("Bregman KL: flip the log term", "models/losses.py", "return fake_ratio.mean() - _log_ratio(real_ratio).mean()",
+     "return fake_ratio.mean() + _log_ratio(real_ratio).mean()", [COURSE]),
+    ("Bregman logistic: swap real/fake", "models/losses.py",
+     "return torch.log1p(fake_ratio).mean() + (torch.log1p(real_ratio) - _log_ratio(real_ratio)).mean()",
+     "return torch.log1p(real_ratio).mean() + (torch.log1p(fake_ratio) - _log_ratio(fake_ratio)).mean()", [COURSE]),
+    ("Bregman power: drop the (1 + 1/α)", "models/losses.py", "- (1 + 1 / power) * real_ratio.pow(power)",
+     "- real_ratio.pow(power)", [COURSE]),
+    ("α-divergence: wrong conjugate power", "models/losses.py", "power = a / (a - 1.0)", "power = (a - 1.0) / a",
+     [COURSE]),
+    # --- f-GAN rows at extreme density ratios (p/q = 1e20)
+    ("JS optimal_t: naive log(2u/(1+u))", "models/losses.py", "    return torch.minimum(t, edge)",
+     "    return torch.log(2 * u / (1 + u))", [COURSE]),
+    ("GAN conjugate: naive -log(1 - e^t)", "models/losses.py", "lambda t: -torch.log(-torch.expm1(t))",
+     "lambda t: -torch.log(1 - torch.exp(t))", [COURSE]),
 ]
 
 
@@ -56,6 +129,8 @@ def run(tests: list[str]) -> bool:
 
 
 def main() -> int:
+    # SIGTERM (e.g. a killed job) unwinds through the `finally` below, so a mutant is never left in place
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows, survived = [], 0
     for name, rel, old, new, tests in MUTANTS:
         path = ROOT / rel

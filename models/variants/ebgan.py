@@ -2,6 +2,10 @@
 
 E(x) = mean_d (x - AE(x))_d², the per-sample reconstruction error averaged over the data dimensions (so one
 margin suits 2-D points and images alike); L_D = E(x) + [m - E(G(z))]₊, L_G = E(G(z)) + λ_PT·PT(codes of G(z)).
+
+The pulling-away term is off by default (``pulling_away=False``: the paper's plain EBGAN); ``pulling_away=True``
+is their EBGAN-PT, with λ_PT = ``pt_weight`` = 0.1, the value Zhao et al. (2017, §2.4 and their MNIST and
+LSUN/CelebA experiments) use whenever PT is on.
 """
 from __future__ import annotations
 
@@ -21,10 +25,11 @@ from ..registry import register_variant
 @dataclass
 class EBGANConfig(GANConfig):
     margin: float = 1.0         # m of the hinge [m - E(G(z))]₊ (energy = mean squared reconstruction error)
-    pt_weight: float = 0.0      # weight of the pulling-away term on the generator (Zhao et al. use 0.1)
+    pulling_away: bool = False  # EBGAN-PT: add λ_PT·PT(codes of G(z)) to the generator loss (Zhao et al. §2.4)
+    pt_weight: float = 0.1      # λ_PT when pulling_away is on (Zhao et al. 2017: 0.1)
     code_dim: int = 32          # autoencoder code size; the codes are the features (feature matching, PT)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if self.margin <= 0 or self.pt_weight < 0 or self.code_dim < 1:
             raise ConfigError(f"margin={self.margin} must be > 0, pt_weight={self.pt_weight} >= 0, "
                               f"code_dim={self.code_dim} >= 1")
@@ -79,7 +84,7 @@ class EBGAN(GANModule):
 
     def g_loss(self, fake: Critique, real: Critique | None):
         loss = ebgan_g_loss(fake.score)
-        if self.cfg.pt_weight > 0:
+        if self.cfg.pulling_away and self.cfg.pt_weight > 0:
             pt = pulling_away_term(fake.features)
             self.track("pulling_away", pt)
             loss = loss + self.cfg.pt_weight * pt

@@ -11,17 +11,29 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..base import Critique, GANModule
-from ..config import GANConfig
-from ..losses import F_DIVERGENCES, fgan_d_loss, fgan_g_loss, fgan_saddle_g_loss
+from ..config import ConfigError, GANConfig
+from ..losses import (
+    F_DIVERGENCES,
+    alpha_divergence,
+    fgan_d_loss,
+    fgan_g_loss,
+    fgan_saddle_g_loss,
+)
 from ..registry import register_variant
 
 
 @dataclass
 class FGANConfig(GANConfig):
-    # a row of Nowozin et al.'s Table 2 (losses.F_DIVERGENCES); the α-divergence row is not implemented
+    # a row of Nowozin et al.'s Tables 2 and 6 (losses.F_DIVERGENCES)
     divergence: Literal["kl", "reverse_kl", "pearson", "squared_hellinger", "js", "gan",
-                        "total_variation", "neyman", "jeffrey"] = "js"
+                        "total_variation", "neyman", "jeffrey", "alpha"] = "js"
     g_objective: Literal["alternative", "saddle"] = "alternative"   # max E_Q g_f(V) | min F (eq. 6)
+    alpha: float = 1.5                # α of divergence="alpha" (not 0 or 1)
+
+    def check(self) -> None:
+        if self.alpha in (0.0, 1.0):
+            raise ConfigError(f"alpha={self.alpha}: the α-divergence needs alpha not in {{0, 1}} "
+                              "(use divergence='kl' or 'reverse_kl' for those limits)")
 
 
 @register_variant
@@ -34,6 +46,8 @@ class FGAN(GANModule):
 
     @property
     def divergence(self):
+        if self.cfg.divergence == "alpha":
+            return alpha_divergence(self.cfg.alpha)
         return F_DIVERGENCES[self.cfg.divergence]
 
     def d_loss(self, real: Critique, fake: Critique):

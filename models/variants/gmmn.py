@@ -23,7 +23,7 @@ class GMMNConfig(GANConfig):
     num_bandwidths: int = 7         # kernels in the mixture, spaced geometrically
     lr_g: float = 1e-3              # no adversary to keep pace with: a larger step is stable
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not 0 < self.sigma_min <= self.sigma_max or self.num_bandwidths < 1:
             raise ConfigError(f"need 0 < sigma_min <= sigma_max and num_bandwidths >= 1; got {self.sigma_min}, "
                               f"{self.sigma_max}, {self.num_bandwidths}")

@@ -13,7 +13,7 @@ from ..registry import register_variant
 class MinimaxConfig(GANConfig):
     pi: float = 0.5     # P(Y = 1): weight of the real class in D's cross-entropy; D* = πp*/(πp* + (1-π)pθ)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not 0 < self.pi < 1:
             raise ConfigError(f"pi={self.pi} must lie strictly between 0 and 1")
 

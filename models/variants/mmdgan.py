@@ -37,6 +37,9 @@ class MMDGANConfig(GMMNConfig):
     gp_samples: int = 64            # real/fake samples per penalty estimate (its double backward is the cost)
     clip: float = 0.05              # weight-clipping bound (penalty="clip")
 
+    def per_sample_penalty(self) -> bool:
+        return self.penalty == "gp"     # the witness penalty is per sample: no batch norm, no minibatch discrimination
+
 
 @register_variant
 class MMDGAN(GANModule):

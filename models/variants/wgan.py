@@ -21,7 +21,7 @@ class WGANConfig(GANConfig):
     clip: float = 0.01                # every critic parameter is clipped to [-clip, clip] after each critic step
     critic_warmup: int = 100          # critic steps for the first 25 and every 500th G step (Arjovsky et al.); 0 = off
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not self.clip > 0:
             raise ConfigError(f"clip={self.clip} must be > 0")
         if self.critic_warmup < 0:

@@ -22,12 +22,12 @@ class WGANGPConfig(GANConfig):
     d_norm: Literal["none", "batch", "layer", "spectral"] = "layer"   # never batch norm (see below)
     gp_weight: float = 10.0           # λ in λ E[(‖∇f(x̂)‖₂ - 1)²]
 
-    def __post_init__(self) -> None:
-        if self.d_norm == "batch":
-            raise ConfigError("wgan_gp: d_norm='batch' is invalid: the gradient penalty is per sample, and batch "
-                              "norm makes f(x̂_i) depend on the whole batch; use d_norm='layer' or 'none'")
+    def check(self) -> None:
         if self.gp_weight < 0:
             raise ConfigError(f"gp_weight={self.gp_weight} must be >= 0")
+
+    def per_sample_penalty(self) -> bool:
+        return self.gp_weight > 0
 
 
 @register_variant
@@ -41,8 +41,9 @@ class WGANGP(WassersteinObjective):
     experiments, and β2 = 0.9 lets the second-moment estimate follow the changing gradient scale quickly.
 
     The critic has layer norm (GroupNorm(1, C) for convolutions) by default, as the paper recommends;
-    batch norm is rejected (:class:`ConfigError`) because it couples the samples whose per-sample gradient
-    norms are penalised. The penalty is one ``torch.autograd.grad(create_graph=True)`` inside the critic's
+    batch norm and minibatch discrimination are rejected (:class:`ConfigError`, see
+    :meth:`~models.config.GANConfig.per_sample_penalty`) because they couple the samples whose per-sample
+    gradient norms are penalised. The penalty is one ``torch.autograd.grad(create_graph=True)`` inside the critic's
     loss, whose backward is the ordinary ``manual_backward``: nothing rank-specific, so DDP averages its
     gradients like any other term.
     """

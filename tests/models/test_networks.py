@@ -5,7 +5,10 @@ import pytest
 import torch
 from torch import nn
 
+import models.variants  # noqa: F401  fills the registry
 from models import networks
+from models.config import ConfigError
+from models.registry import VARIANTS, get_variant
 
 IMAGE_SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64)]
 
@@ -42,6 +45,107 @@ def test_dcgan_generator_upsamples_with_transposed_convolutions(shape):
     convt = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
     assert len(convt) == k and all(m.stride == (2, 2) for m in convt)
     assert any(isinstance(m, nn.BatchNorm2d) for m in g.modules())   # batch norm in G
+
+
+PAPER_SHAPES = [(1, 28, 28), (3, 32, 32), (3, 64, 64)]
+
+
+@pytest.mark.parametrize("shape", PAPER_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_dcgan_is_radford_et_al_network(shape):
+    # Radford et al. 2016 §3-4: BN in G and D except G's output and D's input layer, ReLU in G (tanh out),
+    # LeakyReLU 0.2 in D, strided (transposed) convolutions and no pooling, z of 100 dimensions
+    torch.manual_seed(0)
+    model = get_variant("nsgan")(data_shape=shape, data_kind="image", arch="dcgan")
+    assert model.cfg.z_dim == 100 and model.cfg.d_norm == "batch"
+    g, d = list(model.generator.body), list(model.discriminators[0].body)
+    k, _ = networks.dcgan_levels(shape[1])
+    # G: (linear | transposed conv) -> BN -> ReLU for every layer but the last, which is a conv -> tanh
+    g_layers = [m for m in g if isinstance(m, (nn.Linear, nn.ConvTranspose2d))]
+    assert len(g_layers) == k + 1 and isinstance(g[-1], nn.Tanh) and isinstance(g[-2], nn.ConvTranspose2d)
+    for layer in g_layers[:-1]:
+        i = g.index(layer)
+        after = [type(m) for m in g[i + 1:i + 4] if not isinstance(m, networks._Reshape)]
+        assert after[:2] == [nn.BatchNorm2d, nn.ReLU], after
+    assert g_layers[-1].out_channels == shape[0]
+    # D: conv -> LeakyReLU(0.2) first, then conv -> BN -> LeakyReLU(0.2), each conv halving the side
+    convs = [m for m in d if isinstance(m, nn.Conv2d)]
+    assert len(convs) == k and all(c.stride == (2, 2) and c.kernel_size == (4, 4) for c in convs)
+    assert isinstance(d[d.index(convs[0]) + 1], nn.LeakyReLU)
+    for c in convs[1:]:
+        i = d.index(c)
+        assert isinstance(d[i + 1], nn.BatchNorm2d) and isinstance(d[i + 2], nn.LeakyReLU)
+    assert all(m.negative_slope == 0.2 for m in d if isinstance(m, nn.LeakyReLU))
+    assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d))
+                   for net in (model.generator, model.discriminators[0]) for m in net.modules())
+    x = model.generator(model.sample_z(4))
+    assert x.shape == (4, *shape) and model.discriminators[0](x)[0].shape == (4,)
+
+
+def test_dcgan_initialisation_is_n_0_002_and_bn_scale_n_1_002():
+    torch.manual_seed(0)
+    model = get_variant("nsgan")(data_shape=(3, 64, 64), data_kind="image", arch="dcgan")
+    weights = torch.cat([m.weight.detach().flatten() for m in model.modules()
+                         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))])
+    bn_w = torch.cat([m.weight.detach() for m in model.modules() if isinstance(m, nn.BatchNorm2d)])
+    bn_b = torch.cat([m.bias.detach() for m in model.modules() if isinstance(m, nn.BatchNorm2d)])
+    biases = [m.bias for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
+              and m.bias is not None]
+    # millions of weights: mean 0 and std 0.02 to well under 1% (PyTorch's default init has std ≈ 0.01-0.1)
+    assert abs(weights.mean().item()) < 1e-4 and weights.std().item() == pytest.approx(0.02, rel=0.01)
+    assert bn_w.mean().item() == pytest.approx(1.0, abs=0.005) and bn_w.std().item() == pytest.approx(0.02, rel=0.1)
+    assert bn_b.abs().max().item() == 0 and all(b.abs().max().item() == 0 for b in biases)
+
+
+def test_dcgan_initialises_the_unnormalised_weight_of_spectral_norm_layers():
+    torch.manual_seed(0)
+    d = networks.dcgan_discriminator((3, 64, 64), width=16, norm="spectral")
+    original = torch.cat([m.parametrizations.weight.original.detach().flatten() for m in d.modules()
+                          if hasattr(m, "parametrizations")])
+    assert original.std().item() == pytest.approx(0.02, rel=0.02)
+
+
+def test_z_dim_is_100_only_for_dcgan():
+    assert get_variant("nsgan")(data_shape=(2,)).cfg.z_dim == 64
+    assert get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image").cfg.z_dim == 64          # mlp
+    assert get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image", arch="dcgan", z_dim=16).cfg.z_dim == 16
+    assert get_variant("nsgan")(data_shape=(2,)).cfg.d_norm == "none"
+
+
+def scores_each_sample_alone(d: nn.Module, shape: tuple[int, ...]) -> bool:
+    torch.manual_seed(1)
+    x = torch.randn(6, *shape)
+    together = d(x)[0]
+    alone = torch.cat([d(x[i:i + 1])[0] for i in range(6)])
+    return torch.allclose(together, alone, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_per_sample_penalties_get_a_discriminator_that_scores_samples_independently(name):
+    # a gradient penalty differentiates D at each interpolate separately: batch norm or minibatch
+    # discrimination would couple them, so those variants default to layer norm and refuse both
+    cls = VARIANTS[name]
+    if not cls.has_discriminator:
+        pytest.skip(f"{name} has no discriminator")
+    torch.manual_seed(0)
+    shape = (1, 28, 28)
+    model = cls(data_shape=shape, num_classes=3, data_kind="image", arch="dcgan", width=8)
+    d = model.discriminators[0].train()
+    if model.cfg.per_sample_penalty():
+        assert model.cfg.d_norm != "batch" and scores_each_sample_alone(d, shape)
+        for bad in ({"d_norm": "batch"}, {"minibatch_kernels": 4}):
+            with pytest.raises(ConfigError, match="gradient penalty"):
+                cls(data_shape=shape, num_classes=3, data_kind="image", arch="dcgan", width=8, **bad)
+    elif model.cfg.d_norm == "batch":
+        assert not scores_each_sample_alone(d, shape)               # the paper's batch norm couples the batch
+
+
+@pytest.mark.parametrize("name, off", [("wgan_gp", {"gp_weight": 0.0}), ("ratio_matching", {"gp_weight": 0.0}),
+                                       ("mmdgan", {"penalty": "clip"})])
+def test_without_the_penalty_the_paper_batch_norm_is_allowed(name, off):
+    on = get_variant(name)(data_shape=(1, 28, 28), data_kind="image", arch="dcgan", width=8)
+    assert on.cfg.per_sample_penalty()
+    model = get_variant(name)(data_shape=(1, 28, 28), data_kind="image", arch="dcgan", width=8, d_norm="batch", **off)
+    assert not model.cfg.per_sample_penalty() and model.cfg.d_norm == "batch"
 
 
 @pytest.mark.parametrize("norm, layer_type", [("batch", nn.BatchNorm2d), ("layer", nn.GroupNorm)])

@@ -50,7 +50,8 @@ def test_options_shows_the_chosen_variant_and_data_with_types_choices_and_help(c
     # wgan_gp redeclares d_norm with its own comment; z_dim's help comes from GANConfig
     d_norm = option_line(out, "d-norm")
     assert d_norm.split()[2:4] == ["layer", "{none,batch,layer,spectral}"] and "batch norm" in d_norm
-    assert option_line(out, "z-dim").endswith("latent size, z ~ N(0, I)")
+    z_dim = option_line(out, "z-dim")                  # None: the architecture's size (100 for dcgan)
+    assert z_dim.split()[2:5] == ["None", "int", "or"] and "latent size, z ~ N(0, I)" in z_dim and "100" in z_dim
     assert option_line(out, "stop-d-above").split()[2:5] == ["None", "float", "or"]
     assert option_line(out, "batch-size").split()[:4] == ["digits", "--batch-size", "128", "int"]
 
