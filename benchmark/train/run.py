@@ -86,6 +86,7 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
         dm = resolved.datamodule_cls(seed=r.seed, **resolved.data)
         dm.setup()
         check_batch_size(dm, r)
+        check_metrics(dm, r)
         ckpt_dir = C.checkpoint_dir(results_dir, r.name or rid)
         resume_path, resume_ckpt = C.find_resume(ckpt_dir, config) if r.resume else (None, None)
         if not r.resume and is_zero:
@@ -196,6 +197,20 @@ def check_batch_size(dm, run) -> None:
         raise UsageError(f"batch_size={dm.batch_size} is larger than {where}; choose 1 <= batch_size <= {per_rank}")
 
 
+def check_metrics(dm, run) -> None:
+    """Raise ``UsageError`` when a metric cannot be computed on the data as read (an image folder without
+    class subfolders has no labels for the domain metrics); the dataset's traits were checked by ``resolve``."""
+    try:
+        score.check_supported(metric_names(run, dm), dm)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def metric_names(run, dm) -> list[str]:
+    """The metrics a run scores: ``--metrics``, or the dataset's defaults."""
+    return [m for m in run.metrics.split(",") if m] if run.metrics else list(dm.metrics)
+
+
 def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path, rid: str, *, world: int = 1,
               is_zero: bool = True) -> None:
     """Sample, score and keep samples; a diverged model is still sampled (NaNs are kept out of the scores).
@@ -204,7 +219,7 @@ def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path,
     rank 0 scores the gathered set once and keeps the samples; the other ranks return after the gathers.
     """
     r = resolved.run
-    names = [m for m in r.metrics.split(",") if m] if r.metrics else list(dm.metrics)
+    names = metric_names(r, dm)
     model.eval()
 
     def sample_fn(n: int, labels):
