@@ -96,9 +96,12 @@ def test_lock_is_exclusive_across_processes_and_released_when_its_holder_is_kill
     mine.release()
 
 
-def start(args):
+def start(args, log=None):
+    """``python -m benchmark ARGS``; with ``log`` (a path) its output goes there, not to pipes a worker that
+    outlives it would hold open."""
+    out = open(log, "w") if log else subprocess.PIPE
     return subprocess.Popen([sys.executable, "-m", "benchmark", *args], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=out, stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True)
 
 
 def wait_for(predicate, procs, timeout=240):
@@ -164,17 +167,20 @@ def alive(pid):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_killing_a_jobs_parent_leaves_no_worker_running(sig, tmp_path):
     sweep, results = write_sweep(tmp_path, [0, 1, 2], 1000000, 20), tmp_path / "results"
-    parent = start(["sweep", str(sweep), "--jobs", "2", "--results-dir", str(results)])
+    parent = start(["sweep", str(sweep), "--jobs", "2", "--results-dir", str(results)], log=tmp_path / "log")
     wait_for(lambda: len(list((results / "checkpoints").glob("*/*.ckpt"))) >= 2 if (results / "checkpoints").exists()
              else False, [parent])
     workers = children(parent.pid)
     assert len(workers) == 2, workers
     parent.send_signal(sig)
-    parent.communicate(timeout=120)
+    parent.wait(timeout=120)
     t0 = time.time()
     while any(alive(w) for w in workers) and time.time() - t0 < 60:
         time.sleep(0.2)
-    assert not any(alive(w) for w in workers), [w for w in workers if alive(w)]
+    orphans = [w for w in workers if alive(w)]
+    for w in orphans:                                  # a failing run must not leave them training
+        os.kill(w, signal.SIGKILL)
+    assert not orphans, f"workers {orphans} outlived their parent"
     # the workers stopped their runs the way a signal does: recorded interrupted, resumable
     recs = [json.loads(p.read_text()) for p in (results / "runs").glob("*.json")]
     assert recs and all(r["status"] == "interrupted" and r["steps"] > 0 for r in recs), recs
