@@ -40,7 +40,8 @@ def test_1100_images_load_under_a_256_file_descriptor_limit(tmp_path):
             "x = load_image_folder(sys.argv[1])\n"
             "torch.save(x, sys.argv[2])\n")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "imgs"), str(tmp_path / "x.pt")], cwd=ROOT,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300,
+                         check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert torch.equal(torch.load(tmp_path / "x.pt"), expected)      # every image, in sorted order, lossless
 
