@@ -19,6 +19,13 @@ from .errors import UsageError
 RUN_STATUSES = ("completed", "diverged", "failed", "interrupted")
 FINISHED = ("completed", "diverged")     # a run with one of these records is done (not retried, never replaced)
 ATTEMPT_MARK = ".failed-"                # runs/<id>.failed-<stamp>.json: an attempt kept beside a finished record
+ATTEMPT_MARKS = (ATTEMPT_MARK, ".interrupted-")   # ... and runs/<id>.interrupted-<stamp>.json
+
+
+def attempt_mark(status: str) -> str:
+    """The file-name mark of an unfinished attempt kept beside a finished record: ``.interrupted-`` for an
+    interrupted one, ``.failed-`` otherwise."""
+    return ".interrupted-" if status == "interrupted" else ATTEMPT_MARK
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
@@ -270,11 +277,12 @@ def load_runs(results_dir: str | os.PathLike) -> list[dict]:
     """Every run record under ``results_dir/runs``.
 
     A file that is not a run record is skipped with a warning naming it and the reason (never fatal);
-    ``<id>.failed-<stamp>.json`` files (attempts that failed beside a finished record) are not loaded.
+    ``<id>.failed-<stamp>.json`` and ``<id>.interrupted-<stamp>.json`` files (attempts that did not finish,
+    kept beside a finished record) are not loaded.
     """
     out = []
     for p in sorted(runs_dir(results_dir).glob("*.json")):
-        if ATTEMPT_MARK in p.name:
+        if any(mark in p.name for mark in ATTEMPT_MARKS):
             continue
         try:
             rec = read_record(p)
