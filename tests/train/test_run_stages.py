@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from argparse import Namespace
+from pathlib import Path
 
 import pytest
 
@@ -52,7 +53,7 @@ def test_sigterm_while_scoring_a_checkpointed_run_is_interrupted_and_rerun_score
     assert calls and rec["status"] == "interrupted" and rec["interrupted_during"] == "evaluation", rec
     assert rec["signal"] == "SIGTERM" and rec["steps"] == 20 and rec["metrics"] == {}
     assert rec["checkpoint"].endswith("iter-00000020.ckpt") and (tmp_path / rec["checkpoint"]).exists()
-    assert json.loads(open(rec["written_to"]).read())["status"] == "interrupted"
+    assert json.loads(Path(rec["written_to"]).read_text())["status"] == "interrupted"
     monkeypatch.undo()
     STATE.signum = 0
     again = R.execute(opts)                          # the same command: scores the final checkpoint
