@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .commands import add_evaluate_parser, add_perf_parser, add_theory_parser
 from .errors import EXIT_USAGE, UsageError
@@ -46,7 +47,32 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+class FullRunHelp(argparse.Action):
+    """``run --help``: the parser's help, then every option of the run (its variant and dataset: ``--variant V
+    --data D --help`` for another), with default, type or choices and one line each (``options`` prints the same)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .train.option_help import format_rows, option_rows
+
+        parser.print_help()
+        variant, data = getattr(namespace, "variant", None) or "nsgan", getattr(namespace, "data", None) or "ring8"
+        try:
+            rows = option_rows(variant, data)
+        except KeyError as e:
+            parser.exit(2, f"error: {e.args[0]}\n")
+        print(f"\nall options of a run of {variant!r} on {data!r} (give --variant/--data before --help for "
+              "another): owner, --name, default, type or choices, help")
+        print(format_rows(rows))
+        parser.exit(0)
+
+
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-h", "--help", action=FullRunHelp, help="show this help and every option of the run, then exit")
+    p.add_argument("--print-config", action="store_true",
+                   help="print every option of this run as YAML (reads back with --config) and exit")
     p.add_argument("--variant", help="registered variant (see `list`)")
     p.add_argument("--data", help="registered dataset (see `list`)")
     p.add_argument("--seed", help="random seed")
@@ -70,6 +96,7 @@ def gather_run_options(args: argparse.Namespace, extra: list[str]) -> dict[str, 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     from models import ConfigError
+
     from .train.options import resolve
     from .train.run import execute
 
@@ -77,6 +104,11 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         resolved = resolve(gather_run_options(args, extra))
     except ConfigError as e:
         raise UsageError(str(e)) from None
+    if args.print_config:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(resolved.flat_options(), sort_keys=False))
+        return 0
     check_writable(resolved.run.results_dir)
     record = execute(resolved)
     from lightning_fabric.utilities.rank_zero import rank_zero_only
@@ -120,6 +152,24 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     for p in paths:
         print(f"wrote {p}")
+    if args.wandb_report:
+        return publish_report(args)
+    return 0
+
+
+def publish_report(args: argparse.Namespace) -> int:
+    """``report --wandb-report``: the W&B Report of the results directory (:mod:`benchmark.report.wandb_report`)."""
+    from .io import load_runs
+    from .report.wandb_report import publish_wandb_report
+
+    try:
+        publish_wandb_report(load_runs(args.results_dir), project=args.project)
+    except ImportError as e:
+        raise UsageError(str(e)) from None
+    except Exception as e:                       # the local report is written; say why W&B has no copy
+        print(f"warning: W&B report not saved ({type(e).__name__}: {e}); re-run `python -m benchmark report "
+              f"--wandb-report` once W&B is reachable", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -127,6 +177,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import json
 
     from models import ConfigError
+
     from .train import sweep as S
 
     spec = S.load_sweep(args.sweep or S.DEFAULT_SWEEP)
@@ -135,11 +186,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except ConfigError as e:
         raise UsageError(str(e)) from None
     if args.export_wandb:
-        from .io import atomic_write_text
         import yaml
 
+        from .io import atomic_write_text
+
         path = str(Path(args.sweep).resolve()) if args.sweep else str(S.DEFAULT_SWEEP)
+        if spec.get("search") and not args.index_grid:    # W&B draws the trials: one random sweep per cell
+            from .train.search import parse_search, wandb_search_configs
+
+            out = Path(args.export_wandb)
+            out.mkdir(parents=True, exist_ok=True)
+            configs = wandb_search_configs(spec, parse_search(spec["search"], list(spec["variants"])))
+            for cfg in configs:
+                S.check_wandb_sweep_config(cfg)
+                atomic_write_text(out / f"{cfg['name']}.yaml", yaml.safe_dump(cfg, sort_keys=False))
+            print(f"wrote {len(configs)} W&B sweep configurations (method: random) under {out}/: "
+                  f"`wandb sweep {out}/<name>.yaml`, then `wandb agent <sweep-id>` on every machine; "
+                  f"`python -m benchmark tune` reads their runs (group {spec.get('name')!r})")
+            return 0
         cfg = S.wandb_sweep_config(spec, path, len(planned), quick=args.quick)
+        S.check_wandb_sweep_config(cfg)
         atomic_write_text(args.export_wandb, yaml.safe_dump(cfg, sort_keys=False))
         print(f"wrote W&B sweep configuration {args.export_wandb}: `wandb sweep {args.export_wandb}`, then "
               f"`wandb agent <sweep-id>` on every machine")
@@ -175,10 +241,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return STATE.exit_code
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from models import ConfigError
+
+    from .train import sweep as S
+    from .train.tune import tune
+
+    spec = S.load_sweep(args.sweep)
+    try:
+        S.plan(spec)                                   # the same validation as running it
+        recipes = args.recipes or str(Path(S.DEFAULT_SWEEP).parent / "recipes.yaml")
+        check_writable(Path(recipes).parent)
+        tune(spec, args.results_dir, recipes, stream=sys.stdout)
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {recipes}: review it (git diff) and commit; sweeps read it with `recipes: recipes.yaml`")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .io import load_runs
-    from .report.check import ThresholdError, evaluate_bounds, format_table, load_thresholds
+    from .report.check import ThresholdError, evaluate_bounds, format_table, load_thresholds, thresholds_path
 
+    args.thresholds = thresholds_path(args.results_dir, args.thresholds)
     try:
         bounds = load_thresholds(args.thresholds)
     except ThresholdError as e:
@@ -192,6 +277,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not bounds:
             raise UsageError(f"--only {args.only!r} selects no bound of {args.thresholds}")
     rows = evaluate_bounds(bounds, load_runs(args.results_dir), group=args.group)
+    print(f"thresholds: {args.thresholds}")
     print(format_table(rows))
     return 0 if all(r["passed"] for r in rows) else 1
 
@@ -214,7 +300,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(str(e.args[0]) if e.args else str(e)) from None
 
 
-COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep, "check": cmd_check, "perf": cmd_perf, "evaluate": cmd_evaluate,
+COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep, "tune": cmd_tune, "check": cmd_check, "perf": cmd_perf, "evaluate": cmd_evaluate,
                                  "theory": lambda args: __import__("benchmark.theory").theory.cmd_theory(args)}
 
 
@@ -224,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("list", help="list the registered variants, datasets and metrics")
     p = sub.add_parser("run", help="train and score one configuration; extra --name value pairs set any option",
+                       add_help=False,
                        epilog="Every option of the variant's Config, the dataset and the run can be given as "
                               "--name value; `python -m benchmark options --variant V --data D` lists them.")
     add_run_arguments(p)
@@ -237,12 +324,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs at once, each on its own GPU or CPU threads (default: one per GPU, else per core)")
     p.add_argument("--results-dir", dest="results_dir", default=None)
     p.add_argument("--dry-run", action="store_true", help="print the expanded runs and exit")
-    p.add_argument("--export-wandb", metavar="FILE", help="write the sweep as a W&B sweep configuration")
+    p.add_argument("--export-wandb", metavar="PATH",
+                   help="write the sweep as a W&B sweep configuration (a search: one `method: random` sweep "
+                        "per variant and dataset, in the directory PATH)")
+    p.add_argument("--index-grid", action="store_true",
+                   help="with --export-wandb on a search: a grid over the planned runs' index instead (the "
+                        "exact trials of this file)")
     p.add_argument("--index", type=int, default=None, help="run only the K-th run of the sweep (W&B agents)")
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="live progress (auto: on a TTY unless $CI is set)")
+    p = sub.add_parser("tune", help="pick each variant's best trial of a search sweep and write the recipes file")
+    p.add_argument("sweep", help="the search sweep YAML (with a `search:` section) whose runs are finished")
+    p.add_argument("--results-dir", dest="results_dir", default="results")
+    p.add_argument("--recipes", default=None, help="recipes file to write (default: benchmark/sweeps/recipes.yaml)")
     p = sub.add_parser("check", help="compare the latest results with results/thresholds.yaml (exit 1 on a breach)")
-    p.add_argument("--thresholds", default="results/thresholds.yaml")
+    p.add_argument("--thresholds", default=None,
+                   help="bounds file (default: RESULTS_DIR/thresholds.yaml, else the repository's one)")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--group", default=None, help="only runs of this sweep group")
     p.add_argument("--only", default="", help="only the bounds of VARIANT/DATASET[,VARIANT/DATASET...]")
@@ -251,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_theory_parser(sub)
     p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
     p.add_argument("--results-dir", dest="results_dir", default="results")
+    p.add_argument("--wandb-report", action="store_true",
+                   help="also build a W&B Report (leaderboards, curves, samples; saved when an API key is set)")
+    p.add_argument("--project", default="ganbench", help="W&B project of the report's runs (as `run --project`)")
     return parser
 
 

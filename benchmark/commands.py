@@ -80,8 +80,9 @@ THEORY_EXPERIMENTS = {1: "optimal discriminator", 2: "value at the optimum", 3: 
 EVALUATE_DESCRIPTION = """\
 Score a folder (or tensor) of generated images against a dataset split or another folder.
 
-``python -m benchmark evaluate --images DIR --reference DATASET_OR_DIR --metrics fid,kid,... [--json FILE]``
-prints every score with its protocol; ``--json`` writes ``{"values", "protocols", "images"}`` atomically.
+  python -m benchmark evaluate --images DIR --reference DATASET_OR_DIR --metrics fid,kid,... [--json FILE]
+
+prints every score with its protocol; --json writes {"values", "protocols", "images"} atomically.
 """
 
 

@@ -123,5 +123,32 @@ def test_wandb_offline_without_a_key_writes_a_local_run(tmp_path):
                          stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr[-2000:]
     (rec,) = load_runs(tmp_path / "res")
-    runs = list((tmp_path / "wandb").glob(f"offline-run-*-{rec['run_id']}"))
+    runs = list((tmp_path / "wandb").glob(f"offline-run-*-{rec['run_id']}-*"))
     assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
+
+
+def test_print_config_reads_back_with_config_to_the_same_run(tmp_path, capsys):
+    import yaml
+
+    from benchmark.train.options import resolve
+
+    assert main(["run", "--variant", "wgan", "--data", "digits", "--clip", "0.02", "--print-config"]) == 0
+    text = capsys.readouterr().out
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert yaml.safe_load(text)["clip"] == 0.02
+    assert main(["run", "--config", str(path), "--print-config"]) == 0
+    assert capsys.readouterr().out == text
+    original = resolve({"variant": "wgan", "data": "digits", "clip": 0.02})
+    assert resolve(yaml.safe_load(text)).config() == original.config()
+    assert not (tmp_path / "results").exists()
+
+
+def test_run_help_lists_every_option_of_the_variant_and_dataset(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--variant", "wgan", "--data", "digits", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("--clip", "--critic-warmup", "--n-critic", "--lr-schedule", "--batch-size", "--checkpoint-every",
+                 "--print-config"):
+        assert name in out, name

@@ -1,15 +1,55 @@
-"""Run records -> comparison rows: one row per (dataset, run label, metric) with mean, std, n and the best run."""
+"""Run records -> comparison rows and leaderboards.
+
+One row per (dataset, run label, metric): the median and a percentile-bootstrap 95% interval over seeds (the
+numbers the leaderboard ranks by), mean ± std (kept as extra CSV columns), the best run, the per-seed values (for
+strip plots), the run statuses, and the seeds that collapsed.
+
+Definitions (also stated in the report):
+
+* **Seeds in the statistics.** Completed runs contribute their score; a *diverged* run (training produced
+  non-finite values, so it was not scored) counts as the worst possible score (−∞ when higher is better, +∞ when
+  lower is better), so a method that diverges on most seeds cannot rank high on the seeds that survived. Failed
+  (crashed) and interrupted runs say nothing about the objective: they are counted and listed, not scored. A
+  NaN score counts as the worst score too.
+* **Bootstrap interval.** :data:`BOOTSTRAP_RESAMPLES` resamples of the seeds with replacement, the median of
+  each, the 2.5% and 97.5% order statistics of those medians (no interpolation, so ±∞ stays exact); the RNG is
+  seeded with :data:`BOOTSTRAP_SEED` for every cell, so the report is deterministic. One seed: the interval is
+  that value (no spread is known).
+* **Collapsed seed.** On a dataset with a mode-coverage metric (the first of :data:`COVERAGE_METRICS` its runs
+  scored: ``modes_covered``, ``class_coverage``, ``stacked_modes``), a completed seed *collapsed* when it covers
+  at most one mode or fewer than :data:`COLLAPSE_FRACTION` (half) of the median coverage of its cell's seeds.
+* **Conditional variants** (the variant's ``Config`` declares ``conditional = True``, e.g. ``cgan``, or the run
+  set ``conditional: true``) use the labels, so they are ranked among themselves, never against unconditional
+  objectives.
+* **Trials** (runs with a ``trial`` field, from a random hyper-parameter search): each trial is its own cell
+  (label ``<variant> · trial <index>``); per (dataset, variant) only the trial with the best median on the
+  dataset's primary metric is ``selected`` for the leaderboard and the main tables. Trials are never averaged.
+* **Rank** (per dataset, per group): 1 + the number of entries whose interval lies entirely on the better side
+  of this entry's interval; entries whose intervals overlap the same better ones share a rank. A cell of one
+  seed has no interval: it ties with every entry (and counts as no better than any).
+"""
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
+
 from datamodules import get_datamodule
 
 from .. import score
 from ..score import METRIC_GROUPS
+
+COVERAGE_METRICS = ("modes_covered", "class_coverage", "stacked_modes")
+COLLAPSE_FRACTION = 0.5
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+IGNORED_KEYS = {"seed", "group"}
+SCORED_STATUSES = ("completed", "diverged")
+
 
 def lower_is_better(metric: str) -> bool:
     """The direction of a registered metric (an unregistered one, from an old run file, counts as higher)."""
@@ -27,55 +67,143 @@ def primary_metric(dataset: str, metrics: list[str]) -> str | None:
     except KeyError:
         declared = None
     return declared if declared in metrics else (metrics[0] if metrics else None)
-IGNORED_KEYS = {"seed", "group"}
+
+
+def coverage_metric(metrics: list[str] | set[str]) -> str | None:
+    """The mode-coverage metric a collapsed seed is judged by (the first of :data:`COVERAGE_METRICS` scored)."""
+    return next((m for m in COVERAGE_METRICS if m in metrics), None)
+
+
+def is_conditional(run: dict) -> bool:
+    """Whether the run's generator used the labels: the run's ``conditional`` option, else its variant's
+    ``Config`` default (``cgan`` declares ``conditional = True``)."""
+    cfg = run.get("config") or {}
+    if "conditional" in cfg:
+        return bool(cfg["conditional"])
+    import models
+
+    cls = models.VARIANTS.get(run.get("variant", ""))
+    if cls is None:
+        return False
+    default = {f.name: f.default for f in dataclasses.fields(cls.Config)}.get("conditional", False)
+    return bool(default) if default is not dataclasses.MISSING else False
+
+
+def worst(metric: str) -> float:
+    return math.inf if lower_is_better(metric) else -math.inf
+
+
+def bootstrap_interval(values: list[float], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+                       level: float = 0.95) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the median of ``values`` (seeds): ``(low, high)``; see the module doc."""
+    if not values:
+        raise ValueError("bootstrap_interval needs at least one value")
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) == 1:
+        return float(x[0]), float(x[0])
+    idx = np.random.default_rng(seed).integers(0, len(x), size=(resamples, len(x)))
+    with np.errstate(invalid="ignore"):
+        meds = np.sort(np.median(x[idx], axis=1))     # median of ±inf values stays ±inf (no inf - inf: one sign)
+    a = (1 - level) / 2
+    return float(np.quantile(meds, a, method="lower")), float(np.quantile(meds, 1 - a, method="higher"))
+
+
+def trial_suffix(trial: dict, sweeps: set[str]) -> str:
+    return f" · trial {trial.get('sweep')}/{trial.get('index')}" if len(sweeps) > 1 else f" · trial {trial.get('index')}"
 
 
 def run_labels(runs: list[dict]) -> dict[str, str]:
     """Label each run with its variant plus the options that vary among runs of that variant and dataset
-    (e.g. ``nsgan [minibatch_kernels=16]``), so a variant with and without a trick are separate rows."""
+    (e.g. ``nsgan [minibatch_kernels=16]``), so a variant with and without a trick are separate rows. A run of a
+    hyper-parameter search gets ``· trial <index>`` instead of its searched parameters."""
     by_cell: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in runs:
         by_cell[(r["variant"], r["dataset"])].append(r)
     labels = {}
     for (variant, _), cell in by_cell.items():
-        keys = sorted({k for r in cell for k in r.get("config", {})} - IGNORED_KEYS)
+        searched = {k for r in cell if r.get("trial") for k in (r["trial"].get("params") or {})}
+        keys = sorted({k for r in cell for k in r.get("config", {})} - IGNORED_KEYS - searched)
         varying = [k for k in keys if len({repr(r.get("config", {}).get(k)) for r in cell}) > 1]
+        sweeps = {str(r["trial"].get("sweep")) for r in cell if r.get("trial")}
         for r in cell:
             extra = ", ".join(f"{k}={r['config'].get(k)}" for k in varying)
-            labels[r["run_id"]] = f"{variant} [{extra}]" if extra else variant
+            label = f"{variant} [{extra}]" if extra else variant
+            labels[r["run_id"]] = label + (trial_suffix(r["trial"], sweeps) if r.get("trial") else "")
     return labels
+
+
+def base_label(row: dict) -> str:
+    """A row's label without its trial suffix: what the leaderboard ranks."""
+    return row.get("base") or row["variant"]
 
 
 def fmt(v: float | None, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     if isinstance(v, float) and math.isinf(v):
-        return "∞"
+        return "∞" if v > 0 else "−∞"
     return f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
+def fmt_ci(row: dict) -> str:
+    """``median [low, high]`` of a row (the interval omitted for one seed)."""
+    if row.get("median") is None:
+        return "–"
+    if row["n_stat"] < 2:
+        return fmt(row["median"])
+    return f"{fmt(row['median'])} [{fmt(row['ci_low'])}, {fmt(row['ci_high'])}]"
+
+
+def _collapsed(cell_runs: list[dict], cov: str | None) -> list[str]:
+    if cov is None:
+        return []
+    vals = [(float(r["metrics"][cov]), r["run_id"]) for r in cell_runs
+            if r.get("status") == "completed" and _number((r.get("metrics") or {}).get(cov))]
+    if not vals:
+        return []
+    med = statistics.median(v for v, _ in vals)
+    return [rid for v, rid in vals if v <= 1 or v < COLLAPSE_FRACTION * med]
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+
+
 def aggregate(runs: list[dict]) -> list[dict[str, Any]]:
-    """One row per (dataset, label, metric): mean, std (over seeds), n, best value and best run id."""
+    """One row per (dataset, label, metric), see the module doc. Keys: dataset, variant (the label), base (the
+    label without a trial), metric, median, ci_low, ci_high, n_stat (seeds in the median), mean, std, n (scored
+    completed runs), best, best_run, values (``[(value, run_id, seed)]`` of completed runs), completed, diverged,
+    failed, interrupted, collapsed (count), collapsed_runs, coverage_metric, conditional, trial (``{"sweep",
+    "index", "params"}`` or None), selected (enters the leaderboard and the main tables)."""
     labels = run_labels(runs)
-    cells: dict[tuple[str, str, str], list[tuple[float, str]]] = defaultdict(list)
-    status: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_cell: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in runs:
-        key = (r["dataset"], labels[r["run_id"]])
-        status[key][r.get("status", "failed")] += 1
-        for m, v in (r.get("metrics") or {}).items():
-            if v is not None and r.get("status") == "completed":
-                cells[(r["dataset"], labels[r["run_id"]], m)].append((float(v), r["run_id"]))
+        by_cell[(r["dataset"], labels[r["run_id"]])].append(r)
     rows = []
-    for (dataset, label), counts in sorted(status.items()):
-        metric_names = sorted({m for (d, l, m) in cells if d == dataset and l == label})
+    for (dataset, label), cell in sorted(by_cell.items()):
+        counts = defaultdict(int)
+        for r in cell:
+            counts[r.get("status", "failed")] += 1
+        metric_names = sorted({m for r in cell if r.get("status") == "completed"
+                               for m, v in (r.get("metrics") or {}).items() if v is not None})
+        cov = coverage_metric(metric_names)
+        collapsed = _collapsed(cell, cov)
+        trial = next((r["trial"] for r in cell if r.get("trial")), None)
+        base = label.split(" · trial ")[0] if trial else label
         for m in metric_names or [""]:
-            vals = cells.get((dataset, label, m), [])
-            finite = [v for v, _ in vals if math.isfinite(v)]
+            vals = [(float(r["metrics"][m]), r["run_id"], r.get("seed")) for r in cell
+                    if r.get("status") == "completed" and (r.get("metrics") or {}).get(m) is not None]
+            finite = [v for v, _, _ in vals if math.isfinite(v)]
+            stat = [worst(m) if math.isnan(v) else v for v, _, _ in vals] + \
+                [worst(m)] * (counts.get("diverged", 0) if m else 0)
             best = None
-            if vals:
-                pick = min if lower_is_better(m) else max
-                best = pick(vals, key=lambda t: t[0])
-            rows.append({"dataset": dataset, "variant": label, "metric": m,
+            ok = [t for t in vals if not math.isnan(t[0])]
+            if ok:
+                best = (min if lower_is_better(m) else max)(ok, key=lambda t: t[0])
+            lo, hi = bootstrap_interval(stat) if stat else (None, None)
+            rows.append({"dataset": dataset, "variant": label, "base": base, "metric": m,
+                         "median": statistics.median(stat) if stat else None, "ci_low": lo, "ci_high": hi,
+                         "n_stat": len(stat),
                          # an infinite value (e.g. reverse KL with no high-quality sample) makes the mean
                          # infinite: averaging only the finite seeds would hide the failed ones
                          "mean": (statistics.fmean(finite) if len(finite) == len(vals) else math.inf)
@@ -83,9 +211,83 @@ def aggregate(runs: list[dict]) -> list[dict[str, Any]]:
                          "std": (statistics.stdev(finite) if len(finite) > 1 else 0.0)
                          if vals and len(finite) == len(vals) else None,
                          "n": len(vals), "best": best[0] if best else None, "best_run": best[1] if best else None,
-                         "completed": counts.get("completed", 0), "diverged": counts.get("diverged", 0),
-                         "failed": counts.get("failed", 0)})
+                         "values": vals, "completed": counts.get("completed", 0),
+                         "diverged": counts.get("diverged", 0), "failed": counts.get("failed", 0),
+                         "interrupted": counts.get("interrupted", 0), "collapsed": len(collapsed),
+                         "collapsed_runs": collapsed, "coverage_metric": cov,
+                         "conditional": any(is_conditional(r) for r in cell), "trial": trial, "selected": True})
+    _select_best_trials(rows)
     return rows
+
+
+def _better_key(metric: str, row: dict) -> tuple:
+    """Sort key: best median first, then more seeds, then label (deterministic)."""
+    med = row["median"]
+    if med is None or math.isnan(med):
+        med = worst(metric)
+    return (med if lower_is_better(metric) else -med, -row["n_stat"], row["variant"])
+
+
+def _select_best_trials(rows: list[dict]) -> None:
+    """Per (dataset, base label): keep only the trial with the best median on the primary metric."""
+    by_base: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        if r["trial"] is not None:
+            by_base[(r["dataset"], r["base"])].append(r)
+    for (dataset, _), trs in by_base.items():
+        primary = primary_metric(dataset, sorted({r["metric"] for r in rows if r["dataset"] == dataset
+                                                  and r["metric"]}))
+        cand = [r for r in trs if r["metric"] == primary] if primary else []
+        winner = min(cand, key=lambda r: _better_key(primary, r))["variant"] if cand else None
+        for r in trs:
+            r["selected"] = r["variant"] == winner
+
+
+def _strictly_better(a: dict, b: dict, metric: str) -> bool:
+    """``a``'s interval lies entirely on the better side of ``b``'s (one seed has no interval: never apart)."""
+    if a["n_stat"] < 2 or b["n_stat"] < 2:
+        return False
+    if lower_is_better(metric):
+        return a["ci_high"] < b["ci_low"]
+    return a["ci_low"] > b["ci_high"]
+
+
+def leaderboard(rows: list[dict]) -> dict[str, Any]:
+    """Per dataset and group (``unconditional``/``conditional``), the selected cells ranked on the primary metric
+    (ties where the 95% intervals overlap, see the module doc), and per group the mean rank of each label across
+    the datasets it ran on. ``{"datasets": {dataset: {"metric": m, "groups": {group: [entry]}}}, "overall":
+    {group: [{"label", "mean_rank", "ranks": {dataset: rank}}]}}``; an entry is the row plus ``rank`` and
+    ``trials`` (how many trials were searched, 0 for ordinary runs)."""
+    out: dict[str, Any] = {"datasets": {}, "overall": {}}
+    ranks: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for dataset in sorted({r["dataset"] for r in rows}):
+        drows = [r for r in rows if r["dataset"] == dataset]
+        metric = primary_metric(dataset, sorted({r["metric"] for r in drows if r["metric"]}))
+        if metric is None:
+            continue
+        trials = defaultdict(int)
+        for r in drows:
+            if r["trial"] is not None and r["metric"] == metric:
+                trials[r["base"]] += 1
+        groups: dict[str, list[dict]] = {}
+        for group, cond in (("unconditional", False), ("conditional", True)):
+            cand = [r for r in drows if r["metric"] == metric and r["selected"] and r["conditional"] == cond
+                    and r["median"] is not None]
+            cand.sort(key=lambda r: _better_key(metric, r))
+            entries = []
+            for r in cand:
+                rank = 1 + sum(_strictly_better(o, r, metric) for o in cand if o is not r)
+                entries.append({**r, "rank": rank, "trials": trials.get(r["base"], 0)})
+                ranks[group][r["base"]][dataset] = rank
+            if entries:
+                groups[group] = entries
+        out["datasets"][dataset] = {"metric": metric, "groups": groups}
+    for group, per_label in ranks.items():
+        table = [{"label": lab, "mean_rank": statistics.fmean(rk.values()), "ranks": dict(rk)}
+                 for lab, rk in per_label.items()]
+        table.sort(key=lambda e: (e["mean_rank"], -len(e["ranks"]), e["label"]))
+        out["overall"][group] = table
+    return out
 
 
 def protocol_line(runs: list[dict], dataset: str, metric: str) -> str:
@@ -95,5 +297,3 @@ def protocol_line(runs: list[dict], dataset: str, metric: str) -> str:
             keep = {k: v for k, v in p.items() if k not in ("metric", "seed")}
             return "; ".join(f"{k}: {v}" for k, v in keep.items())
     return ""
-
-

@@ -9,6 +9,10 @@
       digits:
         domain_fd: "<= 40"
 
+``python -m benchmark check --results-dir X`` reads ``X/thresholds.yaml`` when it exists, else the repository's
+committed ``results/thresholds.yaml`` (found next to the package, not the current directory); ``--thresholds``
+names another file (:func:`thresholds_path`).
+
 Exit status of ``python -m benchmark check``: 0 when every bound holds, 1 when any is breached (a bound with
 no results counts as breached: a check must not pass on missing data), 2 when the file is malformed, names
 an unknown variant, dataset or metric, or a metric its dataset cannot be scored on (``fid`` on ring8).
@@ -78,6 +82,18 @@ def parse_thresholds(data: Any, source: str = "thresholds") -> list[Bound]:
                                          f"'>= 6' or '<= 40' (operators: {', '.join(OPS)})")
                 bounds.append(Bound(variant, dataset, metric, m.group(1), float(m.group(2))))
     return bounds
+
+
+REPO_THRESHOLDS = Path(__file__).resolve().parents[2] / "results" / "thresholds.yaml"
+
+
+def thresholds_path(results_dir: str | Path, given: str | Path | None = None) -> Path:
+    """The thresholds file a check of ``results_dir`` uses: ``given`` when set, else ``results_dir/thresholds.yaml``
+    when it exists, else the repository's committed :data:`REPO_THRESHOLDS`."""
+    if given:
+        return Path(given)
+    local = Path(results_dir) / "thresholds.yaml"
+    return local if local.is_file() or not REPO_THRESHOLDS.is_file() else REPO_THRESHOLDS
 
 
 def load_thresholds(path: str | Path) -> list[Bound]:

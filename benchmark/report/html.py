@@ -1,12 +1,16 @@
-"""``results/report.html``: the summary tables plus plots, as one self-contained HTML file.
+"""``results/report.html``: the leaderboard, the summary tables and plots, as one self-contained HTML file.
 
-Built from the run JSONs alone (called by :func:`benchmark.report.build_report`). Per dataset: the comparison
-table (variant × metric, mean ± std over seeds, best run, published numbers beside ours where the protocol
-matches), the protocol of every metric, training curves (the ``history`` of every run: losses per variant, the
-discriminator's outputs and the generator's gradient norm vs GAN iteration, mean over seeds with a min–max
-band), metric vs GAN iteration where runs recorded it, mode-coverage scatter plots (2-D data) and sample grids.
-Plots are inline base64 PNGs; sample grids are ``<img>`` links relative to the results directory (the file
-sits there), so the report opens from disk with no server.
+Built from the run JSONs alone (called by :func:`benchmark.report.build_report`). At the top, the leaderboard
+(:func:`benchmark.report.aggregate.leaderboard`: per dataset, each variant's rank, median and 95% bootstrap
+interval on the dataset's primary metric; conditional variants apart; mean rank across datasets). Per dataset:
+the comparison table (variant × metric: median [95% interval], mean ± std, best run, collapsed seeds, the
+hyper-parameters of each row, published numbers beside ours where the protocol matches), the protocol of every
+metric, a strip plot of the primary metric per seed, for a hyper-parameter search the best score reached vs
+number of trials (Lucic et al. 2018), training curves (losses, D's outputs, the generator's gradient norm vs GAN
+iteration, mean over seeds with a min–max band), metrics vs GAN iteration (``eval/<metric>`` history rows from
+``eval_every``), mode-coverage scatter plots (2-D data; samples outside the plotted range are counted) and
+sample grids. Every image is an inline base64 PNG (``data:`` URI), so the file works copied alone. Each variant
+has one fixed colour in every plot (:data:`PALETTE`).
 
 :func:`log_wandb_table` logs the same comparison as a ``wandb.Table`` in one W&B run of job type ``report``.
 """
@@ -29,7 +33,18 @@ from datamodules import get_datamodule
 
 from ..io import atomic_write_text
 from ..train.tracking import wandb_mode
-from .aggregate import arrow, fmt, lower_is_better, primary_metric, protocol_line, run_labels
+from .convergence import convergence_note
+from .aggregate import (
+    arrow,
+    fmt,
+    fmt_ci,
+    leaderboard,
+    lower_is_better,
+    primary_metric,
+    protocol_line,
+    run_labels,
+)
+from .markdown import GROUP_TITLES, STATS_NOTE, entry_notes, leaderboard_matrix
 from .references import REFERENCES, matching_references
 
 LOSS_KEYS = ("d_loss", "g_loss")
@@ -78,9 +93,17 @@ pre { background:var(--soft); padding:8px; font-size:12px; overflow-x:auto; }
 figure { margin:10px 0 18px; }
 figure img { max-width:100%; border:1px solid var(--line); border-radius:4px; }
 figcaption { font-size:13px; color:var(--muted); margin-top:4px; max-width:110ch; }
-.gallery { display:grid; grid-template-columns:repeat(auto-fill, minmax(220px, 1fr)); gap:14px; }
+.gallery { display:grid; grid-template-columns:repeat(auto-fill, minmax(300px, 1fr)); gap:14px; }
 .gallery figure { margin:0; }
 .gallery img { width:100%; image-rendering:pixelated; }
+.tag { font-size:11px; font-weight:600; color:#6a3d9a; background:#efe7f6; border-radius:4px; padding:1px 5px;
+       margin-left:6px; }
+.rank { font-weight:700; color:var(--accent); }
+.swatch { display:inline-block; width:11px; height:11px; border-radius:2px; margin-right:7px; vertical-align:-1px; }
+table.board td, table.board th { padding:4px 10px; }
+details.cfg summary { font-weight:400; font-size:12px; }
+details.cfg pre { font-weight:400; max-width:60ch; white-space:pre-wrap; }
+tr.ours td { background:#eef4ff !important; }
 .note { background:#fff8e6; border:1px solid #f0d9a0; border-radius:6px; padding:6px 12px; font-size:14px; }
 """
 
@@ -106,10 +129,37 @@ def _png_data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _colors(labels: list[str]) -> dict[str, Any]:
-    plt = _plt()
-    cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
-    return {lab: cmap(i % cmap.N) for i, lab in enumerate(labels)}
+# one fixed colour per registered variant (tab10 plus black and gold: 12 distinct colours), the same in every
+# plot; a variant run with several option sets keeps its colour and changes line style
+VARIANT_ORDER = ("minimax", "nsgan", "lsgan", "wgan", "wgan_gp", "hinge", "cgan", "ebgan", "fgan", "gmmn", "mmdgan",
+                 "ratio_matching")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#000000", "#e6b800")
+EXTRA_PALETTE = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d")
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def variant_of(label: str) -> str:
+    """The registered variant of a run label (``nsgan [minibatch_kernels=16]``, ``wgan · trial 3``, ``lsgan'``)."""
+    return label.split(" ")[0].rstrip("'")
+
+
+def variant_color(variant: str) -> str:
+    """The variant's fixed colour (:data:`PALETTE`; an unlisted variant gets a stable lighter one)."""
+    if variant in VARIANT_ORDER:
+        return PALETTE[VARIANT_ORDER.index(variant)]
+    return EXTRA_PALETTE[sum(map(ord, variant)) % len(EXTRA_PALETTE)]
+
+
+def _colors(labels: list[str]) -> dict[str, dict[str, Any]]:
+    """Line style per label: its variant's colour, a new dash pattern for each further label of that variant."""
+    seen: dict[str, int] = defaultdict(int)
+    out = {}
+    for lab in labels:
+        v = variant_of(lab)
+        out[lab] = {"color": variant_color(v), "ls": LINE_STYLES[seen[v] % len(LINE_STYLES)]}
+        seen[v] += 1
+    return out
 
 
 def _finite(v: Any) -> bool:
@@ -130,6 +180,15 @@ def curve(runs: list[dict], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     vals = [at[i] for i in its]
     return (its, np.array([statistics.fmean(v) for v in vals]), np.array([min(v) for v in vals]),
             np.array([max(v) for v in vals]))
+
+
+EVAL_PREFIX = "eval/"      # MetricTracker's history keys (benchmark.train.metric_tracker)
+
+
+def metric_curve(runs: list[dict], metric: str):
+    """:func:`curve` of a metric scored during training: ``eval/<metric>`` (MetricTracker, ``eval_every``), or the
+    bare name of older runs (the W&B sample logger)."""
+    return curve(runs, EVAL_PREFIX + metric) or curve(runs, metric)
 
 
 def _grid(n: int, ncols: int, w: float = 2.9, h: float = 2.3):
@@ -167,11 +226,12 @@ def _short(label: str, width: int = 36) -> str:
     return "\n".join(textwrap.wrap(label, width)) or label
 
 
-def _band(ax, c, color, label):
+def _band(ax, c, style, label):
     its, mean, lo, hi = c
-    ax.plot(its, mean, color=color, lw=1.4, label=_short(label))
+    style = style if isinstance(style, dict) else {"color": style, "ls": "-"}
+    ax.plot(its, mean, color=style["color"], ls=style["ls"], lw=1.6, label=_short(label))
     if len(its) > 1 and np.any(hi > lo):
-        ax.fill_between(its, lo, hi, color=color, alpha=0.18, lw=0)
+        ax.fill_between(its, lo, hi, color=style["color"], alpha=0.15, lw=0)
 
 
 # -------------------------------------------------------------------------------------------------- plots
@@ -199,8 +259,9 @@ def plot_losses(by_label: dict[str, list[dict]]) -> str | None:
 def plot_training_scalars(by_label: dict[str, list[dict]], skip: set[str]) -> str | None:
     """One panel per other logged scalar (D(x), D(G(z)), the generator's gradient norm, penalties, ...), one
     line per variant."""
-    keys = sorted({k for rs in by_label.values() for r in rs for row in (r.get("history") or []) for k in row}
-                  - {"iteration", *LOSS_KEYS} - skip)
+    keys = sorted(k for k in {k for rs in by_label.values() for r in rs for row in (r.get("history") or [])
+                              for k in row} - {"iteration", *LOSS_KEYS} - skip
+                  if not k.startswith(EVAL_PREFIX))          # in-training scores: plot_metric_vs_iteration
     keys = sorted(keys, key=lambda k: (k not in ("d_real", "d_fake", "g_grad_norm"), k))
     if not keys:
         return None
@@ -242,8 +303,8 @@ def plot_metric_vs_iteration(by_label: dict[str, list[dict]], metrics: list[str]
     colors = _colors(list(by_label))
     panels: list[tuple[str, list[tuple[str, Any]]]] = []
     for m in metrics:
-        lines = [(lab, curve(rs, m)) for lab, rs in by_label.items()]
-        lines = [(lab, c) for lab, c in lines if c is not None and len(c[0]) > 1]
+        lines = [(lab, metric_curve(rs, m)) for lab, rs in by_label.items()]
+        lines = [(lab, c) for lab, c in lines if c is not None]        # one point is drawn too
         if lines:
             panels.append((f"{m} {arrow(m)} during training", lines))
     # final metric vs budget: runs whose configurations differ only in the budget (and the seed)
@@ -280,8 +341,9 @@ def plot_metric_vs_iteration(by_label: dict[str, list[dict]], metrics: list[str]
     vcolors = _colors(sorted({lab for _, lines in panels for lab, _ in lines} - set(colors)))
     for ax, (title, lines) in zip(axes, panels):
         for lab, c in lines:
-            _band(ax, c, colors.get(lab, vcolors.get(lab)), lab)
-            ax.scatter(c[0], c[1], s=8, color=colors.get(lab, vcolors.get(lab)))
+            style = colors.get(lab, vcolors.get(lab))
+            _band(ax, c, style, lab)
+            ax.scatter(c[0], c[1], s=8, color=style["color"])
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("GAN iteration", fontsize=8)
         ax.tick_params(labelsize=8)
@@ -290,9 +352,18 @@ def plot_metric_vs_iteration(by_label: dict[str, list[dict]], metrics: list[str]
     return _png_data_uri(fig)
 
 
-def plot_mode_coverage(picks: list[tuple[str, dict]], results_dir: Path) -> str | None:
+def outside_fraction(points: np.ndarray, lim: float) -> float:
+    """The fraction of ``points`` (N×2) outside the plotted square ``[-lim, lim]²`` (non-finite ones count)."""
+    if len(points) == 0:
+        return 0.0
+    inside = np.all(np.isfinite(points), axis=1) & np.all(np.abs(np.nan_to_num(points)) <= lim, axis=1)
+    return float(1.0 - inside.mean())
+
+
+def plot_mode_coverage(picks: list[tuple[str, dict]], results_dir: Path) -> tuple[str | None, list[str]]:
     """One scatter per variant (its best run's kept samples): high-quality points (within 3 std of a mode) in
-    blue, the others in grey, the modes as red crosses; the title gives the run's scored metrics."""
+    blue, the others in grey, the modes as red crosses; the title gives the run's scored metrics. Returns the
+    plot and one note per panel whose samples fall partly outside the plotted range (said in the panel too)."""
     panels = []
     for lab, r in picks:
         npy = results_dir / r["samples"] if r.get("samples") else None
@@ -303,26 +374,114 @@ def plot_mode_coverage(picks: list[tuple[str, dict]], results_dir: Path) -> str 
             continue
         panels.append((lab, r, np.load(npy).astype(np.float64), dm.modes().numpy().astype(np.float64), dm.std))
     if not panels:
-        return None
-    fig, axes = _grid(len(panels), 4, w=2.9, h=3.1)
+        return None, []
+    notes = []
+    fig, axes = _grid(len(panels), 4, w=3.0, h=3.4)
     for ax, (lab, r, pts, modes, std) in zip(axes, panels):
+        lim = float(np.abs(modes).max()) * 1.45
+        away = outside_fraction(pts, lim)
         pts = pts[np.all(np.isfinite(pts), axis=1)]
         hq = np.zeros(len(pts), bool)
         if len(pts):
             hq = np.linalg.norm(pts[:, None, :] - modes[None, :, :], axis=2).min(axis=1) <= 3 * std
-        ax.scatter(pts[~hq, 0], pts[~hq, 1], s=3, color="0.55", alpha=0.5, lw=0)
-        ax.scatter(pts[hq, 0], pts[hq, 1], s=5, color="tab:blue", alpha=0.8, lw=0)
-        ax.scatter(modes[:, 0], modes[:, 1], s=28, marker="x", color="tab:red", lw=1.2)
-        lim = float(np.abs(modes).max()) * 1.45
+        ax.scatter(pts[~hq, 0], pts[~hq, 1], s=4, color="0.55", alpha=0.5, lw=0)
+        ax.scatter(pts[hq, 0], pts[hq, 1], s=6, color="tab:blue", alpha=0.8, lw=0)
+        ax.scatter(modes[:, 0], modes[:, 1], s=30, marker="x", color="tab:red", lw=1.3)
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
+        if away > 0:
+            far = pts[np.argmax(np.abs(pts).max(axis=1))] if len(pts) else None
+            where = f" (e.g. at x≈{far[0]:.3g}, y≈{far[1]:.3g})" if far is not None else ""
+            ax.text(0.5, 0.03, f"{100 * away:.0f}% of samples outside this range", transform=ax.transAxes,
+                    ha="center", va="bottom", fontsize=9, color="#8f1d1d",
+                    bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#8f1d1d"})
+            notes.append(f"{lab} (seed {r['seed']}): {100 * away:.0f}% of its samples lie outside the plotted "
+                         f"range ±{lim:.3g}{where}")
         m = r.get("metrics") or {}
         scored = (f"{fmt(m.get('modes_covered'))}/{len(modes)} modes, {fmt(m.get('high_quality'))}% HQ"
                   if "modes_covered" in m else r.get("status", ""))
-        ax.set_title(f"{_short(lab, 30)} (seed {r['seed']})\n{scored}", fontsize=9 if len(lab) <= 30 else 7)
+        ax.set_title(f"{_short(lab, 26)} (seed {r['seed']})\n{scored}", fontsize=11 if len(lab) <= 26 else 9)
+    fig.tight_layout()
+    return _png_data_uri(fig), notes
+
+
+def plot_strip(entries: list[dict], metric: str) -> str | None:
+    """Per-seed values of ``metric`` per variant (the selected cells): one dot per completed seed (collapsed seeds
+    red-edged), diverged seeds as crosses at the worst edge, the median as a bar and its 95% interval as a line."""
+    entries = [e for e in entries if e["values"] or e["diverged"]]
+    if not entries:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(min(12.0, max(6.0, 1.2 + 0.95 * len(entries))), 3.4))
+    finite = [v for e in entries for v, _, _ in e["values"] if math.isfinite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    pad = 0.08 * (hi - lo or abs(hi) or 1.0)
+    edge = hi + pad if lower_is_better(metric) else lo - pad            # where a worst score is drawn
+    rng = np.random.default_rng(0)                                       # jitter, fixed: a deterministic report
+    for i, e in enumerate(entries):
+        color = variant_color(variant_of(e["variant"]))
+        collapsed = set(e["collapsed_runs"])
+        for v, rid, _ in e["values"]:
+            y = v if math.isfinite(v) else edge
+            ax.scatter(i + rng.uniform(-0.18, 0.18), y, s=30, color=color, alpha=0.85, zorder=3,
+                       edgecolors="#d62728" if rid in collapsed else "none", linewidths=1.6)
+        for _ in range(e["diverged"]):
+            ax.scatter(i + rng.uniform(-0.18, 0.18), edge, s=40, marker="x", color="#d62728", zorder=3)
+        if e["median"] is not None and math.isfinite(e["median"]):
+            ax.hlines(e["median"], i - 0.3, i + 0.3, color="k", lw=2, zorder=4)
+        if e["ci_low"] is not None:
+            a, b = (edge if not math.isfinite(x) else x for x in (e["ci_low"], e["ci_high"]))
+            ax.vlines(i + 0.34, a, b, color="k", lw=1, zorder=4)
+    ax.set_xticks(range(len(entries)))
+    ax.set_xticklabels([_short(e["variant"], 14) for e in entries], fontsize=10)
+    ax.set_ylabel(f"{metric} {arrow(metric)}", fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax.set_xlim(-0.6, len(entries) - 0.4)
+    fig.tight_layout()
+    return _png_data_uri(fig)
+
+
+def trial_curves(rows: list[dict], dataset: str, metric: str) -> dict[str, tuple[list[int], list[float]]]:
+    """Per variant with search trials on ``dataset``: (number of trials, best median reached so far), trials taken
+    in trial-index order (the order a random search ran them)."""
+    trs: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        if r["dataset"] == dataset and r["trial"] is not None and r["metric"] == metric and r["median"] is not None:
+            trs[r["base"]].append(r)
+    pick = min if lower_is_better(metric) else max
+    out = {}
+    for base, rs in sorted(trs.items()):
+        rs.sort(key=lambda r: r["trial"].get("index", 0))
+        best, ys = None, []
+        for r in rs:
+            best = r["median"] if best is None else pick(best, r["median"])
+            ys.append(best)
+        out[base] = (list(range(1, len(rs) + 1)), ys)
+    return out
+
+
+def plot_trials(rows: list[dict], dataset: str, metric: str) -> str | None:
+    """Lucic et al.'s plot: best score reached vs number of trials, one line per variant."""
+    curves = trial_curves(rows, dataset, metric)
+    if not curves:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    styles = _colors(list(curves))
+    for base, (xs, ys) in curves.items():
+        ys = [y if math.isfinite(y) else np.nan for y in ys]
+        ax.step(xs, ys, where="post", color=styles[base]["color"], ls=styles[base]["ls"], lw=1.8, label=base)
+        ax.scatter(xs, ys, s=12, color=styles[base]["color"])
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("number of trials (trial-index order)", fontsize=10)
+    ax.set_ylabel(f"best median {metric} {arrow(metric)}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return _png_data_uri(fig)
 
@@ -348,17 +507,37 @@ def _protocol_items(runs: list[dict], dataset: str, metrics: list[str]) -> str:
         if out else ""
 
 
+def cell_config(cell_runs: list[dict]) -> str:
+    """The hyper-parameters of a cell's runs as ``key: value`` lines (the values its seeds share; keys whose values
+    differ between the seeds, apart from the seed, are listed with every value)."""
+    keys = sorted({k for r in cell_runs for k in (r.get("config") or {})} - {"seed"})
+    lines = []
+    for k in keys:
+        vals = sorted({repr((r.get("config") or {}).get(k)) for r in cell_runs})
+        lines.append(f"{k}: {vals[0] if len(vals) == 1 else ' | '.join(vals)}")
+    trial = next((r["trial"] for r in cell_runs if r.get("trial")), None)
+    if trial:
+        lines.insert(0, f"trial: {trial.get('sweep')} #{trial.get('index')} searched {trial.get('params')}")
+    return "\n".join(lines)
+
+
 def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: dict[str, str]) -> str:
-    drows = [r for r in rows if r["dataset"] == dataset]
+    drows = [r for r in rows if r["dataset"] == dataset and r["selected"]]
     metrics = sorted({r["metric"] for r in drows if r["metric"]})
     variants = sorted({r["variant"] for r in drows})
     base_variant = {labels[r["run_id"]]: r["variant"] for r in runs if r["dataset"] == dataset}
+    cell_runs: dict[str, list[dict]] = defaultdict(list)
+    for r in runs:
+        if r["dataset"] == dataset:
+            cell_runs[labels[r["run_id"]]].append(r)
     refs = matching_references(runs, dataset)
-    best_mean: dict[str, float] = {}
+    best_median: dict[tuple[str, bool], float] = {}     # per metric, among the same kind (conditional or not)
     for m in metrics:
-        means = [r["mean"] for r in drows if r["metric"] == m and _finite(r["mean"])]
-        if means:
-            best_mean[m] = (min if lower_is_better(m) else max)(means)
+        for cond in (False, True):
+            meds = [r["median"] for r in drows if r["metric"] == m and r["conditional"] == cond
+                    and r["median"] is not None and not math.isnan(r["median"])]
+            if meds:
+                best_median[(m, cond)] = (min if lower_is_better(m) else max)(meds)
     head = "".join(f"<th>{_e(m)} {arrow(m)}</th>" for m in metrics)
     body = []
     for v in variants:
@@ -372,37 +551,58 @@ def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: 
             published = "".join(f'<span class="ref" title="{_e(ref["protocol"])}">{_e(ref["source"])}: '
                                 f'{_e(ref[m])}</span>' for ref, ok in refs
                                 if m in ok and ref.get("variant") and ref["variant"] == base_variant.get(v))
-            if r is None or r["mean"] is None:
+            if r is None or r["median"] is None:
                 cells.append(f'<td class="num">–{published}</td>')
                 continue
-            best = m in best_mean and _finite(r["mean"]) and r["mean"] == best_mean[m] and len(variants) > 1
-            value = f'{fmt(r["mean"])} ± {fmt(r["std"], 2)}' if r["n"] > 1 else fmt(r["mean"])
-            sub = f'n={r["n"]} · best {fmt(r["best"])}' if r["n"] > 1 else "n=1 (one seed: no spread)"
-            cells.append(f'<td class="num{" best" if best else ""}"><span class="v">{value}</span>'
-                         f'<span class="sub">{sub}</span>{published}</td>')
+            key = (m, r["conditional"])
+            best = key in best_median and r["median"] == best_median[key] and len(variants) > 1
+            spread = (f'mean {fmt(r["mean"])} ± {fmt(r["std"], 2)} · n={r["n"]} · best {fmt(r["best"])}'
+                      if r["n"] > 1 else "n=1 (one seed: no spread)")
+            cells.append(f'<td class="num{" best" if best else ""}"><span class="v">{fmt_ci(r)}</span>'
+                         f'<span class="sub">{spread}</span>{published}</td>')
         best_run = next((r["best_run"] for r in vr.values() if r["best_run"]), "–")
-        body.append(f"<tr><th>{_e(v)}</th><td{cls}>{status}</td>{''.join(cells)}"
+        cond = ' <span class="tag" title="uses the class labels: ranked among conditional variants">' \
+               'conditional</span>' if any_row["conditional"] else ""
+        config = (f'<details class="cfg"><summary>hyper-parameters</summary><pre>{_e(cell_config(cell_runs[v]))}'
+                  f"</pre></details>")
+        collapsed = any_row["collapsed"]
+        body.append(f"<tr><th>{_e(v)}{cond}{config}</th><td{cls}>{status}</td>"
+                    f'<td class="num{" status-bad" if collapsed else ""}">{collapsed}</td>{"".join(cells)}'
                     f'<td class="runid">{_e(best_run)}</td></tr>')
     return (f'<div class="tablewrap"><table><thead><tr><th>variant</th><th title="completed / diverged / failed">'
-            f"runs c/d/f</th>{head}<th>best run</th></tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+            f'runs c/d/f</th><th title="seeds whose mode coverage collapsed (see the leaderboard)">collapsed</th>'
+            f"{head}<th>best run</th></tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
 
-def _references_block(runs: list[dict], dataset: str, metrics: list[str]) -> str:
+def _references_block(runs: list[dict], rows: list[dict], dataset: str, metrics: list[str]) -> str:
+    """Published numbers under the same protocol, with our medians as rows beneath them (and a column naming our
+    counterpart only when some published row has one)."""
     matched = matching_references(runs, dataset)
     out = []
     by_protocol: dict[str, list] = defaultdict(list)
     for ref, ok in matched:
         by_protocol[ref["protocol"]].append((ref, ok))
+    ours = defaultdict(dict)
+    for r in rows:
+        if r["dataset"] == dataset and r["selected"] and r["metric"]:
+            ours[r["variant"]][r["metric"]] = r
     for proto, refs in by_protocol.items():
         cols = [m for m in metrics if any(m in ok for _, ok in refs)]
+        named = any(ref.get("variant") for ref, _ in refs)
         head = "".join(f"<th>{_e(c)}</th>" for c in cols)
-        body = "".join(f"<tr><td>{_e(ref['source'])}</td><td>{_e(ref.get('variant') or '–')}</td>"
+        body = "".join(f"<tr><td>{_e(ref['source'])}</td>" + (f"<td>{_e(ref.get('variant') or '–')}</td>"
+                                                               if named else "")
                        + "".join(f'<td class="num">{_e(ref[c]) if c in ok else "–"}</td>' for c in cols) + "</tr>"
                        for ref, ok in refs)
+        body += "".join(f'<tr class="ours"><td>GANBench {_e(v)} (median [95% interval])</td>'
+                        + ("<td>–</td>" if named else "")
+                        + "".join(f'<td class="num">{_e(fmt_ci(ms[c])) if c in ms else "–"}</td>' for c in cols)
+                        + "</tr>" for v, ms in sorted(ours.items()))
         out.append(f"<h3>Published numbers (same metric protocol)</h3><p class='small muted'>{_e(proto)}. Shown "
                    f"because every scored run here used this metric protocol; networks, budgets and tuning still "
-                   f"differ, so read them as a scale, not as a target.</p><table><thead><tr><th>source</th>"
-                   f"<th>our variant</th>{head}</tr></thead><tbody>{body}</tbody></table>")
+                   f"differ, so read them as a scale, not as a target. Our rows are at the bottom.</p><table><thead>"
+                   f"<tr><th>source</th>{'<th>our counterpart</th>' if named else ''}{head}</tr></thead>"
+                   f"<tbody>{body}</tbody></table>")
     unmatched = {ref["protocol"] for ref in REFERENCES.get(dataset, [])} - set(by_protocol)
     for proto in sorted(unmatched):
         out.append(f'<p class="note">Published numbers exist for {_e(dataset)} but are not shown: they were '
@@ -421,27 +621,70 @@ def _best_run(rs: list[dict], metric: str | None) -> dict:
                 else (r["metrics"][metric], r["seed"]))
 
 
+def file_data_uri(path: Path) -> str:
+    """A PNG file as a ``data:`` URI (the report embeds every image, so the file works copied alone)."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def points_thumbnail(r: dict, results_dir: Path, title: str) -> str | None:
+    """A 2-D run's kept samples drawn for a gallery thumbnail (large title and legend for its display size), or
+    ``None`` when its samples are not kept or the data are not 2-D points."""
+    npy = results_dir / r["samples"] if r.get("samples") else None
+    try:
+        dm = get_datamodule(r["dataset"])
+    except KeyError:
+        return None
+    if npy is None or not npy.exists() or getattr(dm, "kind", "") != "points":
+        return None
+    pts = np.load(npy).astype(np.float64)
+    modes = dm.modes().numpy() if hasattr(dm, "modes") else None
+    lim = (float(np.abs(modes).max()) * 1.45) if modes is not None else 3.0
+    away = outside_fraction(pts, lim)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(3.2, 3.3))
+    ax.scatter(pts[:, 0], pts[:, 1], s=5, alpha=0.5, lw=0, color=variant_color(r["variant"]), label="generated")
+    if modes is not None:
+        ax.scatter(modes[:, 0], modes[:, 1], s=40, marker="x", color="tab:red", lw=1.4, label="modes")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.tick_params(labelsize=9)
+    ax.set_title(_short(title, 30), fontsize=11)
+    ax.legend(loc="upper right", fontsize=9, markerscale=1.5, framealpha=0.8)
+    if away > 0:
+        ax.text(0.5, 0.08, f"{100 * away:.0f}% outside this range", transform=ax.transAxes, ha="center",
+                fontsize=10, color="#8f1d1d", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#8f1d1d"})
+    fig.tight_layout()
+    return _png_data_uri(fig)
+
+
+def _run_image(r: dict, results_dir: Path, title: str) -> str | None:
+    uri = points_thumbnail(r, results_dir, title)
+    if uri is None and r.get("sample_plot") and (results_dir / r["sample_plot"]).is_file():
+        uri = file_data_uri(results_dir / r["sample_plot"])
+    return uri
+
+
 def _gallery(picks: list[tuple[str, dict]], results_dir: Path, metric: str | None, all_runs: list[dict]) -> str:
     figs = []
     for lab, r in picks:
-        png = r.get("sample_plot")
-        if not png or not (results_dir / png).exists():
-            continue
         val = (r.get("metrics") or {}).get(metric) if metric else None
         cap = f"{lab} · seed {r['seed']}" + (f" · {metric} {fmt(val)}" if _finite(val) else "") + \
               (f" · {r['status']}" if r.get("status") != "completed" else "")
-        figs.append(f'<figure><img src="{_e(Path(png).as_posix())}" alt="{_e(cap)}" loading="lazy">'
-                    f"<figcaption>{_e(cap)}</figcaption></figure>")
+        uri = _run_image(r, results_dir, f"{lab}, seed {r['seed']}")
+        if uri:
+            figs.append(f'<figure><img src="{uri}" alt="{_e(cap)}"><figcaption>{_e(cap)}</figcaption></figure>')
     if not figs:
         return ""
     others = []
     shown = {id(r) for _, r in picks}
     for r in all_runs:
-        png = r.get("sample_plot")
-        if id(r) in shown or not png or not (results_dir / png).exists():
+        if id(r) in shown:
             continue
-        others.append(f'<figure><img src="{_e(Path(png).as_posix())}" alt="{_e(r["run_id"])}" loading="lazy">'
-                      f'<figcaption class="runid">{_e(r["run_id"])}</figcaption></figure>')
+        uri = _run_image(r, results_dir, f"{r['variant']}, seed {r['seed']}")
+        if uri:
+            others.append(f'<figure><img src="{uri}" alt="{_e(r["run_id"])}" loading="lazy">'
+                          f'<figcaption class="runid">{_e(r["run_id"])}</figcaption></figure>')
     more = (f'<details><summary>samples of the other {len(others)} runs</summary><div class="gallery">'
             f'{"".join(others)}</div></details>') if others else ""
     return f'<div class="gallery">{"".join(figs)}</div>{more}'
@@ -452,29 +695,82 @@ def _figure(uri: str | None, caption: str) -> str:
         else ""
 
 
+def leaderboard_html(rows: list[dict]) -> str:
+    """The leaderboard (see :func:`benchmark.report.aggregate.leaderboard`): per group a variant × dataset matrix,
+    each cell the rank, the median and its 95% interval on the dataset's primary metric, rank 1 in green."""
+    board = leaderboard(rows)
+    parts = ['<h2 id="leaderboard">Leaderboard: which objective wins where</h2>',
+             f'<p class="small muted">Rank · {_e(STATS_NOTE)}</p>']
+    for group, title in GROUP_TITLES.items():
+        datasets, lines = leaderboard_matrix(board, group)
+        if not lines:
+            continue
+        head = "".join(f'<th><a href="#{_e(d)}">{_e(d)}</a><span class="sub">{_e(board["datasets"][d]["metric"])} '
+                       f'{arrow(board["datasets"][d]["metric"])}</span></th>' for d in datasets)
+        body = []
+        for line in lines:
+            cells = []
+            for d in datasets:
+                e = line["cells"][d]
+                if e is None:
+                    cells.append('<td class="num muted">–</td>')
+                    continue
+                notes = entry_notes(e)
+                cells.append(f'<td class="num{" best" if e["rank"] == 1 else ""}"><span class="rank">#{e["rank"]}'
+                             f'</span> <span class="v">{_e(fmt_ci(e))}</span><span class="sub">n={e["n_stat"]}'
+                             f'{(" · " + _e(notes)) if notes else ""}</span></td>')
+            sw = f'<span class="swatch" style="background:{variant_color(variant_of(line["label"]))}"></span>'
+            body.append(f'<tr><th>{sw}{_e(line["label"])}</th><td class="num">{line["mean_rank"]:.2g}</td>'
+                        f'{"".join(cells)}</tr>')
+        parts.append(f"<h3>{_e(title)}</h3><div class='tablewrap'><table class='board'><thead><tr><th>variant</th>"
+                     f"<th>mean rank</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+    return "".join(parts) if len(parts) > 2 else ""
+
+
 def dataset_section(runs: list[dict], rows: list[dict], dataset: str, labels: dict[str, str],
                     results_dir: Path) -> str:
     druns = [r for r in runs if r["dataset"] == dataset]
     drows = [r for r in rows if r["dataset"] == dataset]
     metrics = sorted({r["metric"] for r in drows if r["metric"]})
+    selected = {r["variant"] for r in drows if r["selected"]}
     try:
         kind = get_datamodule(dataset).kind
     except KeyError:
         kind = "image"
     by_label: dict[str, list[dict]] = defaultdict(list)
     for r in sorted(druns, key=lambda r: (labels[r["run_id"]], r["seed"])):
-        by_label[labels[r["run_id"]]].append(r)
+        if labels[r["run_id"]] in selected:              # the best trial of a search; every ordinary cell
+            by_label[labels[r["run_id"]]].append(r)
     primary = primary_metric(dataset, metrics)
     picks = [(lab, _best_run(rs, primary)) for lab, rs in by_label.items()]
     iters = sorted({r["steps"] for r in druns})
     seeds = sorted({r["seed"] for r in druns})
-    parts = [f'<h2 id="{_e(dataset)}">{_e(dataset)}</h2>',
-             f'<p class="muted">{len(druns)} runs · {len(by_label)} variant configurations · seeds '
-             f"{_e(', '.join(map(str, seeds)))} · GAN iterations per run: {_e(', '.join(map(str, iters)))}. "
-             f"Cells: mean ± std over seeds (n = scored runs), then the best run; the best mean per metric is "
-             f"green. ↑ higher is better, ↓ lower is better.</p>",
+    n_trials = len({labels[r["run_id"]] for r in druns if r.get("trial")})
+    intro = (f'<p class="muted">{len(druns)} runs · {len(by_label)} variant configurations'
+             + (f" (of {n_trials} search trials, each variant's best is shown)" if n_trials else "")
+             + f" · seeds {_e(', '.join(map(str, seeds)))} · GAN iterations per run: "
+             f"{_e(', '.join(map(str, iters)))}. Cells: median [95% bootstrap interval] over seeds, then mean ± std, "
+             f"n (scored runs) and the best run's value; the best median per metric is green (conditional variants "
+             f"compared among themselves). ↑ higher is better, ↓ lower is better. Each row's hyper-parameters open "
+             f"under its name.</p>")
+    note = convergence_note([r for rs in by_label.values() for r in rs], dataset, primary)
+    note_html = _e(note).replace("**Not converged**", "<strong>Not converged</strong>")
+    parts = [f'<h2 id="{_e(dataset)}">{_e(dataset)}</h2>', intro, f'<p class="convergence">{note_html}</p>',
              _comparison_table(runs, rows, dataset, labels), _protocol_items(runs, dataset, metrics),
-             _references_block(runs, dataset, metrics)]
+             _references_block(runs, rows, dataset, metrics)]
+    if primary:
+        entries = sorted((r for r in drows if r["metric"] == primary and r["selected"]),
+                         key=lambda r: (r["conditional"], r["variant"]))
+        strip = plot_strip(entries, primary)
+        parts.append(_figure(strip, f"{primary} per seed (one dot per completed seed; red edge: collapsed; red "
+                                    f"cross at the worst edge: diverged), the median as a black bar and its 95% "
+                                    f"bootstrap interval as the thin line to its right."))
+        trials = plot_trials(rows, dataset, primary)
+        if trials:
+            parts.append("<h3>Hyper-parameter search</h3>")
+            parts.append(_figure(trials, f"Best median {primary} reached vs number of trials (Lucic et al. 2018), "
+                                         f"trials in index order, one line per variant: a curve still moving at "
+                                         f"the right edge means the search budget was too small to compare."))
     losses = plot_losses(by_label)
     scalars = plot_training_scalars(by_label, skip=set(metrics))
     if losses or scalars:
@@ -489,17 +785,20 @@ def dataset_section(runs: list[dict], rows: list[dict], dataset: str, labels: di
                                       "panels); g_grad_norm is the generator's gradient norm."))
     mvi = plot_metric_vs_iteration(by_label, metrics)
     parts.append("<h3>Metrics vs GAN iteration</h3>")
-    parts.append(_figure(mvi, "Metrics measured during training (2,500 samples from a fixed noise seed every "
-                              "sample_every iterations) and final metrics vs budget where a variant ran at "
-                              "several budgets; mean over seeds, shaded min–max.") if mvi else
-                 '<p class="small muted">Not recorded for these runs: metrics during training come from the '
-                 "sample logger (2-D data, W&B tracking on, <code>sample_every</code> a multiple of "
-                 "<code>log_every</code>), or from sweeping the budget (<code>grid: {iterations: [...]}</code>)."
-                 "</p>")
+    parts.append(_figure(mvi, "Metrics scored during training (eval_every: eval_samples generated samples from a "
+                              "fixed noise seed, fewer than the final protocol's, so read the trend, not the level) "
+                              "and final metrics vs budget where a variant ran at several budgets; mean over seeds, "
+                              "shaded min–max.") if mvi else
+                 '<p class="small muted">Not recorded for these runs: metrics during training come from '
+                 "<code>eval_every</code> (in-training scores of a small sample), or from sweeping the budget "
+                 "(<code>grid: {iterations: [...]}</code>).</p>")
     if kind == "points":
-        cov = plot_mode_coverage(picks, results_dir)
+        cov, notes = plot_mode_coverage(picks, results_dir)
         if cov:
             parts.append("<h3>Mode coverage</h3>")
+            if notes:
+                parts.append('<p class="note">Samples outside the plotted range: ' + "; ".join(map(_e, notes))
+                             + ".</p>")
             parts.append(_figure(cov, "The best run of each variant (by " + (primary or "metric") + "): its "
                                       "samples kept with the run (save_samples of them), high-quality ones (within 3 "
                                       "std of the nearest mode) in blue, the rest grey, the modes as red crosses. "
@@ -512,7 +811,8 @@ def dataset_section(runs: list[dict], rows: list[dict], dataset: str, labels: di
 
 
 def build_html(runs: list[dict], rows: list[dict], results_dir: str | os.PathLike) -> str:
-    """The whole report as one HTML string (sample ``<img>`` paths relative to ``results_dir``)."""
+    """The whole report as one self-contained HTML string: every plot and sample grid is an inline ``data:`` PNG
+    (read from ``results_dir``), so the file works copied anywhere."""
     results_dir = Path(results_dir)
     labels = run_labels(runs)
     datasets = sorted({r["dataset"] for r in runs})
@@ -525,7 +825,7 @@ def build_html(runs: list[dict], rows: list[dict], results_dir: str | os.PathLik
     facts = [("runs", len(runs)), ("completed", status.get("completed", 0)), ("diverged", status.get("diverged", 0)),
              ("failed", status.get("failed", 0)), ("variants", len({r["variant"] for r in runs})),
              ("datasets", len(datasets)), ("compute", f"{wall / 60:.1f} min")]
-    nav = "".join(f'<a href="#{_e(d)}">{_e(d)}</a>' for d in datasets)
+    nav = '<a href="#leaderboard">leaderboard</a>' + "".join(f'<a href="#{_e(d)}">{_e(d)}</a>' for d in datasets)
     failed = [r for r in runs if r.get("status") == "failed"]
     failed_html = ""
     if failed:
@@ -540,12 +840,14 @@ def build_html(runs: list[dict], rows: list[dict], results_dir: str | os.PathLik
 <title>GANBench report</title><style>{CSS}</style></head>
 <body><main>
 <h1>GANBench report</h1>
-<p class="muted">Built {now} by <code>python -m benchmark report</code> from the {len(runs)} run JSONs under
+<div class="facts">{''.join(f'<div class="fact"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in facts)}</div>
+{leaderboard_html(rows)}
+<nav>Sections: {nav}</nav>
+<p class="muted small">Built {now} by <code>python -m benchmark report</code> from the {len(runs)} run JSONs under
 <code>runs/</code> (sweep group{'s' if len(groups) > 1 else ''}: {_e(', '.join(groups))}; runs finished
 {_e(finished[0][:16] if finished else '–')} to {_e(finished[-1][:16] if finished else '–')}). {_e(vtext)}.
-The same tables are in <code>summary.md</code> and <code>summary.csv</code>.</p>
-<div class="facts">{''.join(f'<div class="fact"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in facts)}</div>
-<nav>Datasets: {nav}</nav>
+The same tables are in <code>summary.md</code> and <code>summary.csv</code>; every image is embedded, so this file
+can be copied alone.</p>
 {sections}
 {failed_html}
 </main></body></html>
@@ -560,8 +862,8 @@ def write_html_report(results_dir: str | os.PathLike, runs: list[dict], rows: li
 
 
 # --------------------------------------------------------------------------------------------------- W&B
-TABLE_COLUMNS = ["dataset", "variant", "metric", "mean", "std", "n", "best", "best_run", "completed", "diverged",
-                 "failed", "protocol", "published"]
+TABLE_COLUMNS = ["dataset", "variant", "metric", "median", "ci_low", "ci_high", "mean", "std", "n", "best", "best_run",
+                 "completed", "diverged", "failed", "collapsed", "conditional", "selected", "protocol", "published"]
 
 
 def comparison_table_rows(runs: list[dict], rows: list[dict]) -> list[list[Any]]:
@@ -573,9 +875,11 @@ def comparison_table_rows(runs: list[dict], rows: list[dict]) -> list[list[Any]]
     for r in rows:
         pub = "; ".join(f"{ref['source']}: {ref[r['metric']]}" for ref, ok in refs[r["dataset"]]
                         if r["metric"] in ok and ref.get("variant") == base.get(r["variant"]))
-        num = [v if _finite(v) else None for v in (r["mean"], r["std"], r["best"])]   # W&B rejects inf/NaN
-        out.append([r["dataset"], r["variant"], r["metric"], num[0], num[1], r["n"], num[2],
-                    r["best_run"] or "", r["completed"], r["diverged"], r["failed"],
+        num = [v if _finite(v) else None                                               # W&B rejects inf/NaN
+               for v in (r["median"], r["ci_low"], r["ci_high"], r["mean"], r["std"], r["best"])]
+        out.append([r["dataset"], r["variant"], r["metric"], *num[:5], r["n"], num[5],
+                    r["best_run"] or "", r["completed"], r["diverged"], r["failed"], r["collapsed"],
+                    r["conditional"], r["selected"],
                     protocol_line(runs, r["dataset"], r["metric"]) if r["metric"] else "", pub])
     return out
 

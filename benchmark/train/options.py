@@ -138,6 +138,12 @@ class ResolvedRun:
         data = {f"data.{k}": v for k, v in self.data.items() if k not in DATA_EXECUTION_OPTIONS}
         return {**run, **model_cfg, **data}
 
+    def flat_options(self) -> dict[str, Any]:
+        """Every option of the run, flat as ``--name value`` and ``--config`` take them (``run --print-config``):
+        ``resolve(flat_options())`` gives back this run."""
+        model_cfg = dataclasses.asdict(self.variant_cls.Config(**self.model))
+        return {**dataclasses.asdict(self.run), **model_cfg, **self.data}
+
     def fused_iterations(self, periods: Iterable[int] = ()) -> int:
         """GAN iterations trained per Lightning ``training_step`` (the loader stacks ``k * n_critic`` batches).
 

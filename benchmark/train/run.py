@@ -77,11 +77,13 @@ class RunState:
     resume_ckpt: dict | None = field(default=None, repr=False)
 
 
-def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None) -> dict:
+def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None,
+            annotations: dict[str, Any] | None = None) -> dict:
     """Run one configuration; returns the run record (also written to ``results/runs/<run-id>.json``).
 
     ``options`` are flat run options (see :mod:`benchmark.options`); invalid options raise ``ConfigError``
     before anything is written. ``callbacks`` are extra Lightning callbacks (e.g. a progress display).
+    ``annotations`` are extra record fields that do not change the run (a sweep's search trial).
     Stages: :func:`prepare` (data, checks, model, Trainer) -> :func:`fit` -> :func:`score_run` ->
     :func:`write_run`; an exception in the first three is recorded as ``failed`` (the sweep goes on).
 
@@ -100,7 +102,7 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
     record: dict[str, Any] = {"run_id": rid, "variant": r.variant, "dataset": r.data, "seed": r.seed,
                               "status": "failed", "steps": 0, "wall_time_s": 0.0, "metrics": {}, "protocol": {},
                               "config": config, "versions": package_versions(), "history": [],
-                              "group": r.group or None}
+                              "group": r.group or None, **(annotations or {})}
     run = RunState(resolved, record, Path(r.results_dir), rid, list(callbacks or []),
                    is_zero=getattr(rank_zero_only, "rank", 0) == 0)
     t0 = time.perf_counter()

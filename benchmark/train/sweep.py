@@ -11,7 +11,15 @@ A sweep file (YAML, safe-loaded) holds::
     dataset_options: {digits: {iterations: 1000}}
     variant_options: {wgan: {n_critic: 5}}
     grid: {lr_g: [1e-4, 2e-4]}  # cartesian product over these
+    search: {trials: 8, seed: 0, spaces: {default: {lr_g: {log_uniform: [1e-4, 5e-3]}}}}  # random search
+    recipes: recipes.yaml       # tuned per-(variant, dataset) options (``benchmark tune``), beside this file
     quick: {iterations: 100, seeds: [0]}   # what --quick changes
+
+Precedence, lowest first: top-level and ``options``, ``dataset_options``, ``variant_options``, the recipe of
+the (variant, dataset), ``grid``, the search trial's draws, ``quick``. A variant's optimiser recipe (a field in
+:data:`RECIPE_FIELDS` its ``Config`` or its tuned recipe sets) is never replaced by a shared level (top-level,
+``options``, ``dataset_options``): that is an error naming the fix, unless ``override_recipes: true`` says it
+is meant (then a warning per variant, and the values are in every run's config as always).
 
 Every run is keyed by its full configuration (``benchmark.io.run_id``): re-running skips runs whose JSON already
 says completed or diverged, so an interrupted sweep loses nothing. All runs are validated before the first
@@ -35,11 +43,21 @@ from models import VARIANTS, ConfigError
 from ..io import FINISHED, RunLock, load_yaml_mapping, record_status, run_id
 from .interrupt import STATE, catch_signals, install_persistent
 from .options import resolve
-from .progress import CLEAR, ProgressDisplay, QueueReporter, format_duration, progress_enabled
+from .progress import (
+    CLEAR,
+    ProgressDisplay,
+    QueueReporter,
+    format_duration,
+    progress_enabled,
+)
+from .recipes import load_recipes, recipe_options
 from .run import execute
+from .search import parse_search
 
 SWEEP_KEYS = {"name", "description", "seeds", "variants", "datasets", "options", "dataset_options",
-              "variant_options", "grid", "quick"}
+              "variant_options", "grid", "quick", "search", "recipes", "override_recipes"}
+# a variant's optimiser recipe: a shared sweep level may not silently replace these where the variant sets them
+RECIPE_FIELDS = ("optimizer", "lr_g", "lr_d", "beta1", "beta2", "n_critic")
 DEFAULT_SWEEP = Path(__file__).parents[1] / "sweeps" / "default.yaml"
 
 
@@ -48,11 +66,19 @@ class PlannedRun:
     options: dict[str, Any]
     run_id: str
     path: Path
+    trial: dict[str, Any] | None = None     # {"sweep", "index", "params"} for a search trial, else None
 
 
-def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None) -> list[dict[str, Any]]:
-    """The flat option dicts of every run a sweep spec declares (validated by the caller)."""
+def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None,
+           base_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The flat option dicts of every run a sweep spec declares (validated by the caller).
+
+    A search trial's dict also holds ``"trial": {"sweep", "index", "params"}`` (not a run option: :func:`plan`
+    takes it out). ``base_dir`` is where a relative ``recipes`` path is looked up (the sweep file's directory).
+    """
     spec = dict(spec)
+    base_dir = base_dir or spec.pop("_base_dir", None)
+    spec.pop("_base_dir", None)
     unknown = sorted(k for k in spec if k not in SWEEP_KEYS and not isinstance(k, str))
     if unknown:
         raise ConfigError(f"sweep keys must be names, got {unknown}")
@@ -78,21 +104,31 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
     for key in ("options", "dataset_options", "variant_options"):
         if spec.get(key) is not None and not isinstance(spec[key], dict):
             raise ConfigError(f"sweep key {key!r} must be a mapping")
+    search = parse_search(spec["search"], spec["variants"]) if spec.get("search") is not None else None
+    recipes = load_recipes(Path(base_dir or ".") / spec["recipes"]) if spec.get("recipes") else {}
     runs = []
     names = list(grid)
     for data in spec["datasets"]:
+        shared = {**top_level_options, **(spec.get("options") or {}),
+                  **((spec.get("dataset_options") or {}).get(data) or {})}
         for variant in spec["variants"]:
-            for values in itertools.product(*[grid[n] for n in names]):
+            recipe = recipe_options(recipes, variant, data)
+            _guard_recipe(variant, data, shared, recipe, allow=bool(spec.get("override_recipes")))
+            trials = range(search.trials) if search else [None]
+            for trial, values in itertools.product(trials, itertools.product(*[grid[n] for n in names])):
+                drawn = search.params(variant, trial) if search else {}
                 for seed in spec["seeds"]:
-                    opts = {**top_level_options, **(spec.get("options") or {}),
-                            **((spec.get("dataset_options") or {}).get(data) or {}),
-                            **((spec.get("variant_options") or {}).get(variant) or {}),
-                            **dict(zip(names, values)), **quick_options,
+                    opts = {**shared, **((spec.get("variant_options") or {}).get(variant) or {}), **recipe,
+                            **dict(zip(names, values)), **drawn, **quick_options,
                             "variant": variant, "data": data, "seed": seed}
                     if spec.get("name"):
                         opts.setdefault("group", spec["name"])
                     if results_dir is not None:
                         opts["results_dir"] = results_dir
+                    if search:
+                        opts["trial"] = {"sweep": spec.get("name") or "", "index": trial,
+                                         "params": {d.name: opts[d.name] for d in search.space(variant)
+                                                    if d.name in opts}}
                     runs.append(opts)
     return runs
 
@@ -161,30 +197,58 @@ def _no_repeats(values: Any, where: str) -> None:
         seen.append(v)
 
 
+def _guard_recipe(variant: str, data: str, shared: dict[str, Any], recipe: dict[str, Any], *, allow: bool) -> None:
+    """Refuse (or, with ``allow``, warn about) a shared option replacing a field of the variant's recipe."""
+    from models.config import GANConfig
+
+    if variant not in VARIANTS:                   # plan() names the unknown variant with the valid ones
+        return
+    cls = VARIANTS[variant].Config
+    declared = {f for k in cls.__mro__[:cls.__mro__.index(GANConfig)] for f in vars(k).get("__annotations__", {})}
+    own = {f: getattr(cls, f) for f in RECIPE_FIELDS if f in declared}     # the variant's paper recipe
+    own.update({f: v for f, v in recipe.items() if f in RECIPE_FIELDS})      # its tuned recipe
+    clash = {f: (shared[f], own[f]) for f in own if f in shared and shared[f] != own[f]}
+    if not clash:
+        return
+    what = ", ".join(f"{f}={new!r} (its recipe: {old!r})" for f, (new, old) in sorted(clash.items()))
+    msg = (f"a shared sweep option would replace {variant}'s optimiser recipe on {data}: {what}. "
+           f"Set it under variant_options.{variant} (or in the recipes file) instead, drop it from the shared "
+           f"level, or add `override_recipes: true` to the sweep if every variant must use it")
+    if not allow:
+        raise ConfigError(msg)
+    print(f"warning: {msg.split('. Set it')[0]} (override_recipes: true)", file=sys.stderr)
+
+
 def load_sweep(path: str | os.PathLike) -> dict[str, Any]:
     spec = load_yaml_mapping(path, "sweep")
     spec.setdefault("name", Path(path).stem)
+    spec.setdefault("_base_dir", str(Path(path).parent))
     return spec
 
 
 def plan(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None) -> list[PlannedRun]:
     """Expand and validate every run; raises ``ConfigError`` naming the first bad run, or two entries that are
-    the same run (``lr_g: [1e-4, 0.0001]``)."""
+    the same run (``lr_g: [1e-4, 0.0001]``; search trials that draw the same values are left to the locks:
+    the second finds the run done and skips it)."""
     check_spec(spec)
     out: list[PlannedRun] = []
     by_id: dict[str, dict[str, Any]] = {}
-    for opts in expand(spec, quick=quick, results_dir=results_dir):
-        where = f"sweep run {opts['variant']}/{opts['data']}/seed {opts['seed']}"
+    spec = dict(spec)
+    base_dir = spec.pop("_base_dir", None)
+    for opts in expand(spec, quick=quick, results_dir=results_dir, base_dir=base_dir):
+        trial = opts.pop("trial", None)
+        at = f"trial {trial['index']}/" if trial else ""
+        where = f"sweep run {opts['variant']}/{opts['data']}/{at}seed {opts['seed']}"
         try:
             resolved = resolve(opts)
         except ConfigError as e:
             raise ConfigError(f"{where}: {e}") from None
         rid = run_id(resolved.config())
-        if rid in by_id:
+        if rid in by_id and trial is None:
             raise ConfigError(f"{where}: two entries of this sweep are the same run {rid} (equal values such as "
                               "1e-4 and 0.0001 in a list or the grid); list each value once")
         by_id[rid] = opts
-        out.append(PlannedRun(opts, rid, Path(resolved.run.results_dir) / "runs" / f"{rid}.json"))
+        out.append(PlannedRun(opts, rid, Path(resolved.run.results_dir) / "runs" / f"{rid}.json", trial))
     return out
 
 
@@ -209,7 +273,7 @@ def run_locked(run: PlannedRun, callbacks: list | None = None) -> dict:
     try:
         if is_done(run.path):                       # finished by another sweep after this one was planned
             return _skipped(run, "done by another process")
-        return execute({**run.options, "progress": "off"}, callbacks=callbacks)
+        return execute({**run.options, "progress": "off"}, callbacks=callbacks, annotations=_annotations(run))
     finally:
         lock.release()
 
@@ -459,9 +523,12 @@ def _worker_run_labelled(work: tuple[PlannedRun, str]) -> tuple[str, dict]:
     if STATE.signum:
         return label, {"status": "not started"}
     if _WORKER_THREADS and not run.options.get("threads"):
-        run = PlannedRun({**run.options, "threads": _WORKER_THREADS}, run.run_id, run.path)
+        run = PlannedRun({**run.options, "threads": _WORKER_THREADS}, run.run_id, run.path, run.trial)
     reporters = [QueueReporter(_WORKER_QUEUE, label)] if _WORKER_QUEUE is not None else []
     return label, run_locked(run, callbacks=reporters)
+def _annotations(run: PlannedRun) -> dict[str, Any]:
+    """What a sweep adds to a run's record beyond its options (a search trial's index and draws)."""
+    return {"trial": run.trial} if run.trial else {}
 
 
 def wandb_sweep_config(spec: dict[str, Any], sweep_path: str, n_runs: int, quick: bool = False) -> dict[str, Any]:
@@ -477,3 +544,20 @@ def wandb_sweep_config(spec: dict[str, Any], sweep_path: str, n_runs: int, quick
         command.insert(-1, "--quick")
     return {"name": spec.get("name", "ganbench"), "method": "grid", "program": "benchmark",
             "command": command, "parameters": {"index": {"values": list(range(n_runs))}}}
+
+
+def check_wandb_sweep_config(cfg: dict[str, Any]) -> None:
+    """Validate an exported configuration with W&B's own sweep schema (the ``sweeps`` package, offline).
+
+    Raises:
+        ConfigError: naming each schema violation.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                 # pydantic v1-style config warnings inside sweeps
+        import sweeps
+
+        problems = sweeps.schema_violations_from_proposed_config(cfg)
+    if problems:
+        raise ConfigError(f"W&B sweep configuration {cfg.get('name')!r} is invalid: {'; '.join(problems)}")

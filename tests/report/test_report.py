@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.samples import save_sample_plot
+from benchmark.io import atomic_write_json, load_runs
 from benchmark.report import build_report
 from benchmark.report.aggregate import aggregate
-from benchmark.report.references import REFERENCES, matching_references
 from benchmark.report.html import TABLE_COLUMNS, log_wandb_table
-from benchmark.io import atomic_write_json, load_runs
+from benchmark.report.references import REFERENCES, matching_references
+from benchmark.samples import save_sample_plot
 
 TOY_PROTOCOL = {"implementation": "ganbench.mode_statistics", "num_generated": 2500, "num_modes": 8, "std": 0.02,
                 "high_quality_within": "3 std of the nearest mode", "reference": "VEEGAN/PacGAN protocol"}
@@ -101,27 +101,34 @@ def test_html_report_tables_plots_and_references(results):
     doc = Collector()
     doc.feed(page.read_text())
     text = " ".join(doc.text)
-    # the comparison table: mean ± std over seeds with n and the best run, best mean marked
-    assert "7.5 ± 0.71" in text and "n=2 · best 8" in text and "n=1 (one seed: no spread)" in text
-    assert re.search(r'class="num best"><span class="v">7.5 ± 0.71', page.read_text())
+    # the leaderboard comes first: ring8 ranks nsgan (7, 8 modes) above wgan_gp (5, 5): intervals apart
+    page_text = page.read_text()
+    assert page_text.index('id="leaderboard"') < page_text.index('id="ring8"')
+    assert re.search(r'<td class="num best"><span class="rank">#1</span> <span class="v">7.5 \[7, 8\]', page_text)
+    assert re.search(r'<span class="rank">#2</span> <span class="v">5 \[5, 5\]', page_text)
+    # the comparison table: median [95% interval], then mean ± std with n and the best run, best median marked
+    assert "mean 7.5 ± 0.71 · n=2 · best 8" in text and "n=1 (one seed: no spread)" in text
+    assert re.search(r'class="num best"><span class="v">7.5 \[7, 8\]', page_text)
     assert "1/0/0" in text                                            # the failed wgan run is counted
     assert "Failed runs" in text and "wgan-ring8-s0" in text
+    assert "hyper-parameters" in text and "iterations: 400" in text and "data: 'ring8'" in text  # config per row
     # protocol lines under the tables, identical protocols on one line
     assert "high_quality, modes_covered, reverse_kl" in text and "3 std of the nearest mode" in text
-    # published numbers only where the dataset appears and the protocol matches
+    # published numbers only where the dataset appears and the protocol matches, our medians beneath them
     assert "PacGAN" in text and "6.3 ± 0.5" in text                   # ring8, 2,500 samples
+    assert "GANBench nsgan (median [95% interval])" in text
+    assert "our counterpart" in text                                  # mnist: Lucic et al. name our variants
+    ring8 = page_text[page_text.index('id="ring8"'):]
+    assert "our counterpart" not in ring8[:ring8.index("Training curves")]   # PacGAN/VEEGAN name none: no column
     assert "Lucic et al. 2018, NS GAN: 6.8 ± 0.5" in text             # beside our nsgan on mnist
     assert "Lucic et al. 2018, LSGAN: 7.8 ± 0.6" in text
     assert "26.5 ± 1.6" not in text and "not shown" in text           # fashion_mnist: 5k samples ≠ 10k
     assert "55.0 ± 3.3" not in text and "StudioGAN" not in text       # celeba / cifar10 never ran
     assert "grid25" not in doc.ids                                    # no section for data that never ran
-    # every in-page link resolves; every image is inline or an existing file relative to results/
-    assert set(doc.hrefs) <= set(doc.ids) and {"ring8", "mnist", "fashion_mnist", "failed"} <= set(doc.ids)
-    inline = [s for s in doc.imgs if s.startswith("data:image/png;base64,")]
-    files = [s for s in doc.imgs if not s.startswith("data:")]
-    assert len(inline) >= 5          # losses + scalars + metric vs iteration + mode coverage (ring8), mnist curves
-    assert files and all((results / s).is_file() for s in files)
-    assert all(not Path(s).is_absolute() for s in files)
+    # every in-page link resolves; every image is inline: the file works copied alone
+    assert set(doc.hrefs) <= set(doc.ids) and {"ring8", "mnist", "fashion_mnist", "failed", "leaderboard"} <= set(doc.ids)
+    assert doc.imgs and all(s.startswith("data:image/png;base64,") for s in doc.imgs)
+    assert len(doc.imgs) >= 5 + 6                   # plots + one sample image per run (a failed run has one too)
     assert "Mode coverage" in text and "Metrics vs GAN iteration" in text
     # summary.md carries the same references rule
     md = (results / "summary.md").read_text()
@@ -189,6 +196,8 @@ def test_comparison_table_is_logged_to_wandb(results, monkeypatch):
     assert table.columns == TABLE_COLUMNS and fake.finished == 1
     by_key = {(r[0], r[1], r[2]): dict(zip(TABLE_COLUMNS, r)) for r in table.data}
     assert by_key[("ring8", "nsgan", "modes_covered")]["mean"] == 7.5
+    assert by_key[("ring8", "nsgan", "modes_covered")]["median"] == 7.5
+    assert by_key[("ring8", "nsgan", "modes_covered")]["ci_low"] == 7.0
     assert "NS GAN: 6.8 ± 0.5" in by_key[("mnist", "nsgan", "fid")]["published"]
     assert by_key[("fashion_mnist", "nsgan", "fid")]["published"] == ""
 

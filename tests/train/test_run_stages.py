@@ -90,7 +90,7 @@ def test_ddp_rank_other_than_0_does_not_print_the_interrupted_line(tmp_path, mon
     monkeypatch.setattr(R, "execute", lambda resolved: record)
     STATE.signum = signal.SIGTERM
     args = Namespace(config=None, variant=None, data=None, seed=None, iterations=None, progress=None,
-                     results_dir=str(tmp_path))
+                     results_dir=str(tmp_path), print_config=False)
     monkeypatch.setattr(rank_zero_only, "rank", 1, raising=False)
     assert cli.cmd_run(args, []) == 143
     assert "interrupted" not in capsys.readouterr().out

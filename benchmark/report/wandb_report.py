@@ -1,0 +1,117 @@
+"""A W&B Report of a results directory, built with ``wandb-workspaces`` (``python -m benchmark report --wandb-report``).
+
+Per dataset, under a heading naming its primary metric (:func:`benchmark.report.aggregate.primary_metric`):
+
+- a **leaderboard** panel: the dataset's part of :func:`benchmark.report.aggregate.leaderboard` (as in
+  ``summary.md``: median and 95% bootstrap interval over seeds, ranks that tie where intervals overlap,
+  conditional variants ranked apart, collapsed/diverged/failed seeds noted);
+- the **primary metric vs GAN iteration** (``eval/<metric>`` over ``iteration``), grouped by ``run.variant``
+  (mean and standard error over seeds);
+- the **sample media** (``samples``) of every run;
+- the run set itself (its table sorted by ``final/<metric>``): the W&B training runs of the directory's run ids
+  (W&B name = run id, job type ``train``; every attempt of a configuration has the same name).
+
+The report is built offline (no network call) and saved with ``report.save()`` only when W&B is online with an
+API key (``WANDB_API_KEY`` or ``wandb login``); otherwise the command says it was built and not saved. The
+project is ``--project`` (default ``ganbench``, as for ``run``), the entity ``WANDB_ENTITY`` or the key's
+default entity.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..train.tracking import call_within, wandb_key_available, wandb_mode
+from .aggregate import aggregate, arrow, fmt_ci, leaderboard, lower_is_better
+from .markdown import GROUP_TITLES, STATS_NOTE, entry_notes
+
+SAVE_TIMEOUT_S = 120.0          # report.save() makes a few GraphQL calls; a dead network fails after this
+FINISHED = ("completed", "diverged")
+
+
+def leaderboard_markdown(board: dict, dataset: str) -> str:
+    """The dataset's part of :func:`benchmark.report.aggregate.leaderboard` as a markdown table per group
+    (unconditional, conditional): rank, variant, median [95% interval], seeds, notes; best first."""
+    entry = board["datasets"].get(dataset)
+    if not entry or not entry["groups"]:
+        return "No run of this dataset was scored."
+    metric, parts = entry["metric"], []
+    for group, entries in entry["groups"].items():
+        lines = [f"*{GROUP_TITLES.get(group, group)}*", "",
+                 f"| rank | variant | {metric} {arrow(metric)} median [95% CI] | seeds | notes |",
+                 "|---|---|---|---|---|"]
+        lines += [f"| {e['rank']} | {e['variant']} | {fmt_ci(e)} | {e['n_stat']} | {entry_notes(e) or ''} |"
+                  for e in entries]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def build_wandb_report(runs: list[dict], rows: list[dict] | None = None, *, project: str = "ganbench",
+                       entity: str = "", title: str | None = None) -> Any:
+    """The ``wandb_workspaces.reports.v2.Report`` of ``runs`` (run records); builds only, no network call.
+
+    Raises:
+        ImportError: ``wandb-workspaces`` is not installed (the message names the fix).
+    """
+    try:
+        import wandb_workspaces.reports.v2 as wr
+        from wandb_workspaces import expr
+    except ImportError as e:
+        raise ImportError(f"W&B Reports need the wandb-workspaces package ({e}): pip install wandb-workspaces") \
+            from None
+    rows = aggregate(runs) if rows is None else rows
+    groups = sorted({r.get("group") or "" for r in runs} - {""})
+    title = title or f"GANBench: {', '.join(groups) if groups else 'all runs'}"
+    blocks: list[Any] = [wr.P(f"{len(runs)} runs of {len({r['variant'] for r in runs})} variants on "
+                              f"{len({r['dataset'] for r in runs})} datasets, built from the run JSONs by "
+                              f"`python -m benchmark report --wandb-report`. Each leaderboard ranks the variants on "
+                              f"the dataset's primary metric as summary.md does: {STATS_NOTE}")]
+    board = leaderboard(rows)
+    for dataset in sorted({r["dataset"] for r in runs}):
+        metric = (board["datasets"].get(dataset) or {}).get("metric")
+        board_md = leaderboard_markdown(board, dataset)
+        height = 3 + board_md.count("\n")
+        names = sorted({r["run_id"] for r in runs if r["dataset"] == dataset and r.get("status") in FINISHED})
+        runset = wr.Runset(entity=entity, project=project, name=dataset,
+                           filters=[expr.Metric("Name").isin(names or ["-"]), expr.Metric("JobType") == "train"],
+                           order=[wr.OrderBy(wr.SummaryMetric(f"final/{metric}"),
+                                             ascending=lower_is_better(metric))] if metric else [])
+        panels: list[Any] = [wr.MarkdownPanel(markdown=f"**Leaderboard: {dataset}**\n\n"
+                                              + board_md, layout=wr.Layout(x=0, y=0, w=24, h=height))]
+        if metric:
+            panels.append(wr.LinePlot(title=f"{metric} {arrow(metric)} vs GAN iteration", x="iteration",
+                                      y=[f"eval/{metric}"], groupby=wr.Config("run.variant"), groupby_aggfunc="mean",
+                                      groupby_rangefunc="stderr", title_x="GAN iteration", title_y=metric,
+                                      layout=wr.Layout(x=0, y=height, w=12, h=8)))
+        panels.append(wr.MediaBrowser(title=f"samples on {dataset}", media_keys=["samples"], num_columns=4,
+                                      layout=wr.Layout(x=12, y=height, w=12, h=8)))
+        blocks += [wr.H2(f"{dataset}: ranked by {metric} {arrow(metric)}" if metric else dataset),
+                   wr.PanelGrid(runsets=[runset], panels=panels)]
+    return wr.Report(project=project, entity=entity, title=title[:128],
+                     description="Which objective wins where: GANBench leaderboards, curves and samples.",
+                     blocks=blocks, width="fluid")
+
+
+def can_save() -> bool:
+    """Saving needs W&B online (not ``WANDB_MODE=offline/disabled``) and an API key."""
+    return wandb_mode("auto") == "online" and wandb_key_available()
+
+
+def publish_wandb_report(runs: list[dict], *, project: str = "ganbench") -> str | None:
+    """Build the report and save it when :func:`can_save`; returns its URL, or ``None`` (printed why)."""
+    saving = can_save()
+    entity = os.environ.get("WANDB_ENTITY", "")
+    if saving and not entity:
+        import wandb
+
+        entity = call_within(lambda: wandb.Api().default_entity, SAVE_TIMEOUT_S, lambda _: None) or ""
+    report = build_wandb_report(runs, project=project, entity=entity)
+    panels = sum(len(b.panels) for b in report.blocks if hasattr(b, "panels"))
+    built = f"built W&B report {report.title!r} ({panels} panels in project {project!r})"
+    if not saving:
+        print(f"{built}; not saved: no W&B API key or W&B is offline (set WANDB_API_KEY or run `wandb login`, and "
+              f"leave WANDB_MODE unset or online)")
+        return None
+    call_within(report.save, SAVE_TIMEOUT_S, lambda _: None)
+    print(f"{built}; saved: {report.url}")
+    return report.url

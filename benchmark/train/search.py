@@ -1,0 +1,157 @@
+"""Random hyper-parameter search declared in a sweep file (Lucic et al. 2018: compare objectives at equal budget,
+each at its own best hyper-parameters).
+
+A sweep file's ``search`` section::
+
+    search:
+      trials: 8             # hyper-parameter draws per variant (trial 0 is the variant's own recipe, undrawn)
+      seed: 0               # the draws depend only on (seed, variant, trial): adding a variant changes no other
+      spaces:
+        default:            # for every variant without its own entry
+          lr_g: {log_uniform: [1.0e-4, 5.0e-3]}
+          lr_d: {log_uniform: [1.0e-4, 5.0e-3]}
+          beta1: {choice: [0.0, 0.5]}
+        wgan:
+          lr_g: {log_uniform: [1.0e-5, 1.0e-3]}
+          clip: {uniform: [0.005, 0.05]}
+
+Each trial of each variant runs on every dataset with every seed of the sweep; a trial is an ordinary run whose
+record also says ``"trial": {"sweep", "index", "params"}``. ``python -m benchmark tune`` picks each (variant,
+dataset)'s best trial by the dataset's primary metric (median over seeds) and writes the recipes file the default
+sweep reads. The same spaces export to W&B sweeps (``method: random``) so ``wandb agent`` can run the trials.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from models import VARIANTS, ConfigError
+from models.config import field_types
+
+DISTRIBUTIONS = ("log_uniform", "uniform", "int_uniform", "choice")
+SEARCH_KEYS = {"trials", "seed", "spaces", "include_recipe"}
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched option: ``kind`` in :data:`DISTRIBUTIONS`; ``args`` are [low, high] or the choices."""
+    name: str
+    kind: str
+    args: tuple
+
+    def draw(self, rng: random.Random) -> Any:
+        if self.kind == "choice":
+            return self.args[rng.randrange(len(self.args))]
+        low, high = self.args
+        if self.kind == "log_uniform":
+            return float(f"{math.exp(rng.uniform(math.log(low), math.log(high))):.3g}")   # 3 digits: readable
+        if self.kind == "int_uniform":
+            return rng.randint(int(low), int(high))
+        return float(f"{rng.uniform(low, high):.3g}")
+
+    def wandb(self) -> dict[str, Any]:
+        """The W&B sweep parameter of this dimension."""
+        if self.kind == "choice":
+            return {"values": list(self.args)}
+        low, high = self.args
+        kind = {"log_uniform": "log_uniform_values", "uniform": "uniform", "int_uniform": "int_uniform"}[self.kind]
+        return {"distribution": kind, "min": low, "max": high}
+
+
+@dataclass(frozen=True)
+class Search:
+    trials: int
+    seed: int
+    spaces: dict[str, tuple[Dimension, ...]]     # variant (or "default") -> dimensions
+    include_recipe: bool = True
+
+    def space(self, variant: str) -> tuple[Dimension, ...]:
+        return self.spaces.get(variant, self.spaces.get("default", ()))
+
+    def params(self, variant: str, trial: int) -> dict[str, Any]:
+        """The options of trial ``trial`` of ``variant``: {} for trial 0 when the recipe is included."""
+        if self.include_recipe and trial == 0:
+            return {}
+        rng = random.Random(f"ganbench-search/{self.seed}/{variant}/{trial}")   # str seeds are stable (sha512)
+        return {d.name: d.draw(rng) for d in self.space(variant)}
+
+
+def _dimension(variant: str, name: str, spec: Any) -> Dimension:
+    where = f"search.spaces.{variant}.{name}"
+    if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
+        raise ConfigError(f"{where} must be one of {{log_uniform: [low, high]}}, {{uniform: [low, high]}}, "
+                          f"{{int_uniform: [low, high]}} or {{choice: [a, b, ...]}}; got {spec!r}")
+    kind, args = next(iter(spec.items()))
+    if not isinstance(args, list) or not args:
+        raise ConfigError(f"{where}: {kind} needs a non-empty list, got {args!r}")
+    if kind != "choice":
+        if len(args) != 2 or not all(isinstance(a, (int, float)) and math.isfinite(a) for a in args):
+            raise ConfigError(f"{where}: {kind} needs [low, high] (two finite numbers), got {args!r}")
+        low, high = args
+        if not low < high:
+            raise ConfigError(f"{where}: low must be < high, got {args!r}")
+        if kind == "log_uniform" and low <= 0:
+            raise ConfigError(f"{where}: log_uniform needs low > 0, got {args!r}")
+    return Dimension(name, kind, tuple(args))
+
+
+def parse_search(spec: Any, variants: list[str]) -> Search:
+    """Validate a sweep's ``search`` section against the variants it runs (their ``Config`` fields)."""
+    if not isinstance(spec, dict):
+        raise ConfigError("sweep key 'search' must be a mapping with trials, seed and spaces")
+    unknown = sorted(set(spec) - SEARCH_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown search key(s) {', '.join(unknown)}; valid: {', '.join(sorted(SEARCH_KEYS))}")
+    trials, seed = spec.get("trials"), spec.get("seed", 0)
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        raise ConfigError(f"search.trials must be an integer >= 1, got {trials!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"search.seed must be an integer, got {seed!r}")
+    spaces_spec = spec.get("spaces")
+    if not isinstance(spaces_spec, dict) or not spaces_spec:
+        raise ConfigError("search.spaces must map variant names (or 'default') to {option: distribution}")
+    stray = sorted(set(spaces_spec) - set(VARIANTS) - {"default"})
+    if stray:
+        raise ConfigError(f"search.spaces names unknown variant(s) {', '.join(stray)}; "
+                          f"valid: default, {', '.join(sorted(VARIANTS))}")
+    spaces: dict[str, tuple[Dimension, ...]] = {}
+    for key, dims in spaces_spec.items():
+        if not isinstance(dims, dict) or not dims:
+            raise ConfigError(f"search.spaces.{key} must map option names to distributions")
+        spaces[key] = tuple(_dimension(key, name, d) for name, d in dims.items())
+    for variant in variants:                  # every searched name must be a field of the variant's Config
+        fields = field_types(VARIANTS[variant].Config)
+        key = variant if variant in spaces else "default"
+        for d in spaces.get(key, ()):
+            if d.name not in fields:
+                raise ConfigError(f"search.spaces.{key}.{d.name} is not an option of {variant} "
+                                  f"(its Config fields: {', '.join(sorted(fields))})")
+    return Search(trials, seed, spaces, bool(spec.get("include_recipe", True)))
+
+
+def wandb_search_configs(spec: dict[str, Any], search: Search) -> list[dict[str, Any]]:
+    """One W&B sweep configuration (``method: random``) per (variant, dataset) of a searched sweep.
+
+    W&B draws every parameter independently, seeds included (``seed: {values: [...]}``); the trials are ordinary
+    ``benchmark run`` calls, and ``benchmark tune`` groups their records by configuration, so runs made by W&B
+    agents and by ``benchmark sweep`` are tuned alike. ``run_cap`` = trials × seeds.
+    """
+    shared = {k: v for k, v in (spec.get("options") or {}).items()}
+    out = []
+    for data in spec["datasets"]:
+        for variant in spec["variants"]:
+            fixed = {**shared, **((spec.get("dataset_options") or {}).get(data) or {}),
+                     **((spec.get("variant_options") or {}).get(variant) or {})}
+            if spec.get("name"):
+                fixed.setdefault("group", spec["name"])
+            params: dict[str, Any] = {k: {"value": v} for k, v in fixed.items()}
+            params.update({"variant": {"value": variant}, "data": {"value": data},
+                           "seed": {"values": list(spec["seeds"])}})
+            params.update({d.name: d.wandb() for d in search.space(variant)})
+            out.append({"name": f"{spec.get('name', 'ganbench')}-{variant}-{data}", "method": "random",
+                        "program": "benchmark", "run_cap": search.trials * len(spec["seeds"]),
+                        "command": ["${env}", "python", "-m", "benchmark", "run", "${args}"],
+                        "parameters": params})
+    return out
