@@ -113,10 +113,14 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     record = execute(resolved)
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
+    if getattr(rank_zero_only, "rank", 0) != 0:          # DDP: only rank 0 wrote the run and reports it
+        from .train.interrupt import STATE
+
+        if record["status"] == "interrupted":
+            return STATE.exit_code or 143
+        return 0 if record["status"] != "failed" else 1
     if record["status"] == "interrupted":
         return interrupted_exit(record)
-    if getattr(rank_zero_only, "rank", 0) != 0:          # DDP: only rank 0 wrote the run and reports it
-        return 0 if record["status"] != "failed" else 1
     print(f"{record['run_id']}: {record['status']} after {record['steps']} iterations "
           f"in {record['wall_time_s']:.1f} s")
     for k, v in record["metrics"].items():

@@ -116,6 +116,9 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None, help="GANBench cache (default $GANBENCH_CACHE or ~/.cache/ganbench)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--json", default=None, help="also write the scores and protocols to this file")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="leave out unreadable (corrupt, truncated) images, with their count printed and recorded "
+                        "(default: an error naming the file)")
     return p
 
 

@@ -19,6 +19,13 @@ from .errors import UsageError
 RUN_STATUSES = ("completed", "diverged", "failed", "interrupted")
 FINISHED = ("completed", "diverged")     # a run with one of these records is done (not retried, never replaced)
 ATTEMPT_MARK = ".failed-"                # runs/<id>.failed-<stamp>.json: an attempt kept beside a finished record
+ATTEMPT_MARKS = (ATTEMPT_MARK, ".interrupted-")   # ... and runs/<id>.interrupted-<stamp>.json
+
+
+def attempt_mark(status: str) -> str:
+    """The file-name mark of an unfinished attempt kept beside a finished record: ``.interrupted-`` for an
+    interrupted one, ``.failed-`` otherwise."""
+    return ".interrupted-" if status == "interrupted" else ATTEMPT_MARK
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
@@ -167,6 +174,60 @@ def check_writable(directory: str | os.PathLike) -> None:
                              "choose another --results-dir")
 
 
+class RunLock:
+    """An exclusive lock on one run id across processes: ``runs/<run-id>.lock``, held with ``fcntl.flock``.
+
+    Two sweeps on one results directory each take a run's lock before training it and skip a run whose lock
+    another process holds, so they split the work instead of training a run twice. The kernel releases a flock
+    when its holder dies (SIGKILL included), so a lock file left by a dead process (its pid in the file) is
+    stale by construction: the next :meth:`acquire` takes it over. The file is removed on :meth:`release`;
+    :meth:`acquire` re-checks after locking that the path still names the file it locked (a holder that
+    released and removed it in between), so two processes never both hold one run id.
+    """
+
+    def __init__(self, runs_directory: str | os.PathLike, rid: str) -> None:
+        self.path = Path(runs_directory) / f"{rid}.lock"
+        self._fd: int | None = None
+
+    def holder(self) -> str:
+        """The pid written by the process holding (or last holding) the lock, or ``"?"``."""
+        try:
+            return self.path.read_text().split()[0]
+        except (OSError, IndexError):
+            return "?"
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting; ``False`` when another live process holds it."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)                      # locked a file its holder has just removed: try the new one
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {platform.node()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)     # while still locked: a waiter then sees a new file
+        os.close(self._fd)
+        self._fd = None
+
+
 def config_key(config: dict) -> str:
     """A stable 10-hex-digit hash of a run's full configuration (its identity for resuming sweeps)."""
     blob = json.dumps(config, sort_keys=True, default=str).encode()
@@ -216,11 +277,12 @@ def load_runs(results_dir: str | os.PathLike) -> list[dict]:
     """Every run record under ``results_dir/runs``.
 
     A file that is not a run record is skipped with a warning naming it and the reason (never fatal);
-    ``<id>.failed-<stamp>.json`` files (attempts that failed beside a finished record) are not loaded.
+    ``<id>.failed-<stamp>.json`` and ``<id>.interrupted-<stamp>.json`` files (attempts that did not finish,
+    kept beside a finished record) are not loaded.
     """
     out = []
     for p in sorted(runs_dir(results_dir).glob("*.json")):
-        if ATTEMPT_MARK in p.name:
+        if any(mark in p.name for mark in ATTEMPT_MARKS):
             continue
         try:
             rec = read_record(p)

@@ -14,8 +14,8 @@ committed ``results/thresholds.yaml`` (found next to the package, not the curren
 names another file (:func:`thresholds_path`).
 
 Exit status of ``python -m benchmark check``: 0 when every bound holds, 1 when any is breached (a bound with
-no results counts as breached: a check must not pass on missing data), 2 when the file is malformed or names
-an unknown variant, dataset or metric.
+no results counts as breached: a check must not pass on missing data), 2 when the file is malformed, names
+an unknown variant, dataset or metric, or a metric its dataset cannot be scored on (``fid`` on ring8).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ import datamodules
 import models
 
 from ..io import read_yaml
-from ..score import METRIC_GROUPS
+from ..score import METRIC_GROUPS, check_supported
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 BOUND_RE = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*$")
@@ -72,6 +72,10 @@ def parse_thresholds(data: Any, source: str = "thresholds") -> list[Bound]:
                 raise ThresholdError(f"{source}: {variant}/{dataset}: expected a mapping metric -> bound")
             for metric, spec in per_metric.items():
                 known("metric", metric, METRIC_GROUPS)
+                try:                        # fid on ring8 can never hold: a usage error, not a FAIL
+                    check_supported([metric], datamodules.DATAMODULES[dataset])
+                except ValueError as e:
+                    raise ThresholdError(f"{source}: {variant}/{dataset}/{metric}: {e}") from None
                 m = BOUND_RE.match(str(spec))
                 if not m:
                     raise ThresholdError(f"{source}: {variant}/{dataset}/{metric}: bound {spec!r} must look like "

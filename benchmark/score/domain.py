@@ -206,6 +206,13 @@ class DomainMetrics(MetricGroup):
         self.num_samples, self.num_real = num_samples, num_real
         self.classifier_seed, self.cache_root, self.reference_seed = classifier_seed, cache_root, reference_seed
 
+    def unsupported(self, datamodule):
+        if getattr(datamodule, "kind", None) != "image":
+            return "domain metrics need labelled images to train a classifier on"
+        if not isinstance(datamodule, type) and not datamodule.num_classes:       # labels known once read
+            return "domain metrics need labelled images to train a classifier on (these images have no labels)"
+        return None
+
     def __call__(self, fake, datamodule, *, seed=0, fake_labels=None):
         datamodule.setup()
         desc = datamodule.describe()
@@ -262,6 +269,14 @@ class StackedMNISTMetrics(MetricGroup):
                  cache_root: str | os.PathLike | None = None) -> None:
         self.num_samples, self.classifier_seed = num_samples, classifier_seed
         self.max_train, self.cache_root = max_train, cache_root
+
+    def unsupported(self, datamodule):
+        dims = tuple(getattr(datamodule, "dims", ()))
+        classes_known = not isinstance(datamodule, type) or datamodule.num_classes    # else: once read
+        if (getattr(datamodule, "kind", None) != "image" or dims[:1] != (3,)
+                or (classes_known and datamodule.num_classes != 1000)):
+            return "Stacked-MNIST modes need 3-channel stacks of labelled digits (1,000 modes)"
+        return None
 
     def __call__(self, fake, datamodule, *, seed=0, fake_labels=None):
         datamodule.setup()

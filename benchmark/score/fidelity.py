@@ -238,6 +238,11 @@ class InceptionMetrics(MetricGroup):
         self.kid_subsets, self.kid_subset_size, self.is_splits = kid_subsets, kid_subset_size, is_splits
         self.prd_k, self.dc_k = prd_k, dc_k
 
+    def unsupported(self, datamodule):
+        if getattr(datamodule, "kind", "image") != "image":
+            return f"Inception metrics need images, not {getattr(datamodule, 'kind', '?')}"
+        return None
+
     def get_embedder(self) -> InceptionEmbedder:
         if self.embedder is None:
             weights = resolve_inception_weights(self.weights_path, root=self.cache_root)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,29 +28,86 @@ from .registry import evaluate, groups_for
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
-def load_image_folder(path: str | os.PathLike) -> Tensor:
+class BadImageError(ValueError):
+    """An image file that cannot be read (corrupt, truncated, not an image); the message names the file."""
+
+
+@dataclass
+class LoadedImages:
+    """The images read from a folder and the files skipped as unreadable (``skip_bad=True``)."""
+
+    images: Tensor
+    skipped: list[str] = field(default_factory=list)
+
+
+def image_files(path: str | os.PathLike) -> list[Path]:
+    """Every image file below ``path``, sorted (``FileNotFoundError`` when there is none)."""
+    files = sorted(f for f in Path(path).rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise FileNotFoundError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) under {path}")
+    return files
+
+
+def _bad(f: Path, e: BaseException) -> BadImageError:
+    return BadImageError(f"cannot read image {f} ({type(e).__name__}: {e}): fix or remove it, or pass "
+                         "--skip-bad-images to score the others")
+
+
+def read_images(path: str | os.PathLike, *, skip_bad: bool = False) -> LoadedImages:
     """Every image below ``path`` (sorted) as ``uint8`` ``(N, C, H, W)``; C = 1 if all are grayscale, else 3.
 
+    Streams: one file is open at a time (two passes: headers for mode and size, then decoding into one
+    pre-allocated tensor), so a folder of 10,000 images needs one file descriptor, not 10,000.
+
     Raises:
-        FileNotFoundError: no image under ``path``.
+        FileNotFoundError: no image under ``path`` (or, with ``skip_bad``, no readable one).
+        BadImageError: a file that is not a readable image (corrupt, truncated), named in the message; with
+            ``skip_bad`` such files are left out and listed in ``LoadedImages.skipped`` instead.
         ValueError: images of different sizes.
     """
     from PIL import Image
 
-    files = sorted(f for f in Path(path).rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
-    if not files:
-        raise FileNotFoundError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) under {path}")
-    imgs = [Image.open(f) for f in files]
-    gray = all(im.mode in ("L", "I;16", "1") for im in imgs)
-    arrays = []
-    for f, im in zip(files, imgs):
-        with im:
-            t = torch.from_numpy(np.array(im.convert("L" if gray else "RGB"), copy=True))
-        arrays.append(t.unsqueeze(0) if gray else t.permute(2, 0, 1))
-        if arrays[-1].shape != arrays[0].shape:
-            raise ValueError(f"{f} is {tuple(arrays[-1].shape)}, {files[0]} is {tuple(arrays[0].shape)}: "
-                             "generated images must share one size")
-    return torch.stack(arrays).contiguous()
+    files = image_files(path)
+    skipped: list[str] = []
+    headers: list[tuple[Path, str, tuple[int, int]]] = []
+    for f in files:                                      # pass 1: headers only
+        try:
+            with Image.open(f) as im:
+                headers.append((f, im.mode, im.size))
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+            if not skip_bad:
+                raise _bad(f, e) from None
+            skipped.append(str(f))
+    if not headers:
+        raise FileNotFoundError(f"no readable image under {path} ({len(skipped)} unreadable)")
+    gray = all(mode in ("L", "I;16", "1") for _, mode, _ in headers)
+    first, _, size = headers[0]
+    for f, _, other in headers:
+        if other != size:
+            raise ValueError(f"{f} is {other[0]}x{other[1]}, {first} is {size[0]}x{size[1]}: generated images "
+                             "must share one size")
+    out = torch.empty((len(headers), 1 if gray else 3, size[1], size[0]), dtype=torch.uint8)
+    kept = 0
+    for f, _, _ in headers:                              # pass 2: decode, one file at a time
+        try:
+            with Image.open(f) as im:
+                a = np.asarray(im.convert("L" if gray else "RGB"))
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:   # truncated data
+            if not skip_bad:
+                raise _bad(f, e) from None
+            skipped.append(str(f))
+            continue
+        t = torch.from_numpy(a.copy())
+        out[kept] = t.unsqueeze(0) if gray else t.permute(2, 0, 1)
+        kept += 1
+    if not kept:
+        raise FileNotFoundError(f"no readable image under {path} ({len(skipped)} unreadable)")
+    return LoadedImages(out[:kept].contiguous() if kept < len(headers) else out, sorted(skipped))
+
+
+def load_image_folder(path: str | os.PathLike, *, skip_bad: bool = False) -> Tensor:
+    """:func:`read_images`' tensor: every image below ``path`` as ``uint8`` ``(N, C, H, W)``."""
+    return read_images(path, skip_bad=skip_bad).images
 
 
 def to_unit_images(images: Tensor | str | os.PathLike) -> Tensor:
@@ -157,7 +216,11 @@ def check_evaluate_args(args: argparse.Namespace) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``evaluate``: score, print, optionally write JSON; returns the exit code."""
     check_evaluate_args(args)                  # bad input fails now, not after minutes of scoring
-    fake = to_unit_images(args.images)
+    loaded = read_images(args.images, skip_bad=getattr(args, "skip_bad_images", False))
+    if loaded.skipped:
+        print(f"skipped {len(loaded.skipped)} unreadable image(s) (--skip-bad-images), e.g. {loaded.skipped[0]}",
+              file=sys.stderr)
+    fake = to_unit_images(loaded.images)
     dm = reference_datamodule(args.reference, fake)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else list(dm.metrics)
     if not metrics:
@@ -165,6 +228,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     result = evaluate_images(fake, dm, metrics, seed=args.seed, num_real=args.num_real,
                              weights_path=args.inception_weights, cache_root=args.cache_dir, device=args.device)
     result["images"]["source"] = str(args.images)
+    if getattr(args, "skip_bad_images", False):
+        result["images"]["skipped_unreadable"] = len(loaded.skipped)
+        result["images"]["skipped_files"] = loaded.skipped
+        for p in result["protocols"].values():         # the scores are of the readable images only
+            p["images_skipped_unreadable"] = len(loaded.skipped)
     print(format_scores(result))
     if args.json:
         write_json(result, args.json)

@@ -56,6 +56,15 @@ class MetricGroup:
         given = {k: v for k, v in options.items() if v is not None and k in self.options}
         return type(self)(**given) if given else self
 
+    def unsupported(self, datamodule: Any) -> str | None:
+        """Why this group cannot score ``datamodule``'s data (``None`` when it can), from its traits alone.
+
+        ``datamodule`` is a datamodule class (checked when options are resolved, before any data is read) or
+        a set-up instance (checked again before training: labels and sizes known only once the data is read,
+        e.g. an image folder's subfolder classes). Nothing is computed or loaded.
+        """
+        return None
+
     def __call__(self, fake: Tensor, datamodule: Any, *, seed: int = 0,
                  fake_labels: Tensor | None = None) -> tuple[dict[str, float | None], dict[str, dict]]:
         raise NotImplementedError
@@ -89,6 +98,26 @@ def get_metric_group(name: str) -> MetricGroup:
         return METRIC_GROUPS[name]
     except KeyError:
         raise KeyError(f"unknown metric {name!r}; choose one of: {', '.join(sorted(METRIC_GROUPS))}") from None
+
+
+def supported_metrics(datamodule: Any) -> list[str]:
+    """The registered metric names whose group can score ``datamodule`` (a class or an instance), sorted."""
+    return sorted(n for n, g in METRIC_GROUPS.items() if g.unsupported(datamodule) is None)
+
+
+def check_supported(names: list[str] | tuple[str, ...], datamodule: Any) -> None:
+    """``ValueError`` naming the metrics of ``names`` that ``datamodule`` cannot be scored on, why, and the
+    metrics it supports (unknown names raise ``KeyError`` as in :func:`get_metric_group`)."""
+    reasons: dict[str, list[str]] = {}
+    for n in names:
+        why = get_metric_group(n).unsupported(datamodule)
+        if why is not None:
+            reasons.setdefault(why, []).append(n)
+    if reasons:
+        name = getattr(datamodule, "name", "") or type(datamodule).__name__
+        bad = "; ".join(f"{', '.join(ns)} ({why})" for why, ns in reasons.items())
+        raise ValueError(f"dataset {name!r} cannot be scored on {bad}; choose from the metrics {name!r} "
+                         f"supports: {', '.join(supported_metrics(datamodule))}")
 
 
 def groups_for(names: list[str] | tuple[str, ...]) -> list[MetricGroup]:

@@ -41,6 +41,11 @@ class ModeCoverage(MetricGroup):
                Metric("reverse_kl", False, cheap=True, summary="KL(mode histogram of high-quality samples ‖ uniform)"))
     num_samples = 2500
 
+    def unsupported(self, datamodule):
+        if getattr(datamodule, "kind", None) != "points" or not callable(getattr(datamodule, "modes", None)):
+            return "mode coverage needs 2-D points drawn around known modes (a Gaussian mixture)"
+        return None
+
     def __call__(self, fake, datamodule, *, seed=0, fake_labels=None):
         stats = mode_statistics(fake.detach().float().cpu(), datamodule.modes(), datamodule.std)
         protocol = {"implementation": "ganbench.mode_statistics", "num_generated": int(fake.shape[0]),

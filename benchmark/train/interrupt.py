@@ -35,21 +35,33 @@ class InterruptState:
 STATE = InterruptState()
 
 
+class Interrupted(BaseException):
+    """Raised by :func:`catch_signals` ``(raise_interrupt=True)`` where a SIGTERM/SIGINT lands (a
+    ``BaseException``, like ``KeyboardInterrupt``: ``except Exception`` blocks do not swallow it)."""
+
+
 def _handler(signum, frame) -> None:
     if not STATE.signum:
         STATE.signum = signum
 
 
+def _raising_handler(signum, frame) -> None:
+    _handler(signum, frame)
+    raise Interrupted(signum)
+
+
 @contextlib.contextmanager
-def catch_signals() -> Iterator[InterruptState]:
+def catch_signals(raise_interrupt: bool = False) -> Iterator[InterruptState]:
     """Record SIGTERM/SIGINT in ``STATE`` instead of dying (main thread only; elsewhere a no-op). The previous
-    handlers are restored on exit; a signal received stays in ``STATE`` for the caller to act on."""
+    handlers are restored on exit; a signal received stays in ``STATE`` for the caller to act on. With
+    ``raise_interrupt`` the signal also raises :class:`Interrupted` in the block (work that can stop at any
+    point, e.g. scoring a model whose checkpoint is on disk)."""
     if threading.current_thread() is not threading.main_thread():
         yield STATE
         return
     previous = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
-        signal.signal(s, _handler)
+        signal.signal(s, _raising_handler if raise_interrupt else _handler)
     try:
         yield STATE
     finally:

@@ -20,7 +20,7 @@ from models import ConfigError, get_variant
 from models.config import field_types, validate
 from datamodules import get_datamodule
 
-from ..score import METRIC_GROUPS
+from ..score import METRIC_GROUPS, check_supported
 
 
 @dataclass
@@ -309,6 +309,10 @@ def resolve(options: dict[str, Any], *, datamodule_cls: type | None = None) -> R
     unknown = [m for m in metric_names if m not in METRIC_GROUPS]
     if unknown and run.metrics:
         raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; choose from: {', '.join(sorted(METRIC_GROUPS))}")
+    try:                                        # fid on ring8, modes_covered on digits: refused before training
+        check_supported([m for m in metric_names if m in METRIC_GROUPS], dm_cls)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     data_kw = {n: data_kw.get(n, default) for n, (_, default) in d_schema.items()}
     resolved = ResolvedRun(run, model_kw, data_kw, variant_cls, dm_cls)
     resolved.fused_iterations()                 # an explicit fuse_iterations that cannot work: ConfigError now

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -44,14 +45,36 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from .. import score
 from ..errors import UsageError
-from ..io import ATTEMPT_MARK, FINISHED, atomic_write, atomic_write_json, package_versions, record_status, run_id
+from ..io import (FINISHED, atomic_write, atomic_write_json, attempt_mark, package_versions, record_status,
+                  run_id)
 from ..samples import keep_samples, save_sample_plot
 from . import checkpoint as C
 from . import tracking
 from .callbacks import LoopTimer
-from .interrupt import STATE, StopOnSignal, catch_signals
+from .interrupt import STATE, Interrupted, StopOnSignal, catch_signals
 from .options import ResolvedRun, resolve
 from .trainer import build_model, fuse_steps, make_trainer, quiet_lightning, training_callbacks, world_size_of
+
+
+@dataclass
+class RunState:
+    """What the stages of :func:`execute` hand on: the record being filled and the objects set up for it."""
+
+    resolved: ResolvedRun
+    record: dict[str, Any]
+    results_dir: Path
+    rid: str
+    callbacks: list
+    is_zero: bool = True
+    world: int = 1
+    logger: Any = None
+    dm: Any = None
+    model: Any = None
+    trainer: Any = None
+    timer: Any = None
+    ckpt_dir: Path | None = None
+    resume_path: Path | None = None
+    resume_ckpt: dict | None = field(default=None, repr=False)
 
 
 def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None,
@@ -61,16 +84,18 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
     ``options`` are flat run options (see :mod:`benchmark.options`); invalid options raise ``ConfigError``
     before anything is written. ``callbacks`` are extra Lightning callbacks (e.g. a progress display).
     ``annotations`` are extra record fields that do not change the run (a sweep's search trial).
+    Stages: :func:`prepare` (data, checks, model, Trainer) -> :func:`fit` -> :func:`score_run` ->
+    :func:`write_run`; an exception in the first three is recorded as ``failed`` (the sweep goes on).
 
     Raises:
-        UsageError: before anything is written, when the batch is larger than a rank's share of the data or
-            the run's checkpoint directory holds a run of other hyper-parameters (``ResumeRefused``).
+        UsageError: before anything is written, when the batch is larger than a rank's share of the data,
+            a metric cannot be computed on the data as read, or the run's checkpoint directory holds a run of
+            other hyper-parameters (``ResumeRefused``).
     """
     resolved = options if isinstance(options, ResolvedRun) else resolve(options)
     r = resolved.run
     config = resolved.config()
     rid = run_id(config)
-    results_dir = Path(r.results_dir)
     quiet_lightning()
     if r.threads:
         torch.set_num_threads(r.threads)
@@ -78,97 +103,150 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
                               "status": "failed", "steps": 0, "wall_time_s": 0.0, "metrics": {}, "protocol": {},
                               "config": config, "versions": package_versions(), "history": [],
                               "group": r.group or None, **(annotations or {})}
+    run = RunState(resolved, record, Path(r.results_dir), rid, list(callbacks or []),
+                   is_zero=getattr(rank_zero_only, "rank", 0) == 0)
     t0 = time.perf_counter()
-    is_zero = getattr(rank_zero_only, "rank", 0) == 0
-    logger = None
-    model = None
     try:
-        # bad input that needs the data or the checkpoints: UsageError before anything is written
-        pl.seed_everything(r.seed, workers=True, verbose=False)
-        dm = resolved.datamodule_cls(seed=r.seed, **resolved.data)
-        dm.setup()
-        check_batch_size(dm, r)
-        ckpt_dir = C.checkpoint_dir(results_dir, r.name or rid)
-        resume_path, resume_ckpt = C.find_resume(ckpt_dir, config) if r.resume else (None, None)
-        if not r.resume and is_zero:
-            for old in C.list_checkpoints(ckpt_dir):
-                old.unlink(missing_ok=True)
-        model, record["fast_paths"] = build_model(resolved, dm)
-        logger = tracking.make_logger(rid, config, requested=r.wandb, project=r.project, group=r.group,
-                                      tags=[r.variant, r.data, f"seed{r.seed}"],
-                                      save_dir=os.environ.get("WANDB_DIR", "."))
-        timer = LoopTimer()
-        run_callbacks = training_callbacks(resolved, dm, ckpt_dir, config, logger, list(callbacks or []) + [timer])
-        stop = StopOnSignal(next((cb for cb in run_callbacks if isinstance(cb, C.RunCheckpoint)), None))
-        run_callbacks.append(stop)
-        record["fast_paths"]["fuse_iterations"] = str(fuse_steps(resolved, model, dm, run_callbacks))
-        trainer = make_trainer(resolved, logger, run_callbacks)
-        t_train = time.perf_counter()
-        if resume_path is not None:
-            record["resumed_from"] = os.path.relpath(resume_path, results_dir)
-            record["resumed_at"] = int(resume_ckpt.get("ganbench", {}).get("iteration", 0))
-        if resume_ckpt is not None and _finished(resume_ckpt, model.cfg.iterations):
-            # the checkpoint is the end of training (done or diverged): evaluate it, do not train further
-            model.load_state_dict(resume_ckpt["state_dict"])
-            model.on_load_checkpoint(resume_ckpt)
-            C.set_rng_state(resume_ckpt["ganbench_run"]["rng"][0])
-            world = 1
-        else:
-            with catch_signals():
-                try:
-                    trainer.fit(model, datamodule=dm, ckpt_path=str(resume_path) if resume_path else None,
-                                weights_only=True)
-                except SIGTERMException:             # Lightning's own stop after a SIGTERM (StopOnSignal ran)
-                    if not STATE.signum:
-                        raise
-            is_zero, world = trainer.is_global_zero, trainer.world_size
-        del resume_ckpt
-        record["train_time_s"] = time.perf_counter() - t_train
-        if timer.loop_s is not None:          # the training loop alone, without Trainer/W&B set-up and teardown
-            record["train_loop_s"] = timer.loop_s
-        record["steps"] = model.iteration
-        record["history"] = model.history
-        record["iterations_per_s"] = (model.iteration - record.get("resumed_at", 0)) / max(record["train_time_s"], 1e-9)
-        if model.diverged_at is not None:
-            record["status"], record["diverged_at"] = "diverged", model.diverged_at
-        elif STATE.signum and model.iteration < model.cfg.iterations:
-            # stopped by SIGTERM/SIGINT: resumable from the checkpoint StopOnSignal wrote (when checkpointing)
-            record["status"], record["signal"] = "interrupted", STATE.name
-            if r.checkpoint_every and C.list_checkpoints(ckpt_dir):
-                record["checkpoint"] = os.path.relpath(C.list_checkpoints(ckpt_dir)[0], results_dir)
-        else:
-            record["status"] = "completed"
-        if record["status"] != "interrupted":
-            _evaluate(record, resolved, model, dm, results_dir, rid, world=world, is_zero=is_zero)
+        prepare(run)
+        fit(run)
+        score_run(run)
     except UsageError:
         raise
     except Exception as e:                          # isolate: record the failure, keep the sweep going
         record["status"] = "failed"
         record["error"] = f"{type(e).__name__}: {e}"
         record["traceback"] = traceback.format_exc(limit=8)
-        if model is not None:                      # the iteration reached, not 0
-            record["steps"] = int(getattr(model, "iteration", 0) or 0)
+        if run.model is not None:                  # the iteration reached, not 0
+            record["steps"] = int(getattr(run.model, "iteration", 0) or 0)
     record["wall_time_s"] = time.perf_counter() - t0
     record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    if is_zero:
-        record["written_to"] = write_record(results_dir, rid, record)
+    write_run(run)
+    return record
+
+
+def prepare(run: RunState) -> None:
+    """Seed, set up and check the data (``UsageError`` before anything is written), find the checkpoint to
+    resume from, build the model, the logger, the callbacks and the Trainer."""
+    resolved, record = run.resolved, run.record
+    r = resolved.run
+    pl.seed_everything(r.seed, workers=True, verbose=False)
+    run.dm = dm = resolved.datamodule_cls(seed=r.seed, **resolved.data)
+    dm.setup()
+    check_batch_size(dm, r)
+    check_metrics(dm, r)
+    run.ckpt_dir = C.checkpoint_dir(run.results_dir, r.name or run.rid)
+    run.resume_path, run.resume_ckpt = C.find_resume(run.ckpt_dir, record["config"]) if r.resume else (None, None)
+    if not r.resume and run.is_zero:
+        for old in C.list_checkpoints(run.ckpt_dir):
+            old.unlink(missing_ok=True)
+    run.model, record["fast_paths"] = build_model(resolved, dm)
+    run.logger = tracking.make_logger(run.rid, record["config"], requested=r.wandb, project=r.project,
+                                      group=r.group, tags=[r.variant, r.data, f"seed{r.seed}"],
+                                      save_dir=os.environ.get("WANDB_DIR", "."))
+    run.timer = LoopTimer()
+    run_callbacks = training_callbacks(resolved, dm, run.ckpt_dir, record["config"], run.logger,
+                                       run.callbacks + [run.timer])
+    stop = StopOnSignal(next((cb for cb in run_callbacks if isinstance(cb, C.RunCheckpoint)), None))
+    run_callbacks.append(stop)
+    record["fast_paths"]["fuse_iterations"] = str(fuse_steps(resolved, run.model, dm, run_callbacks))
+    run.trainer = make_trainer(resolved, run.logger, run_callbacks)
+
+
+def fit(run: RunState) -> None:
+    """Train (or, from a checkpoint of the end of training, only load it); set the record's steps, history,
+    timings and status: ``diverged``, ``interrupted`` (a SIGTERM/SIGINT stopped it; resumable from the
+    checkpoint :class:`StopOnSignal` wrote) or, for now, ``completed``."""
+    record, model = run.record, run.model
+    t_train = time.perf_counter()
+    if run.resume_path is not None:
+        record["resumed_from"] = os.path.relpath(run.resume_path, run.results_dir)
+        record["resumed_at"] = int(run.resume_ckpt.get("ganbench", {}).get("iteration", 0))
+    if run.resume_ckpt is not None and _finished(run.resume_ckpt, model.cfg.iterations):
+        # the checkpoint is the end of training (done or diverged): evaluate it, do not train further
+        model.load_state_dict(run.resume_ckpt["state_dict"])
+        model.on_load_checkpoint(run.resume_ckpt)
+        C.set_rng_state(run.resume_ckpt["ganbench_run"]["rng"][0])
+        run.world = 1
+    else:
+        with catch_signals():
+            try:
+                run.trainer.fit(model, datamodule=run.dm, ckpt_path=str(run.resume_path) if run.resume_path else None,
+                                weights_only=True)
+            except SIGTERMException:             # Lightning's own stop after a SIGTERM (StopOnSignal ran)
+                if not STATE.signum:
+                    raise
+        run.is_zero, run.world = run.trainer.is_global_zero, run.trainer.world_size
+    run.resume_ckpt = None
+    record["train_time_s"] = time.perf_counter() - t_train
+    if run.timer.loop_s is not None:      # the training loop alone, without Trainer/W&B set-up and teardown
+        record["train_loop_s"] = run.timer.loop_s
+    record["steps"] = model.iteration
+    record["history"] = model.history
+    record["iterations_per_s"] = (model.iteration - record.get("resumed_at", 0)) / max(record["train_time_s"], 1e-9)
+    if model.diverged_at is not None:
+        record["status"], record["diverged_at"] = "diverged", model.diverged_at
+    elif STATE.signum and model.iteration < model.cfg.iterations:
+        _mark_interrupted(run)
+    else:
+        record["status"] = "completed"
+
+
+def _mark_interrupted(run: RunState, during: str = "training") -> None:
+    record, r = run.record, run.resolved.run
+    record["status"], record["signal"] = "interrupted", STATE.name
+    record["interrupted_during"] = during
+    record["metrics"], record["protocol"] = {}, {}
+    if r.checkpoint_every and C.list_checkpoints(run.ckpt_dir):
+        record["checkpoint"] = os.path.relpath(C.list_checkpoints(run.ckpt_dir)[0], run.results_dir)
+
+
+def score_run(run: RunState) -> None:
+    """Sample, score and keep samples (not for an interrupted run).
+
+    A SIGTERM/SIGINT while scoring: with checkpointing on, the end-of-training checkpoint is on disk, so
+    scoring stops at once and the run is recorded ``interrupted`` (during ``evaluation``); the same command
+    then scores that checkpoint without training. Without checkpoints stopping would throw the training away,
+    so scoring finishes (the signal is kept for the caller's exit status) and the run is recorded as it is.
+    """
+    if run.record["status"] == "interrupted":
+        return
+    resumable = bool(run.resolved.run.checkpoint_every) and bool(C.list_checkpoints(run.ckpt_dir))
+    resumable = resumable and run.world == 1          # under DDP a rank that stopped alone would hang the gathers
+    if resumable and STATE.signum:                   # received between training and scoring
+        _mark_interrupted(run, "evaluation")
+        return
+    try:
+        with catch_signals(raise_interrupt=resumable):
+            _evaluate(run.record, run.resolved, run.model, run.dm, run.results_dir, run.rid, world=run.world,
+                      is_zero=run.is_zero)
+    except Interrupted:
+        _mark_interrupted(run, "evaluation")
+
+
+def write_run(run: RunState) -> None:
+    """Rank 0 writes the record (:func:`write_record`) and logs the final scores to W&B; every rank closes
+    its logger."""
+    record = run.record
+    if run.is_zero:
+        record["written_to"] = write_record(run.results_dir, run.rid, record)
         try:
             plot = record.get("sample_plot")
-            tracking.log_final(logger, record["metrics"], str(results_dir / plot) if plot else None, record["status"])
+            tracking.log_final(run.logger, record["metrics"], str(run.results_dir / plot) if plot else None,
+                               record["status"])
         except Exception as e:
             print(f"warning: W&B logging failed: {e}")
-    tracking.finish(logger)
-    return record
+    tracking.finish(run.logger)
 
 
 def write_record(results_dir: Path, rid: str, record: dict) -> str:
     """Write ``runs/<rid>.json``, except that an attempt that did not finish (failed, interrupted) never replaces
     a finished record (completed or diverged) of the same run: it goes beside it, to
-    ``runs/<rid>.failed-<UTC timestamp>.json`` (:func:`benchmark.io.load_runs` skips those). Returns the path."""
+    ``runs/<rid>.failed-<UTC timestamp>.json`` or ``runs/<rid>.interrupted-<UTC timestamp>.json``
+    (:func:`benchmark.io.load_runs` skips those). Returns the path."""
     path = results_dir / "runs" / f"{rid}.json"
     if record["status"] not in FINISHED and record_status(path) in FINISHED:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        path = results_dir / "runs" / f"{rid}{ATTEMPT_MARK}{stamp}.json"
+        path = results_dir / "runs" / f"{rid}{attempt_mark(record['status'])}{stamp}.json"
         print(f"note: {rid} has a {record_status(results_dir / 'runs' / f'{rid}.json')} record, kept; this "
               f"{record['status']} attempt is in {path}")
     try:
@@ -198,6 +276,20 @@ def check_batch_size(dm, run) -> None:
         raise UsageError(f"batch_size={dm.batch_size} is larger than {where}; choose 1 <= batch_size <= {per_rank}")
 
 
+def check_metrics(dm, run) -> None:
+    """Raise ``UsageError`` when a metric cannot be computed on the data as read (an image folder without
+    class subfolders has no labels for the domain metrics); the dataset's traits were checked by ``resolve``."""
+    try:
+        score.check_supported(metric_names(run, dm), dm)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def metric_names(run, dm) -> list[str]:
+    """The metrics a run scores: ``--metrics``, or the dataset's defaults."""
+    return [m for m in run.metrics.split(",") if m] if run.metrics else list(dm.metrics)
+
+
 def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path, rid: str, *, world: int = 1,
               is_zero: bool = True) -> None:
     """Sample, score and keep samples; a diverged model is still sampled (NaNs are kept out of the scores).
@@ -206,7 +298,7 @@ def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path,
     rank 0 scores the gathered set once and keeps the samples; the other ranks return after the gathers.
     """
     r = resolved.run
-    names = [m for m in r.metrics.split(",") if m] if r.metrics else list(dm.metrics)
+    names = metric_names(r, dm)
     model.eval()
 
     def sample_fn(n: int, labels):

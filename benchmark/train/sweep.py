@@ -40,7 +40,7 @@ from typing import Any
 from datamodules import DATAMODULES
 from models import VARIANTS, ConfigError
 
-from ..io import FINISHED, load_yaml_mapping, record_status, run_id
+from ..io import FINISHED, RunLock, load_yaml_mapping, record_status, run_id
 from .interrupt import STATE, catch_signals, install_persistent
 from .options import resolve
 from .progress import (
@@ -138,6 +138,70 @@ def with_all_expanded(spec: dict[str, Any]) -> dict[str, Any]:
     return {**spec, **{k: sorted(reg) for k, reg in registries.items() if spec.get(k) == "all"}}
 
 
+def check_spec(spec: dict[str, Any]) -> None:
+    """Reject what :func:`expand` would silently accept (``ConfigError`` naming the fix).
+
+    - a name under ``variant_options`` / ``dataset_options`` that is no registered variant / dataset;
+    - an option key there that no run of the sweep accepts (``variant_options.wgan.n_critc``): checked even
+      for a name the sweep does not run (e.g. a variant only ``quick`` drops), which ``resolve`` never sees;
+    - a seed, variant, dataset or grid value listed twice (at the top level or under ``quick``): it would
+      train the same run twice. Refused rather than de-duplicated: a repeated entry is most often a typo for
+      another value (``seeds: [0, 1, 1]`` meant ``[0, 1, 2]``), which only the user can fix.
+    """
+    from models.config import field_types
+
+    from .options import RunOptions, data_schema
+
+    levels = [("", spec)] + ([("quick.", spec["quick"])] if isinstance(spec.get("quick"), dict) else [])
+    for where, level in levels:
+        for key in ("seeds", "variants", "datasets"):
+            _no_repeats(level.get(key), f"{where}{key}")
+        if isinstance(level.get("grid"), dict):
+            for k, v in level["grid"].items():
+                _no_repeats(v, f"{where}grid.{k}")
+
+    def listed(key: str, registry: dict) -> list[str]:
+        names = spec.get(key)
+        return sorted(registry) if names == "all" or not isinstance(names, list) else \
+            [n for n in names if n in registry] or sorted(registry)
+
+    variants, datasets = listed("variants", VARIANTS), listed("datasets", DATAMODULES)
+    run_keys = set(field_types(RunOptions))
+    variant_keys = {v: set(field_types(VARIANTS[v].Config)) for v in VARIANTS}
+    data_keys = {d: set(data_schema(DATAMODULES[d])) for d in DATAMODULES}
+    for key, registry, kind in (("variant_options", VARIANTS, "variant"), ("dataset_options", DATAMODULES, "dataset")):
+        per_name = spec.get(key)
+        if not isinstance(per_name, dict):
+            continue                                              # expand() says what it must be
+        for name, opts in per_name.items():
+            if name not in registry:
+                raise ConfigError(f"sweep {key}: unknown {kind} {name!r}; choose one of: "
+                                  f"{', '.join(sorted(registry))}")
+            if opts is None:
+                continue
+            if not isinstance(opts, dict):
+                raise ConfigError(f"sweep {key}.{name} must be a mapping of option: value")
+            if kind == "variant":
+                valid = run_keys | variant_keys[name] | set().union(*(data_keys[d] for d in datasets))
+            else:
+                valid = run_keys | data_keys[name] | set().union(*(variant_keys[v] for v in variants))
+            for option in opts:
+                if str(option).replace("-", "_") not in valid:
+                    raise ConfigError(f"sweep {key}.{name}: option {option!r} is accepted by no run of this sweep; "
+                                      f"valid options: {', '.join(sorted(valid))}")
+
+
+def _no_repeats(values: Any, where: str) -> None:
+    if not isinstance(values, list):
+        return
+    seen: list[Any] = []
+    for v in values:
+        if v in seen:
+            raise ConfigError(f"sweep key {where!r} lists {v!r} twice, which would train the same runs twice; "
+                              "list each value once")
+        seen.append(v)
+
+
 def _guard_recipe(variant: str, data: str, shared: dict[str, Any], recipe: dict[str, Any], *, allow: bool) -> None:
     """Refuse (or, with ``allow``, warn about) a shared option replacing a field of the variant's recipe."""
     from models.config import GANConfig
@@ -168,18 +232,27 @@ def load_sweep(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def plan(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None) -> list[PlannedRun]:
-    """Expand and validate every run; raises ``ConfigError`` naming the first bad run."""
-    out = []
+    """Expand and validate every run; raises ``ConfigError`` naming the first bad run, or two entries that are
+    the same run (``lr_g: [1e-4, 0.0001]``; search trials that draw the same values are left to the locks:
+    the second finds the run done and skips it)."""
+    check_spec(spec)
+    out: list[PlannedRun] = []
+    by_id: dict[str, dict[str, Any]] = {}
     spec = dict(spec)
     base_dir = spec.pop("_base_dir", None)
     for opts in expand(spec, quick=quick, results_dir=results_dir, base_dir=base_dir):
         trial = opts.pop("trial", None)
+        at = f"trial {trial['index']}/" if trial else ""
+        where = f"sweep run {opts['variant']}/{opts['data']}/{at}seed {opts['seed']}"
         try:
             resolved = resolve(opts)
         except ConfigError as e:
-            at = f"trial {trial['index']}/" if trial else ""
-            raise ConfigError(f"sweep run {opts['variant']}/{opts['data']}/{at}seed {opts['seed']}: {e}") from None
+            raise ConfigError(f"{where}: {e}") from None
         rid = run_id(resolved.config())
+        if rid in by_id and trial is None:
+            raise ConfigError(f"{where}: two entries of this sweep are the same run {rid} (equal values such as "
+                              "1e-4 and 0.0001 in a list or the grid); list each value once")
+        by_id[rid] = opts
         out.append(PlannedRun(opts, rid, Path(resolved.run.results_dir) / "runs" / f"{rid}.json", trial))
     return out
 
@@ -188,6 +261,32 @@ def is_done(path: Path) -> bool:
     """A run is done when its JSON exists and says completed or diverged (failed and interrupted runs are
     retried, resuming from their checkpoint; a file that is not a run record is not done)."""
     return record_status(path) in FINISHED
+
+
+SKIPPED = "skipped"          # status of a planned run this process did not train (see run_locked)
+
+
+def run_locked(run: PlannedRun, callbacks: list | None = None) -> dict:
+    """Train ``run`` under its :class:`~benchmark.io.RunLock`; the record, or a ``skipped`` stand-in (with
+    ``reason``) when another process holds the lock or has finished the run since this sweep was planned.
+
+    Two sweeps on one results directory thereby split the work: each trains the runs it locks first.
+    """
+    lock = RunLock(run.path.parent, run.run_id)
+    if not lock.acquire():
+        return _skipped(run, f"running in another process (pid {lock.holder()})")
+    try:
+        if is_done(run.path):                       # finished by another sweep after this one was planned
+            return _skipped(run, "done by another process")
+        return execute({**run.options, "progress": "off"}, callbacks=callbacks, annotations=_annotations(run))
+    finally:
+        lock.release()
+
+
+def _skipped(run: PlannedRun, reason: str) -> dict:
+    o = run.options
+    return {"status": SKIPPED, "reason": reason, "run_id": run.run_id, "path": str(run.path),
+            "variant": o["variant"], "dataset": o["data"], "seed": o["seed"]}
 
 
 class Progress:
@@ -213,10 +312,11 @@ class Progress:
         self.stream.write(f"{record['status']:9s} {record['wall_time_s']:6.1f} s {ips_s}   ETA {eta / 60:5.1f} min\n")
         self.stream.flush()
 
-    def skip(self, k: int, run: PlannedRun) -> None:
+    def skip(self, k: int, run: PlannedRun, reason: str = "done already") -> None:
         o = run.options
         self.stream.write(f"[{k}/{self.total}] {o['variant']:15s} {o['data']:10s} seed {o['seed']} ... "
-                          f"done already (skipped)\n")
+                          f"{reason} (skipped)\n")
+        self.stream.flush()
 
 
 def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None, jobs: int = 1,
@@ -234,9 +334,10 @@ def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | N
     for k, r in enumerate(planned, 1):
         if is_done(r.path):
             progress.skip(k, r)
+    skipped: list[dict] = []                       # runs left to another process (locked or done there)
     with catch_signals():
         if jobs > 1 and len(todo) > 1:
-            records = _run_parallel(todo, jobs, progress, live=live)
+            records = _run_parallel(todo, jobs, progress, live=live, skipped=skipped)
         else:
             records = []
             for i, (k, r) in enumerate(todo):
@@ -244,11 +345,22 @@ def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | N
                     break
                 progress.start(k, r)
                 display = [ProgressDisplay(progress.label(k, r), stream)] if live else []
-                rec = execute({**r.options, "progress": "off"}, callbacks=display, annotations=_annotations(r))
+                rec = run_locked(r, callbacks=display)
+                if rec["status"] == SKIPPED:
+                    stream.write(f"{rec['reason']} (skipped)\n")
+                    stream.flush()
+                    skipped.append(rec)
+                    continue
                 records.append(rec)
                 progress.finish(rec, len(todo) - i - 1)
+    if skipped:
+        progress.stream.write(f"{len(skipped)} run(s) left to other processes on {results_dir or 'results'} "
+                              "(running or done there); re-run this sweep once they end to pick up any they did "
+                              "not finish\n")
+        progress.stream.flush()
     if STATE.signum:
-        finished = sum(rec.get("status") in FINISHED for rec in records)
+        finished = sum(rec.get("status") in FINISHED for rec in records) + sum(is_done(Path(r["path"]))
+                                                                              for r in skipped)
         progress.stream.write(f"sweep interrupted by {STATE.name}: {len(todo) - finished} of {len(planned)} runs "
                               "remain; re-run the same command to resume\n")
         progress.stream.flush()
@@ -256,14 +368,17 @@ def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | N
 
 
 def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progress, *, live: bool = False,
-                  heartbeat_s: float = 2.0) -> list[dict]:
+                  heartbeat_s: float = 2.0, skipped: list[dict] | None = None) -> list[dict]:
     """N worker processes, each with its own CPU threads (or its own GPU via CUDA_VISIBLE_DEVICES).
 
     With ``live`` the workers report their iterations through a queue (:class:`QueueReporter`) and the parent
     redraws one line every ``heartbeat_s`` seconds while it waits: ``k/N runs done, R running (iterations),
-    elapsed, ETA``; the ETA counts the running runs' fractions done.
+    elapsed, ETA``; the ETA counts the running runs' fractions done. Runs another process holds (see
+    :func:`run_locked`) go to ``skipped``.
 
     SIGTERM/SIGINT: forwarded to the workers; each stops its run (recorded ``interrupted``) and skips the rest.
+    A parent that dies (SIGKILL, a crash) takes its workers with it: each gets SIGTERM from the kernel
+    (:func:`_worker_init`) and stops its run the same way, so no worker trains on as an orphan.
     """
     import multiprocessing as mp
 
@@ -274,10 +389,11 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
     ctx = mp.get_context("spawn")
     queue = ctx.Queue() if live else None
     records: list[dict] = []
+    received = 0                                                  # results back from the workers
     shown = 0                                                     # records of runs that actually ran
     running: dict[str, tuple[int, int, float | None]] = {}      # label -> (iteration, total, it/s)
     stream, t0 = progress.stream, time.perf_counter()
-    work = [(r.options, progress.label(k, r), _annotations(r)) for k, r in todo]
+    work = [(r, progress.label(k, r)) for k, r in todo]
 
     def drain() -> None:
         while queue is not None:
@@ -289,7 +405,7 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
 
     def heartbeat() -> None:
         drain()
-        done = len(records)
+        done = received
         fractions = [it / total for it, total, _ in running.values() if total]
         progressed = done + sum(fractions)
         elapsed = time.perf_counter() - t0
@@ -301,20 +417,18 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
                      f"ETA {format_duration(eta)}")
         stream.flush()
 
-    with ctx.Pool(jobs, initializer=_worker_init, initargs=(n_gpu, threads, queue)) as pool:
-        workers = [p.pid for p in getattr(pool, "_pool", [])]
+    def forward(signum, frame):
+        if not STATE.signum:
+            STATE.signum = signum
+        for child in ctx.active_children():              # the pool's workers (public API, no pool internals)
+            with contextlib.suppress(OSError):
+                os.kill(child.pid, signum)
 
-        def forward(signum, frame):
-            if not STATE.signum:
-                STATE.signum = signum
-            for pid in workers:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signum)
-
+    with ctx.Pool(jobs, initializer=_worker_init, initargs=(n_gpu, threads, queue, os.getpid())) as pool:
         previous = signal.signal(signal.SIGTERM, forward), signal.signal(signal.SIGINT, forward)
         try:
             results = pool.imap_unordered(_worker_run_labelled, work)
-            while len(records) < len(todo):
+            while received < len(todo):
                 if live and not STATE.signum:
                     heartbeat()
                     try:
@@ -326,13 +440,20 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
                     stream.write(CLEAR)
                 else:
                     label, rec = results.next()
-                records.append(rec)
+                received += 1
                 if rec.get("status") == "not started":      # skipped by a worker after a signal
                     continue
+                if rec.get("status") == SKIPPED:           # another process has it
+                    stream.write(f"{label} {rec['reason']} (skipped)\n")
+                    stream.flush()
+                    if skipped is not None:
+                        skipped.append(rec)
+                    continue
+                records.append(rec)
                 shown += 1
                 stream.write(f"[{shown}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
                              f"seed {rec['seed']} ... ")
-                progress.finish(rec, len(todo) - shown)
+                progress.finish(rec, len(todo) - received)
             # let the workers exit on their own: Pool.__exit__ would terminate() them with SIGTERM, which a
             # worker records as an interruption (install_persistent) instead of dying, and the join would hang
             pool.close()
@@ -348,8 +469,10 @@ _WORKER_THREADS = 0
 
 _WORKER_QUEUE = None
 
+PR_SET_PDEATHSIG = 1                                  # <linux/prctl.h>
 
-def _worker_init(n_gpu: int, threads: int, queue=None) -> None:
+
+def _worker_init(n_gpu: int, threads: int, queue=None, parent_pid: int | None = None) -> None:
     import multiprocessing as mp
 
     global _WORKER_THREADS, _WORKER_QUEUE
@@ -360,20 +483,54 @@ def _worker_init(n_gpu: int, threads: int, queue=None) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(idx % n_gpu)
     _WORKER_THREADS = threads
     install_persistent()                          # a signal stops this worker's run and skips its next ones
+    if parent_pid is not None:
+        stop_with_parent(parent_pid)
 
 
-def _worker_run_labelled(work: tuple[dict, str]) -> tuple[str, dict]:
-    """Run one sweep run in a worker: its record with its label; progress goes to the parent's queue."""
-    options, label, annotations = work
+def stop_with_parent(parent_pid: int, poll_s: float = 1.0) -> str:
+    """Send this process SIGTERM when ``parent_pid`` (its parent) dies; returns how (``prctl`` or ``poll``).
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGTERM)``, delivered by the kernel even when the parent is SIGKILLed
+    (it fires when the parent's creating thread ends: the pool's main thread here, which lives as long as
+    the parent). Elsewhere, or when prctl fails: a daemon thread polls the parent pid every ``poll_s``.
+    Either way the SIGTERM goes to :func:`install_persistent`'s handler: the run stops at its next batch,
+    checkpoints and is recorded ``interrupted``. A parent already gone before this was set up is caught by
+    the ``getppid`` check.
+    """
+    how = "poll"
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0:
+                how = "prctl"
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:                # the parent died before the death signal was armed
+        os.kill(os.getpid(), signal.SIGTERM)
+    if how == "poll":
+        import threading
+
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(poll_s)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, name="ganbench-parent-watch", daemon=True).start()
+    return how
+
+
+def _worker_run_labelled(work: tuple[PlannedRun, str]) -> tuple[str, dict]:
+    """Run one sweep run in a worker, under its lock: its record with its label; progress goes to the
+    parent's queue."""
+    run, label = work
     if STATE.signum:
         return label, {"status": "not started"}
-    options = {**options, "progress": "off"}            # the parent draws the progress, not the workers
-    if _WORKER_THREADS and not options.get("threads"):
-        options["threads"] = _WORKER_THREADS
+    if _WORKER_THREADS and not run.options.get("threads"):
+        run = PlannedRun({**run.options, "threads": _WORKER_THREADS}, run.run_id, run.path, run.trial)
     reporters = [QueueReporter(_WORKER_QUEUE, label)] if _WORKER_QUEUE is not None else []
-    return label, execute(options, callbacks=reporters, annotations=annotations)
-
-
+    return label, run_locked(run, callbacks=reporters)
 def _annotations(run: PlannedRun) -> dict[str, Any]:
     """What a sweep adds to a run's record beyond its options (a search trial's index and draws)."""
     return {"trial": run.trial} if run.trial else {}
