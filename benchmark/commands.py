@@ -76,7 +76,8 @@ def list_text() -> str:
 PERF_DEFAULT_VARIANTS = ("minimax", "nsgan", "lsgan", "wgan", "wgan_gp")
 # theory experiment number -> title (benchmark.theory.EXPERIMENTS holds the functions)
 THEORY_EXPERIMENTS = {1: "optimal discriminator", 2: "value at the optimum", 3: "vanishing gradients",
-                      4: "GAN discriminator vs WGAN critic", 5: "f-divergence bounds", 6: "mode collapse"}
+                      4: "GAN discriminator vs WGAN critic", 5: "f-divergence bounds", 6: "mode collapse",
+                      7: "EBGAN and total variation"}
 EVALUATE_DESCRIPTION = """\
 Score a folder (or tensor) of generated images against a dataset split or another folder.
 

@@ -27,6 +27,8 @@ EXPERIMENTS: dict[int, tuple[str, str, str, str]] = {
         "4_discriminator_vs_critic.png"),
     5: ("f-divergence bounds", "f_divergence_bounds", "plot_f_divergence_bounds", "5_f_divergence_bounds.png"),
     6: ("mode collapse", "mode_collapse", "plot_mode_collapse", "6_mode_collapse.png"),
+    7: ("EBGAN and total variation", "ebgan_total_variation", "plot_ebgan_total_variation",
+        "7_ebgan_total_variation.png"),
 }
 
 
@@ -45,6 +47,8 @@ def experiment_kwargs(number: int, quick: bool, out: Path) -> dict[str, Any]:
         if quick:
             kw.update(datasets=("ring8",), iterations=200, every=50)
         return kw
+    if number == 7 and quick:
+        return {"shifts": (1.0,), "n": 1024, "steps": 500}
     if number == 1 and quick:
         return {"n": 2048}
     return {}
