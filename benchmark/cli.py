@@ -192,12 +192,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
         path = str(Path(args.sweep).resolve()) if args.sweep else str(S.DEFAULT_SWEEP)
         if spec.get("search") and not args.index_grid:    # W&B draws the trials: one random sweep per cell
-            from .train.search import parse_search, wandb_search_configs
+            from .train.search import parse_search
 
             out = Path(args.export_wandb)
             out.mkdir(parents=True, exist_ok=True)
             full = S.with_all_expanded(spec)
-            configs = wandb_search_configs(full, parse_search(full["search"], list(full["variants"])))
+            configs = S.wandb_search_configs(full, parse_search(full["search"], list(full["variants"])))
             for cfg in configs:
                 S.check_wandb_sweep_config(cfg)
                 atomic_write_text(out / f"{cfg['name']}.yaml", yaml.safe_dump(cfg, sort_keys=False))

@@ -18,7 +18,7 @@ A sweep file's ``search`` section::
 Each trial of each variant runs on every dataset with every seed of the sweep; a trial is an ordinary run whose
 record also says ``"trial": {"sweep", "index", "params"}``. ``python -m benchmark tune`` picks each (variant,
 dataset)'s best trial by the dataset's primary metric (median over seeds) and writes the recipes file the default
-sweep reads. The same spaces export to W&B sweeps (``method: random``) so ``wandb agent`` can run the trials.
+sweep reads. The same spaces export to W&B sweeps (``method: random``, :func:`benchmark.train.sweep.wandb_search_configs`) so ``wandb agent`` can run the trials.
 """
 from __future__ import annotations
 
@@ -129,29 +129,3 @@ def parse_search(spec: Any, variants: list[str]) -> Search:
                 raise ConfigError(f"search.spaces.{key}.{d.name} is not an option of {variant} "
                                   f"(its Config fields: {', '.join(sorted(fields))})")
     return Search(trials, seed, spaces, bool(spec.get("include_recipe", True)))
-
-
-def wandb_search_configs(spec: dict[str, Any], search: Search) -> list[dict[str, Any]]:
-    """One W&B sweep configuration (``method: random``) per (variant, dataset) of a searched sweep.
-
-    W&B draws every parameter independently, seeds included (``seed: {values: [...]}``); the trials are ordinary
-    ``benchmark run`` calls, and ``benchmark tune`` groups their records by configuration, so runs made by W&B
-    agents and by ``benchmark sweep`` are tuned alike. ``run_cap`` = trials × seeds.
-    """
-    shared = {k: v for k, v in (spec.get("options") or {}).items()}
-    out = []
-    for data in spec["datasets"]:
-        for variant in spec["variants"]:
-            fixed = {**shared, **((spec.get("dataset_options") or {}).get(data) or {}),
-                     **((spec.get("variant_options") or {}).get(variant) or {})}
-            if spec.get("name"):
-                fixed.setdefault("group", spec["name"])
-            params: dict[str, Any] = {k: {"value": v} for k, v in fixed.items()}
-            params.update({"variant": {"value": variant}, "data": {"value": data},
-                           "seed": {"values": list(spec["seeds"])}})
-            params.update({d.name: d.wandb() for d in search.space(variant)})
-            out.append({"name": f"{spec.get('name', 'ganbench')}-{variant}-{data}", "method": "random",
-                        "program": "benchmark", "run_cap": search.trials * len(spec["seeds"]),
-                        "command": ["${env}", "python", "-m", "benchmark", "run", "${args}"],
-                        "parameters": params})
-    return out

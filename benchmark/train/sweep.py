@@ -52,7 +52,7 @@ from .progress import (
 )
 from .recipes import load_recipes, recipe_options
 from .run import execute
-from .search import parse_search
+from .search import Search, parse_search
 
 SWEEP_KEYS = {"name", "description", "seeds", "variants", "datasets", "options", "dataset_options",
               "variant_options", "grid", "quick", "search", "recipes", "override_recipes"}
@@ -566,3 +566,32 @@ def check_wandb_sweep_config(cfg: dict[str, Any]) -> None:
         problems = sweeps.schema_violations_from_proposed_config(cfg)
     if problems:
         raise ConfigError(f"W&B sweep configuration {cfg.get('name')!r} is invalid: {'; '.join(problems)}")
+
+
+def wandb_search_configs(spec: dict[str, Any], search: Search) -> list[dict[str, Any]]:
+    """One W&B sweep configuration (``method: random``) per (variant, dataset) of a searched sweep.
+
+    W&B draws every parameter independently, seeds included (``seed: {values: [...]}``); the trials are ordinary
+    ``benchmark run`` calls, and ``benchmark tune`` groups their records by configuration, so runs made by W&B
+    agents and by ``benchmark sweep`` are tuned alike. ``run_cap`` = trials × seeds.
+    """
+    top_level = {k: v for k, v in spec.items() if k not in SWEEP_KEYS and not k.startswith("_")}
+    shared = {**top_level, **(spec.get("options") or {})}
+    recipes = load_recipes(Path(spec.get("_base_dir") or ".") / spec["recipes"]) if spec.get("recipes") else {}
+    out = []
+    for data in spec["datasets"]:
+        for variant in spec["variants"]:
+            fixed = {**shared, **((spec.get("dataset_options") or {}).get(data) or {}),
+                     **((spec.get("variant_options") or {}).get(variant) or {}),
+                     **recipe_options(recipes, variant, data)}
+            if spec.get("name"):
+                fixed.setdefault("group", spec["name"])
+            params: dict[str, Any] = {k: {"value": v} for k, v in fixed.items()}
+            params.update({"variant": {"value": variant}, "data": {"value": data},
+                           "seed": {"values": list(spec["seeds"])}})
+            params.update({d.name: d.wandb() for d in search.space(variant)})
+            out.append({"name": f"{spec.get('name', 'ganbench')}-{variant}-{data}", "method": "random",
+                        "program": "benchmark", "run_cap": search.trials * len(spec["seeds"]),
+                        "command": ["${env}", "python", "-m", "benchmark", "run", "${args}"],
+                        "parameters": params})
+    return out

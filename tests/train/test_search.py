@@ -166,13 +166,14 @@ def test_wandb_export_of_a_search_is_valid_for_wandbs_engine_and_its_runs_resolv
         import sweeps
 
     sw = tmp_path / "search.yaml"
-    sw.write_text(yaml.safe_dump(spec()))
+    sw.write_text(yaml.safe_dump({**spec(), "depth": 3}))                # a top-level option
     out = tmp_path / "wandb"
     assert main(["sweep", str(sw), "--export-wandb", str(out)]) == 0
     files = sorted(out.glob("*.yaml"))
     assert [f.name for f in files] == ["s-nsgan-ring8.yaml", "s-wgan-ring8.yaml"]
     cfg = yaml.safe_load(files[1].read_text())
     assert cfg["method"] == "random" and cfg["run_cap"] == 3 * 2
+    assert cfg["parameters"]["depth"] == {"value": 3} and cfg["parameters"]["iterations"] == {"value": 4} and cfg["parameters"]["hidden"] == {"value": 8}
     assert sweeps.schema_violations_from_proposed_config(cfg) == []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
