@@ -76,7 +76,8 @@ def test_run_in_a_terminal_shows_live_progress_with_eta(tmp_path):
 
 def test_sweep_with_two_jobs_shows_a_heartbeat_before_the_first_run_ends(tmp_path):
     sweep = tmp_path / "tiny.yaml"
-    sweep.write_text("name: tiny\niterations: 200\nseeds: [0, 1]\nvariants: [nsgan]\ndatasets: [ring8]\n"
+    # long enough (~5 s each on an idle 2-core CPU) that the workers report iterations before a run ends
+    sweep.write_text("name: tiny\niterations: 3000\nseeds: [0, 1]\nvariants: [nsgan]\ndatasets: [ring8]\n"
                      "options: {wandb: disabled, save_samples: 0, log_every: 10}\n")
     chunks = run_in_pty(["sweep", str(sweep), "--jobs", "2", "--results-dir", str(tmp_path / "results")])
     text = "".join(c for _, c in chunks)
@@ -85,7 +86,7 @@ def test_sweep_with_two_jobs_shows_a_heartbeat_before_the_first_run_ends(tmp_pat
     t_first = first_time(chunks, r"\[1/2\] nsgan")
     assert t_beat is not None and t_beat < t_first
     # the workers report iterations, so a real ETA appears while both train
-    assert re.search(r"0/2 runs done, 2 running \(\d+/200, \d+/200 it\), elapsed [\d:]+, ETA \d+:\d\d", text)
+    assert re.search(r"0/2 runs done, 2 running \(\d+/3000, \d+/3000 it\), elapsed [\d:]+, ETA \d+:\d\d", text)
 
 
 class FakeModule:

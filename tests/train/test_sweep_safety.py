@@ -125,7 +125,8 @@ def write_sweep(tmp_path, seeds, iterations, checkpoint_every):
 
 
 def test_two_concurrent_sweeps_on_one_results_directory_train_each_run_once(tmp_path):
-    sweep, results = write_sweep(tmp_path, [0, 1, 2], 1500, 50), tmp_path / "results"
+    # ~10 s a run on an idle 2-core CPU: the second sweep (~6 s to start) must find runs still to take
+    sweep, results = write_sweep(tmp_path, [0, 1, 2], 6000, 50), tmp_path / "results"
     a = start(["sweep", str(sweep), "--jobs", "1", "--results-dir", str(results)])
     # the second sweep starts once the first is training its first run: that run is locked
     wait_for(lambda: any((results / "checkpoints").glob("*/*.ckpt")) if (results / "checkpoints").exists()
