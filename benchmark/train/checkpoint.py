@@ -125,6 +125,7 @@ class RunCheckpoint(PeriodicCallback):
         super().__init__(every)
         self.directory, self.config, self.keep, self.seed = Path(directory), config, keep, seed
         self._restored = False
+        self._loader_state: dict | None = None       # the checkpoint's loader position, applied at train start
 
     @property
     def state_key(self) -> str:
@@ -133,6 +134,16 @@ class RunCheckpoint(PeriodicCallback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self._restored:
             reseed_rank(self.seed, trainer.global_rank)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Put the loader at the checkpoint's next batch ourselves. Lightning restores a loader's state only when
+        its loop progress says it restarts mid-epoch: a run resumed from an epoch's last batch then writes
+        checkpoints whose epoch counters read "epoch finished", and a second resume from one of those started
+        the data stream over (same iteration, other batches: metrics off by a few points)."""
+        loader = _train_loader(trainer)
+        if self._loader_state is not None and loader is not None:
+            loader.load_state_dict(self._loader_state)
+        self._loader_state = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.due(pl_module.iteration):
@@ -155,14 +166,27 @@ class RunCheckpoint(PeriodicCallback):
             states = [None] * trainer.world_size
             torch.distributed.all_gather_object(states, rng_state())
         checkpoint["ganbench_run"] = {"config": self.config, "rng": states, "world_size": trainer.world_size}
+        loader = _train_loader(trainer)
+        if loader is not None:
+            checkpoint["ganbench_run"]["loader"] = loader.state_dict()
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         run = checkpoint.get("ganbench_run", {})
         states = run.get("rng") or []
         self._restored = True
+        self._loader_state = run.get("loader")
         if len(states) == trainer.world_size:
             set_rng_state(states[trainer.global_rank])
         else:
             reseed_rank(self.seed, trainer.global_rank)
             print(f"warning: checkpoint was written by {len(states)} process(es), this run has "
                   f"{trainer.world_size}: RNG streams restart, the continuation is not bit-exact", file=sys.stderr)
+
+
+def _train_loader(trainer: pl.Trainer):
+    """The run's training loader when it is resumable (``state_dict``/``load_state_dict``), else ``None``."""
+    loader = getattr(getattr(trainer, "fit_loop", None), "_combined_loader", None)
+    loader = trainer.train_dataloader if loader is not None else None
+    if isinstance(loader, (list, tuple)) and len(loader) == 1:
+        loader = loader[0]
+    return loader if hasattr(loader, "state_dict") and hasattr(loader, "load_state_dict") else None
