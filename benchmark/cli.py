@@ -110,7 +110,12 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         sys.stdout.write(yaml.safe_dump(resolved.flat_options(), sort_keys=False))
         return 0
     check_writable(resolved.run.results_dir)
-    record = execute(resolved)
+    lock = _lock_run(resolved)
+    try:
+        record = execute(resolved)
+    finally:
+        if lock is not None:
+            lock.release()
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
     if getattr(rank_zero_only, "rank", 0) != 0:          # DDP: only rank 0 wrote the run and reports it
@@ -129,6 +134,27 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"  error: {record['error']}")
     print(f"  -> {record.get('written_to') or Path(resolved.run.results_dir) / 'runs' / (record['run_id'] + '.json')}")
     return 0 if record["status"] != "failed" else 1
+
+
+def _launcher_rank() -> int:
+    """This process's global rank as its launcher set it (Lightning's DDP children, torchrun, SLURM); 0 alone."""
+    ranks = [os.environ.get(k, "0") for k in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK")]
+    return max(int(v) if v.strip().isdigit() else 0 for v in ranks)
+
+
+def _lock_run(resolved):
+    """Take the run id's lock (the one sweeps take) in the launching process; ``UsageError`` when another
+    process is training the same run, so two copies of one command never write one checkpoint directory."""
+    from .io import RunLock, run_id
+
+    if _launcher_rank() > 0:                     # the launcher's process holds it for the whole DDP run
+        return None
+    rid = run_id(resolved.config())
+    lock = RunLock(Path(resolved.run.results_dir) / "runs", rid)
+    if not lock.acquire():
+        raise UsageError(f"run {rid} is being trained by another process (pid {lock.holder()}, lock "
+                         f"{lock.path}): wait for it to finish, stop it, or use another --results-dir")
+    return lock
 
 
 def interrupted_exit(record: dict) -> int:
@@ -231,7 +257,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if S.is_done(run.path):
             print(f"{run.run_id}: done already (skipped)")
             return 0
-        rec = execute(run.options)
+        rec = S.run_locked(run) if _launcher_rank() == 0 else execute(run.options)
+        if rec["status"] == S.SKIPPED:                 # another agent or sweep holds it, or finished it
+            print(f"{run.run_id}: {rec['reason']} (skipped)")
+            return 0
         if rec["status"] == "interrupted":
             return interrupted_exit(rec)
         print(f"{rec['run_id']}: {rec['status']} in {rec['wall_time_s']:.1f} s")

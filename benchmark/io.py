@@ -188,6 +188,7 @@ class RunLock:
     def __init__(self, runs_directory: str | os.PathLike, rid: str) -> None:
         self.path = Path(runs_directory) / f"{rid}.lock"
         self._fd: int | None = None
+        self._created: list[Path] = []
 
     def holder(self) -> str:
         """The pid written by the process holding (or last holding) the lock, or ``"?"``."""
@@ -200,7 +201,9 @@ class RunLock:
         """Take the lock without waiting; ``False`` when another live process holds it."""
         import fcntl
 
+        missing = [d for d in [self.path.parent, *self.path.parent.parents] if not d.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._created = missing                   # removed again on release if still empty: a lock leaves no trace
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
             try:
@@ -226,6 +229,12 @@ class RunLock:
         self.path.unlink(missing_ok=True)     # while still locked: a waiter then sees a new file
         os.close(self._fd)
         self._fd = None
+        for d in self._created:               # innermost first; a directory something else wrote to stays
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        self._created = []
 
 
 def config_key(config: dict) -> str:

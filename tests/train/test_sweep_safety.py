@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from benchmark.io import RunLock
 from benchmark.train import sweep as S
@@ -189,3 +190,36 @@ def test_killing_a_jobs_parent_leaves_no_worker_running(sig, tmp_path):
     recs = [json.loads(p.read_text()) for p in (results / "runs").glob("*.json")]
     assert recs and all(r["status"] == "interrupted" and r["steps"] > 0 for r in recs), recs
 
+
+def test_run_and_sweep_index_respect_the_run_lock(tmp_path, capsys):
+    """`benchmark run` and `sweep --index K` (a W&B agent's call) take the lock sweeps take: a second copy of
+    one command is refused (exit 2, naming the holder) or skipped, instead of writing one checkpoint directory
+    from two processes."""
+    from benchmark.cli import main
+    from benchmark.io import run_id
+    from benchmark.train.options import resolve
+
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump(spec(seeds=[0], variants=["nsgan"])))
+    planned = S.plan(S.load_sweep(str(sweep)), results_dir=str(tmp_path))
+    args = ["run", "--variant", "nsgan", "--data", "ring8", "--seed", "0", "--results-dir", str(tmp_path),
+            "--wandb", "disabled", *[x for k, v in TINY.items() for x in (f"--{k.replace('_', '-')}", str(v))]]
+    rid = run_id(resolve({"variant": "nsgan", "data": "ring8", "seed": 0, "results_dir": str(tmp_path),
+                          "wandb": "disabled", **TINY}).config())
+    held = RunLock(tmp_path / "runs", rid)
+    assert held.acquire()
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"run {rid} is being trained by another process (pid {os.getpid()}" in err and "wait for it" in err
+    assert not (tmp_path / "runs" / f"{rid}.json").exists()
+    held.release()
+
+    held = RunLock(tmp_path / "runs", planned[0].run_id)
+    assert held.acquire()
+    assert main(["sweep", str(sweep), "--index", "0", "--results-dir", str(tmp_path)]) == 0
+    assert "running in another process" in capsys.readouterr().out and not planned[0].path.exists()
+    held.release()
+    assert main(["sweep", str(sweep), "--index", "0", "--results-dir", str(tmp_path)]) == 0
+    assert S.is_done(planned[0].path) and not list((tmp_path / "runs").glob("*.lock"))
+    assert main(args) == 0 and not list((tmp_path / "runs").glob("*.lock"))
