@@ -67,9 +67,6 @@ def sweep_cmd(path: Path, results: Path) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="since merging main (search/recipes, b36244b) a resumed nsgan run on ring8 "
-                   "can end with other metrics than an uninterrupted one (seen: high_quality 0.52 vs 0.56); passed "
-                   "before that merge. Resume exactness regression to fix, not a test to loosen")
 def test_sweep_killed_at_random_points_loses_nothing_and_ends_like_an_uninterrupted_one(tmp_path):
     from benchmark.train.sweep import load_sweep, run_sweep
 
@@ -107,6 +104,8 @@ def test_sweep_killed_at_random_points_loses_nothing_and_ends_like_an_uninterrup
         for rid, data in kept.items():                # byte-identical after every later kill
             assert now[rid][1] == data, (rid, log)
         checkpoints = newest_checkpoints(results)
+        states = {r: (v[0]["status"], v[0].get("steps"), v[0].get("resumed_at")) for r, v in now.items()}
+        log.append(f"  records (status, steps, resumed_at) {states}; newest checkpoints {checkpoints}")
         for rid, (rec, data) in now.items():
             if rec["status"] == "completed":
                 if rid not in kept and resume_from.get(rid):     # finished in this round: resumed, not restarted
