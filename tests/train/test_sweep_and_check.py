@@ -1,6 +1,7 @@
 """Sweep expansion, resume, failure isolation; threshold parsing and every exit code of `check`; the report."""
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,17 @@ def test_variants_all_expands_to_every_registered_variant_and_only_lists_or_all_
     assert [r["variant"] for r in runs] == sorted(models.VARIANTS)
     with pytest.raises(ConfigError, match="non-empty list or 'all'"):
         S.expand(spec(variants="every"))
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parents[2].joinpath("benchmark", "sweeps").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_sweep_file_plans(path, tmp_path):
+    """Each sweep file the package ships validates and expands into runs (what `sweep --dry-run` does), recipes and
+    search sections included: a file that a later change made invalid fails here, not on a user's machine."""
+    if path.name == "recipes.yaml":
+        from benchmark.train.recipes import load_recipes
+        assert load_recipes(path)
+        return
+    runs = S.plan(S.load_sweep(str(path)), results_dir=str(tmp_path))
+    assert runs and len({r.run_id for r in runs}) == len(runs)
+    assert not list(tmp_path.iterdir())                  # planning writes nothing
