@@ -108,17 +108,13 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
     runs = []
     names = list(grid)
     for data in spec["datasets"]:
-        shared = {**top_level_options, **(spec.get("options") or {}),
-                  **((spec.get("dataset_options") or {}).get(data) or {})}
         for variant in spec["variants"]:
-            recipe = recipe_options(recipes, variant, data)
-            _guard_recipe(variant, data, shared, recipe, allow=bool(spec.get("override_recipes")))
+            cell = cell_options(spec, top_level_options, recipes, variant, data)
             trials = range(search.trials) if search else [None]
             for trial, values in itertools.product(trials, itertools.product(*[grid[n] for n in names])):
                 drawn = search.params(variant, trial) if search else {}
                 for seed in spec["seeds"]:
-                    opts = {**shared, **((spec.get("variant_options") or {}).get(variant) or {}), **recipe,
-                            **dict(zip(names, values)), **drawn, **quick_options,
+                    opts = {**cell, **dict(zip(names, values)), **drawn, **quick_options,
                             "variant": variant, "data": data, "seed": seed}
                     if spec.get("name"):
                         opts.setdefault("group", spec["name"])
@@ -130,6 +126,17 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
                                                     if d.name in opts}}
                     runs.append(opts)
     return runs
+
+
+def cell_options(spec: dict[str, Any], top_level: dict[str, Any], recipes: dict[str, Any], variant: str,
+                 data: str) -> dict[str, Any]:
+    """The options every run of one (variant, dataset) cell shares, lowest precedence first: the top level and
+    ``options``, ``dataset_options``, ``variant_options``, the recipe. A shared level that would replace the
+    variant's optimiser recipe is refused here (:func:`_guard_recipe`), for local sweeps and W&B exports alike."""
+    shared = {**top_level, **(spec.get("options") or {}), **((spec.get("dataset_options") or {}).get(data) or {})}
+    recipe = recipe_options(recipes, variant, data)
+    _guard_recipe(variant, data, shared, recipe, allow=bool(spec.get("override_recipes")))
+    return {**shared, **((spec.get("variant_options") or {}).get(variant) or {}), **recipe}
 
 
 def with_all_expanded(spec: dict[str, Any]) -> dict[str, Any]:
@@ -576,14 +583,11 @@ def wandb_search_configs(spec: dict[str, Any], search: Search) -> list[dict[str,
     agents and by ``benchmark sweep`` are tuned alike. ``run_cap`` = trials × seeds.
     """
     top_level = {k: v for k, v in spec.items() if k not in SWEEP_KEYS and not k.startswith("_")}
-    shared = {**top_level, **(spec.get("options") or {})}
     recipes = load_recipes(Path(spec.get("_base_dir") or ".") / spec["recipes"]) if spec.get("recipes") else {}
     out = []
     for data in spec["datasets"]:
         for variant in spec["variants"]:
-            fixed = {**shared, **((spec.get("dataset_options") or {}).get(data) or {}),
-                     **((spec.get("variant_options") or {}).get(variant) or {}),
-                     **recipe_options(recipes, variant, data)}
+            fixed = cell_options(spec, top_level, recipes, variant, data)
             if spec.get("name"):
                 fixed.setdefault("group", spec["name"])
             params: dict[str, Any] = {k: {"value": v} for k, v in fixed.items()}
