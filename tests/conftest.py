@@ -20,3 +20,13 @@ def one_thread():
     with threadpool_limits(1):
         yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_globals():
+    """In-process runs switch on deterministic algorithms (``--deterministic true``) and set the thread count
+    (``--threads``): undo both after every test, so no test's settings leak into the next."""
+    det, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    yield
+    torch.use_deterministic_algorithms(det)
+    torch.set_num_threads(threads)

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from benchmark.io import load_runs
 from benchmark.report.aggregate import aggregate
@@ -28,15 +27,6 @@ options: {num_samples: 256, batch_size: 32, hidden: 16, metrics: "modes_covered,
           save_samples: 0, checkpoint_every: 20, deterministic: true, threads: 1}
 """
 KILLS = 3                          # kill rounds before the final, uninterrupted re-run (SIGKILL and SIGTERM)
-
-
-@pytest.fixture(autouse=True)
-def _restore_torch_globals():
-    """The in-process reference sweep switches on deterministic algorithms and sets the thread count."""
-    det, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
-    yield
-    torch.use_deterministic_algorithms(det)
-    torch.set_num_threads(threads)
 
 
 def records(results: Path) -> dict[str, tuple[dict, bytes]]:

@@ -23,15 +23,6 @@ ARGS = ["run", "--variant", "wgan_gp", "--data", "ring8", "--seed", "3", "--iter
         "--wandb", "disabled", "--threads", "1"]
 
 
-@pytest.fixture(autouse=True)
-def _restore_torch_globals():
-    """In-process runs switch on deterministic algorithms and set the thread count: undo for later tests."""
-    det, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
-    yield
-    torch.use_deterministic_algorithms(det)
-    torch.set_num_threads(threads)
-
-
 def cli(results, *extra):
     env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     return [sys.executable, "-m", "benchmark", *ARGS, "--results-dir", str(results), *extra], env
