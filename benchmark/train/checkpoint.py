@@ -185,8 +185,7 @@ class RunCheckpoint(PeriodicCallback):
 
 def _train_loader(trainer: pl.Trainer):
     """The run's training loader when it is resumable (``state_dict``/``load_state_dict``), else ``None``."""
-    loader = getattr(getattr(trainer, "fit_loop", None), "_combined_loader", None)
-    loader = trainer.train_dataloader if loader is not None else None
+    loader = trainer.train_dataloader               # None until the fit loop has set up its data
     if isinstance(loader, (list, tuple)) and len(loader) == 1:
         loader = loader[0]
     return loader if hasattr(loader, "state_dict") and hasattr(loader, "load_state_dict") else None

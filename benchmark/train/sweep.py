@@ -89,7 +89,6 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
             raise ConfigError("sweep key 'quick' must be a mapping of overrides")
         spec.update({k: v for k, v in q.items() if k in SWEEP_KEYS})
         quick_options = {k: v for k, v in q.items() if k not in SWEEP_KEYS}   # win over every other level
-    top_level_options = {k: v for k, v in spec.items() if k not in SWEEP_KEYS}
     spec = with_all_expanded(spec)
     registries = {"variants": VARIANTS, "datasets": DATAMODULES}
     for key in ("seeds", "variants", "datasets"):
@@ -109,7 +108,7 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
     names = list(grid)
     for data in spec["datasets"]:
         for variant in spec["variants"]:
-            cell = cell_options(spec, top_level_options, recipes, variant, data)
+            cell = cell_options(spec, recipes, variant, data)
             trials = range(search.trials) if search else [None]
             for trial, values in itertools.product(trials, itertools.product(*[grid[n] for n in names])):
                 drawn = search.params(variant, trial) if search else {}
@@ -128,11 +127,12 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
     return runs
 
 
-def cell_options(spec: dict[str, Any], top_level: dict[str, Any], recipes: dict[str, Any], variant: str,
-                 data: str) -> dict[str, Any]:
-    """The options every run of one (variant, dataset) cell shares, lowest precedence first: the top level and
-    ``options``, ``dataset_options``, ``variant_options``, the recipe. A shared level that would replace the
-    variant's optimiser recipe is refused here (:func:`_guard_recipe`), for local sweeps and W&B exports alike."""
+def cell_options(spec: dict[str, Any], recipes: dict[str, Any], variant: str, data: str) -> dict[str, Any]:
+    """The options every run of one (variant, dataset) cell shares, lowest precedence first: the top level (keys
+    that are no sweep key) and ``options``, ``dataset_options``, ``variant_options``, the recipe. A shared level
+    that would replace the variant's optimiser recipe is refused here (:func:`_guard_recipe`), for local sweeps
+    and W&B exports alike."""
+    top_level = {k: v for k, v in spec.items() if k not in SWEEP_KEYS and not str(k).startswith("_")}
     shared = {**top_level, **(spec.get("options") or {}), **((spec.get("dataset_options") or {}).get(data) or {})}
     recipe = recipe_options(recipes, variant, data)
     _guard_recipe(variant, data, shared, recipe, allow=bool(spec.get("override_recipes")))
@@ -582,12 +582,11 @@ def wandb_search_configs(spec: dict[str, Any], search: Search) -> list[dict[str,
     ``benchmark run`` calls, and ``benchmark tune`` groups their records by configuration, so runs made by W&B
     agents and by ``benchmark sweep`` are tuned alike. ``run_cap`` = trials × seeds.
     """
-    top_level = {k: v for k, v in spec.items() if k not in SWEEP_KEYS and not k.startswith("_")}
     recipes = load_recipes(Path(spec.get("_base_dir") or ".") / spec["recipes"]) if spec.get("recipes") else {}
     out = []
     for data in spec["datasets"]:
         for variant in spec["variants"]:
-            fixed = cell_options(spec, top_level, recipes, variant, data)
+            fixed = cell_options(spec, recipes, variant, data)
             if spec.get("name"):
                 fixed.setdefault("group", spec["name"])
             params: dict[str, Any] = {k: {"value": v} for k, v in fixed.items()}
