@@ -9,6 +9,7 @@ import json
 import os
 import math
 import platform
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -252,9 +253,9 @@ def runs_dir(results_dir: str | os.PathLike) -> Path:
     return Path(results_dir) / "runs"
 
 
-def read_record(path: str | os.PathLike) -> dict:
+def read_record(path: str | os.PathLike, *, check: bool = True) -> dict:
     """One run record; ``ValueError`` says why a file is not one (unreadable, not UTF-8, not JSON, not a
-    mapping, no ``variant``)."""
+    mapping, no ``variant``, and with ``check`` a field of the wrong type: see :func:`record_problem`)."""
     p = Path(path)
     try:
         text = p.read_bytes().decode("utf-8")
@@ -270,13 +271,89 @@ def read_record(path: str | os.PathLike) -> dict:
         raise ValueError(f"holds a JSON {type(rec).__name__}, not a run record (a mapping)")
     if "variant" not in rec:
         raise ValueError("has no 'variant': not a run record")
-    return restore_nonfinite(rec)
+    rec = restore_nonfinite(rec)
+    problem = record_problem(rec) if check else None
+    if problem:
+        raise ValueError(problem)
+    return rec
+
+
+_SAFE_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=,@-]*")
+# optional fields and the types a record may hold there (None allowed for all but finished_at)
+_OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
+    "status": (str,), "steps": (int,), "config": (dict,), "trial": (dict,), "protocol": (dict,),
+    "history": (list,), "error": (str,), "samples": (str,), "sample_plot": (str,), "group": (str,),
+    "wall_time_s": (int, float), "versions": (dict,)}
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def record_problem(rec: dict) -> str | None:
+    """Why a parsed run record cannot be used (the fields the report, ``check`` and ``tune`` read have the
+    wrong type), as a phrase after "it"; ``None`` when it is usable. Records are untrusted input: a run id that
+    could name a path outside ``runs/`` is refused too."""
+    for key in ("variant", "dataset"):
+        if not isinstance(rec.get(key), str) or not rec[key]:
+            return f"has no string {key!r} (got {type(rec.get(key)).__name__}): not a usable run record"
+    seed = rec.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        return f"has a 'seed' that is not an integer (got {type(seed).__name__})"
+    rid = rec.get("run_id")
+    if rid is not None and (not isinstance(rid, str) or not _SAFE_RUN_ID.fullmatch(rid) or ".." in rid):
+        return f"has a 'run_id' that is not a plain file name ({str(rid)[:60]!r})"
+    metrics = rec.get("metrics")
+    if metrics is not None:
+        if not isinstance(metrics, dict):
+            return f"has 'metrics' that are not a mapping (got {type(metrics).__name__})"
+        bad = next((k for k, v in metrics.items() if v is not None and not _number(v)), None)
+        if bad is not None:
+            return f"has metric {bad!r} that is not a number (got {type(metrics[bad]).__name__})"
+    if "finished_at" in rec and not isinstance(rec["finished_at"], str):
+        return f"has a 'finished_at' that is not a timestamp string (got {type(rec['finished_at']).__name__})"
+    for key, types in _OPTIONAL_FIELDS.items():
+        v = rec.get(key)
+        if v is not None and (not isinstance(v, types) or (types == (int,) and isinstance(v, bool))):
+            return f"has a {key!r} of the wrong type (got {type(v).__name__}, expected {types[0].__name__})"
+    return None
+
+
+def record_file(results_dir: str | os.PathLike, rel: Any) -> Path | None:
+    """The file a run record names (``samples``, ``sample_plot``) when it is a relative path inside
+    ``results_dir`` that exists; ``None`` otherwise. Records are untrusted input: an absolute path, ``..`` or a
+    symlink leading out of the results directory is never opened."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel or os.path.isabs(rel):
+        return None
+    root = Path(results_dir).resolve()
+    try:
+        p = (root / rel).resolve()
+    except (OSError, RuntimeError):
+        return None
+    if not p.is_relative_to(root) or not p.is_file():
+        return None
+    return p
+
+
+def load_samples(results_dir: str | os.PathLike, rel: Any):
+    """The ``.npy`` samples a run record names (see :func:`record_file`), loaded with ``allow_pickle=False``;
+    ``None`` when the path is refused or the file is not a plain numeric array."""
+    import numpy as np
+
+    p = record_file(results_dir, rel)
+    if p is None or p.suffix != ".npy":
+        return None
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return arr if isinstance(arr, np.ndarray) and arr.dtype.kind in "biuf" else None
 
 
 def record_status(path: str | os.PathLike) -> str | None:
     """The ``status`` of the run record at ``path``; ``None`` when there is none or it is not a valid record."""
     try:
-        status = read_record(path).get("status")
+        status = read_record(path, check=False).get("status")   # a finished record stays finished
     except ValueError:
         return None
     return status if isinstance(status, str) else None

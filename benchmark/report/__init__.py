@@ -14,7 +14,7 @@ import numpy as np
 
 from datamodules import get_datamodule
 
-from ..io import atomic_write_text, load_runs
+from ..io import atomic_write_text, load_runs, load_samples
 from ..samples import save_sample_plot
 from .aggregate import aggregate
 from .html import log_wandb_table, write_html_report
@@ -28,12 +28,14 @@ def ensure_sample_plots(runs: list[dict], results_dir: Path) -> list[Path]:
         if not r.get("samples"):
             continue
         png = results_dir / "samples" / f"{r['run_id']}.png"
-        npy = results_dir / r["samples"]
-        if png.exists() or not npy.exists():
+        if png.exists() or (samples := load_samples(results_dir, r["samples"])) is None:
             continue
-        dm_cls = get_datamodule(r["dataset"])
+        try:
+            dm_cls = get_datamodule(r["dataset"])
+        except KeyError:
+            continue
         modes = dm_cls.modes().numpy() if hasattr(dm_cls, "modes") else None
-        made.append(save_sample_plot(np.load(npy), dm_cls.kind, png, modes=modes,
+        made.append(save_sample_plot(samples, dm_cls.kind, png, modes=modes,
                                      title=f"{r['variant']} on {r['dataset']}, seed {r['seed']}"))
     return made
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from datamodules import get_datamodule
 
-from ..io import atomic_write_text
+from ..io import atomic_write_text, load_samples, record_file
 from ..train.tracking import wandb_mode
 from .convergence import convergence_note
 from .aggregate import (
@@ -366,13 +366,16 @@ def plot_mode_coverage(picks: list[tuple[str, dict]], results_dir: Path) -> tupl
     plot and one note per panel whose samples fall partly outside the plotted range (said in the panel too)."""
     panels = []
     for lab, r in picks:
-        npy = results_dir / r["samples"] if r.get("samples") else None
-        if npy is None or not npy.exists():
+        pts = load_samples(results_dir, r.get("samples"))
+        if pts is None or pts.ndim != 2 or pts.shape[1] != 2:
             continue
-        dm = get_datamodule(r["dataset"])
+        try:
+            dm = get_datamodule(r["dataset"])
+        except KeyError:
+            continue
         if getattr(dm, "kind", "") != "points" or not hasattr(dm, "modes"):
             continue
-        panels.append((lab, r, np.load(npy).astype(np.float64), dm.modes().numpy().astype(np.float64), dm.std))
+        panels.append((lab, r, pts.astype(np.float64), dm.modes().numpy().astype(np.float64), dm.std))
     if not panels:
         return None, []
     notes = []
@@ -629,14 +632,16 @@ def file_data_uri(path: Path) -> str:
 def points_thumbnail(r: dict, results_dir: Path, title: str) -> str | None:
     """A 2-D run's kept samples drawn for a gallery thumbnail (large title and legend for its display size), or
     ``None`` when its samples are not kept or the data are not 2-D points."""
-    npy = results_dir / r["samples"] if r.get("samples") else None
     try:
         dm = get_datamodule(r["dataset"])
     except KeyError:
         return None
-    if npy is None or not npy.exists() or getattr(dm, "kind", "") != "points":
+    if getattr(dm, "kind", "") != "points":
         return None
-    pts = np.load(npy).astype(np.float64)
+    pts = load_samples(results_dir, r.get("samples"))
+    if pts is None or pts.ndim != 2 or pts.shape[1] != 2:
+        return None
+    pts = pts.astype(np.float64)
     modes = dm.modes().numpy() if hasattr(dm, "modes") else None
     lim = (float(np.abs(modes).max()) * 1.45) if modes is not None else 3.0
     away = outside_fraction(pts, lim)
@@ -660,8 +665,8 @@ def points_thumbnail(r: dict, results_dir: Path, title: str) -> str | None:
 
 def _run_image(r: dict, results_dir: Path, title: str) -> str | None:
     uri = points_thumbnail(r, results_dir, title)
-    if uri is None and r.get("sample_plot") and (results_dir / r["sample_plot"]).is_file():
-        uri = file_data_uri(results_dir / r["sample_plot"])
+    if uri is None and (png := record_file(results_dir, r.get("sample_plot"))) is not None and png.suffix == ".png":
+        uri = file_data_uri(png)
     return uri
 
 

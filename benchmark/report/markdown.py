@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from collections import defaultdict
 
 from .aggregate import (
@@ -24,6 +26,17 @@ STATS_NOTE = ("median [95% percentile-bootstrap interval] over seeds (a diverged
               "on the better side, so variants with overlapping intervals share a rank (one seed: no interval, a tie); a seed 'collapsed' when "
               f"its mode coverage is ≤ 1 or below {COLLAPSE_FRACTION:g} × its cell's median coverage. Runs of a "
               "hyper-parameter search: only each variant's best trial (best median) is ranked.")
+
+
+def md(x, table: bool = True) -> str:
+    """Text from a run record made inert in Markdown: HTML escaped (``& < >``), line breaks flattened, ``](``
+    broken so that no link or image can be formed, and (in a ``table`` cell) ``|`` and backticks escaped.
+    Records are untrusted input."""
+    s = html.escape(str(x), quote=False)
+    s = re.sub(r"[\r\n\u2028\u2029]+", " ", s)
+    if table:
+        s = re.sub(r"([\\`|])", r"\\\1", s)
+    return s.replace("](", "]\\(")
 
 
 def leaderboard_matrix(board: dict, group: str) -> tuple[list[str], list[dict]]:
@@ -60,7 +73,7 @@ def leaderboard_markdown(rows: list[dict]) -> str:
         if not lines:
             continue
         out.write(f"\n### {title}\n\n| variant | mean rank | " + " | ".join(
-            f"{d} ({board['datasets'][d]['metric']} {arrow(board['datasets'][d]['metric'])})" for d in datasets)
+            f"{md(d)} ({md(board['datasets'][d]['metric'])} {arrow(board['datasets'][d]['metric'])})" for d in datasets)
                   + " |\n|---|---|" + "---|" * len(datasets) + "\n")
         for line in lines:
             cells = []
@@ -70,8 +83,8 @@ def leaderboard_markdown(rows: list[dict]) -> str:
                     cells.append("–")
                     continue
                 notes = entry_notes(e)
-                cells.append(f"#{e['rank']} · {fmt_ci(e)} (n={e['n_stat']}{'; ' + notes if notes else ''})")
-            out.write(f"| {line['label']} | {line['mean_rank']:.2g} | " + " | ".join(cells) + " |\n")
+                cells.append(f"#{e['rank']} · {fmt_ci(e)} (n={e['n_stat']}{'; ' + md(notes) if notes else ''})")
+            out.write(f"| {md(line['label'])} | {line['mean_rank']:.2g} | " + " | ".join(cells) + " |\n")
     return out.getvalue()
 
 
@@ -88,13 +101,13 @@ def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
         primary = primary_metric(dataset, metrics)
         variants = sorted({r["variant"] for r in drows if r["selected"]})
         iters = sorted({run["steps"] for run in runs if run["dataset"] == dataset})
-        out.write(f"\n### {dataset}\n\nGAN iterations per run: {', '.join(map(str, iters))}\n\n")
+        out.write(f"\n### {md(dataset)}\n\nGAN iterations per run: {md(', '.join(map(str, iters)))}\n\n")
         selected_runs = [run for run in runs if run["dataset"] == dataset
                          and (not run.get("trial") or any(r["selected"] and r["trial"] == run["trial"]
                                                           and r["variant"] == run["variant"] for r in drows))]
-        out.write(convergence_note(selected_runs, dataset, primary) + "\n\n")
+        out.write(md(convergence_note(selected_runs, dataset, primary), table=False) + "\n\n")
         out.write("| variant | runs (c/d/f) | collapsed | " + " | ".join(
-            f"{m} {arrow(m)}" for m in metrics) + f" | best run (by {primary}) |\n")
+            f"{md(m)} {arrow(m)}" for m in metrics) + f" | best run (by {md(primary)}) |\n")
         out.write("|---|---|---|" + "---|" * len(metrics) + "---|\n")
         for v in variants:
             vr = {r["metric"]: r for r in drows if r["variant"] == v}
@@ -108,23 +121,23 @@ def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
                     cells.append(f"{fmt_ci(r)}; {fmt(r['mean'])} ± {fmt(r['std'], 2)} "
                                  f"(n={r['n']}; best {fmt(r['best'])})")
             best_run = (vr.get(primary) or {}).get("best_run") or "–"
-            name = v + (" (conditional)" if any_row["conditional"] else "")
+            name = md(v) + (" (conditional)" if any_row["conditional"] else "")
             out.write(f"| {name} | {any_row['completed']}/{any_row['diverged']}/{any_row['failed']} | "
-                      f"{any_row['collapsed']} | " + " | ".join(cells) + f" | {best_run} |\n")
+                      f"{any_row['collapsed']} | " + " | ".join(cells) + f" | {md(best_run)} |\n")
         trials = [r for r in drows if r["trial"] is not None and r["metric"] == primary]
         if trials:
-            out.write(f"\nHyper-parameter search trials ({primary}, median [95% interval]; the best of each "
-                      "variant is in the table above):\n\n| trial | sweep | " + f"{primary} {arrow(primary)} | params |"
+            out.write(f"\nHyper-parameter search trials ({md(primary)}, median [95% interval]; the best of each "
+                      "variant is in the table above):\n\n| trial | sweep | " + f"{md(primary)} {arrow(primary)} | params |"
                       "\n|---|---|---|---|\n")
             for r in sorted(trials, key=lambda r: (r["base"], r["trial"].get("index", 0))):
                 params = ", ".join(f"{k}={fmt(v) if isinstance(v, float) else v}"
                                    for k, v in (r["trial"].get("params") or {}).items())
-                out.write(f"| {r['variant']}{' ✓' if r['selected'] else ''} | {r['trial'].get('sweep')} | "
-                          f"{fmt_ci(r)} (n={r['n_stat']}) | {params} |\n")
+                out.write(f"| {md(r['variant'])}{' ✓' if r['selected'] else ''} | {md(r['trial'].get('sweep'))} | "
+                          f"{fmt_ci(r)} (n={r['n_stat']}) | {md(params)} |\n")
         for m in metrics:
             line = protocol_line(runs, dataset, m)
             if line:
-                out.write(f"\n- *{m}*: {line}")
+                out.write(f"\n- *{md(m)}*: {md(line)}")
         out.write("\n")
         by_protocol: dict[str, list[tuple[dict, list[str]]]] = defaultdict(list)
         for ref, ok in matching_references(runs, dataset):
@@ -139,7 +152,7 @@ def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
     if failed:
         out.write("\n## Failed runs\n\n")
         for r in failed:
-            out.write(f"- `{r['run_id']}`: {r.get('error', 'unknown error')}\n")
+            out.write(f"- {md(r['run_id'])}: {md(r.get('error', 'unknown error'))}\n")
     return out.getvalue()
 
 

@@ -67,7 +67,8 @@ class InceptionEmbedder:
 
     def _forward(self, batch: Tensor) -> tuple[Tensor, ...]:
         if self._net is None:
-            self._net = make_extractor(self.weights.path, self.features, self.device)
+            self._net = make_extractor(self.weights.path, self.features, self.device,
+                                       expected_sha256=self.weights.sha256)
         return self._net(batch.to(self.device))
 
     @torch.no_grad()

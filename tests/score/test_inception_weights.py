@@ -95,8 +95,78 @@ def test_corrupted_cache_is_rebuilt(converted, tmp_path):
     root, w = converted
     shutil.copytree(root / "inception", tmp_path / "inception")
     corrupted = tmp_path / "inception" / inc.CONVERTED_FILE
-    with open(corrupted, "ab") as f:
-        f.write(b"x")
+    data = corrupted.read_bytes()
+    corrupted.write_bytes(data[: len(data) // 2])                     # a torn write: the tensors no longer load
     w2 = inc.convert_fid_helper_weights(tmp_path, verify=False)
     assert w2.sha256 == inc.sha256_file(w2.path) == w.sha256
     assert math.isfinite(float(torch.load(w2.path, weights_only=True)["Conv2d_1a_3x3.conv.weight"].sum()))
+
+
+# ------------------------------------------------------------------------------------------------ trust
+class _Payload:
+    """Unpickling this creates a marker file: the proof that a loader ran code from a file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _plant_payload(path, marker):
+    """A pickle payload under ``path`` with a self-vouching JSON sidecar (its own sha256, a verified-looking
+    feature difference), as an attacker with write access to the cache would leave it."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"Conv2d_1a_3x3.conv.weight": _Payload(marker)}, path)
+    path.with_suffix(".json").write_text(json.dumps({
+        "sha256": inc.sha256_file(path), "max_feature_difference": 0.0,
+        "verification": "pool3 features equal fid-helper's TorchScript module within 0.00e+00"}))
+
+
+@needs_fid_helper
+def test_cache_payload_with_self_vouching_sidecar_never_runs(tmp_path, monkeypatch):
+    """A pickle in $GANBENCH_CACHE/inception/ with a sidecar holding its own sha256 is not trusted: the cache is
+    rebuilt from fid-helper (a tensor-only load refuses the payload), and the marker is never created."""
+    marker = tmp_path / "PWNED"
+    root = tmp_path / "cache"
+    _plant_payload(root / "inception" / inc.CONVERTED_FILE, marker)
+    monkeypatch.setenv("GANBENCH_CACHE", str(root))
+    monkeypatch.delenv("GANBENCH_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setattr(inc, "_standard_weights", lambda allow_download: None)
+    monkeypatch.setattr(inc, "max_feature_difference", lambda *a: 0.0)   # the rebuild's check is tested above
+    w = inc.resolve_inception_weights()
+    inc.make_extractor(w.path, expected_sha256=w.sha256)
+    assert not marker.exists()
+    assert w.path == str(root / "inception" / inc.CONVERTED_FILE)
+    assert inc.state_dict_digest(inc.load_weights(w.path)[0]) == inc.CONVERTED_CONTENT_SHA256   # rebuilt
+
+
+def test_payload_weights_never_reach_a_pickle_loader(tmp_path, monkeypatch):
+    """A payload given as user weights, or sitting in the torch-hub slot, is refused with a ValueError naming it;
+    torch-fidelity is never handed the path (it would load it with weights_only=False)."""
+    marker = tmp_path / "PWNED"
+    bad = tmp_path / "weights.pth"
+    _plant_payload(bad, marker)
+    with pytest.raises(ValueError, match="weights.pth"):
+        inc.make_extractor(bad)
+    monkeypatch.setenv("GANBENCH_INCEPTION_WEIGHTS", str(bad))
+    with pytest.raises(ValueError, match="tensor-only"):
+        inc.resolve_inception_weights(root=tmp_path)
+    monkeypatch.delenv("GANBENCH_INCEPTION_WEIGHTS")
+    monkeypatch.setattr(inc, "_standard_weights", lambda allow_download: bad)
+    monkeypatch.setattr(inc, "convert_fid_helper_weights", lambda root: "fallback")
+    with pytest.warns(UserWarning, match="tensor-only"):
+        assert inc.resolve_inception_weights(root=tmp_path) == "fallback"
+    assert not marker.exists()
+
+
+def test_extractor_refuses_weights_changed_after_resolution(tmp_path):
+    sd = {"a": torch.zeros(2)}
+    p = tmp_path / "w.pth"
+    torch.save(sd, p)
+    sd2, sha = inc.load_weights(p)
+    assert torch.equal(sd2["a"], sd["a"]) and sha == inc.sha256_file(p)
+    with pytest.raises(ValueError, match="changed since"):
+        inc.make_extractor(p, expected_sha256="0" * 64)
