@@ -217,10 +217,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from .io import atomic_write_text
 
         path = str(Path(args.sweep).resolve()) if args.sweep else str(S.DEFAULT_SWEEP)
-        if spec.get("search") and not args.index_grid:    # W&B draws the trials: one random sweep per cell
+        out = Path(args.export_wandb)
+        by_cell = bool(spec.get("search")) and not args.index_grid
+        if by_cell and (out.exists() and (not out.is_dir() or any(out.iterdir()))):
+            raise UsageError(f"--export-wandb {args.export_wandb!r} exists and is not an empty directory; this "
+                             "sweep (with search:) writes one file per cell into a new directory: give a new path")
+        if not by_cell and (out.exists() or out.is_symlink()):
+            raise UsageError(f"--export-wandb {args.export_wandb!r} exists"
+                             + (" (a directory)" if out.is_dir() else "")
+                             + "; give the path of a new file (an existing file is never overwritten)")
+        if by_cell:                                       # W&B draws the trials: one random sweep per cell
             from .train.search import parse_search
 
-            out = Path(args.export_wandb)
             out.mkdir(parents=True, exist_ok=True)
             full = S.with_all_expanded(spec)
             configs = S.wandb_search_configs(full, parse_search(full["search"], list(full["variants"])))
@@ -267,8 +275,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0 if rec["status"] != "failed" else 1
     from .train.interrupt import STATE
 
-    S.run_sweep(spec, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs, progress=args.progress)
-    return STATE.exit_code
+    records = S.run_sweep(spec, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs,
+                          progress=args.progress)
+    if STATE.exit_code:
+        return STATE.exit_code
+    if records and all(r.get("status") == "failed" for r in records):
+        print(f"sweep: every run it trained ({len(records)}) failed; their errors are in the run records under "
+              f"{args.results_dir or 'results'}/runs/ and in `python -m benchmark report`", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_tune(args: argparse.Namespace) -> int:

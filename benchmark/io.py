@@ -132,17 +132,126 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def read_yaml(path: str | os.PathLike, what: str) -> Any:
-    """Parse a YAML file with the safe loader; ``ValueError`` names the file when it is missing or malformed."""
+MAX_YAML_BYTES = 1 << 20         # a config, sweep, thresholds or recipes file is a few kB; 1 MiB is generous
+MAX_YAML_NODES = 100_000         # nodes after alias expansion: a "billion laughs" file is refused, not expanded
+
+
+def _yaml_loader():
+    """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
     import yaml
 
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, Any] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                        continue
+                    key = self.construct_object(key_node)
+                    try:
+                        if key in seen:
+                            raise yaml.constructor.ConstructorError(
+                                None, None, f"key {key!r} is given twice (line {seen[key].line + 1} and line "
+                                f"{key_node.start_mark.line + 1}); keep one", key_node.start_mark)
+                    except TypeError:
+                        continue
+                    seen[key] = key_node.start_mark
+            return super().construct_mapping(node, deep)
+
+    return Loader
+
+
+def _expanded_size(node: Any, limit: int) -> int:
+    """Nodes of a composed YAML document with every alias expanded (memoised per node, so a bomb is counted in
+    linear time); stops counting above ``limit``. ``ValueError`` for a recursive alias."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack = [(node, False)]
+    while stack:
+        n, done = stack.pop()
+        if id(n) in sizes and sizes[id(n)] >= 0:
+            continue
+        children = []
+        if isinstance(n, yaml.SequenceNode):
+            children = n.value
+        elif isinstance(n, yaml.MappingNode):
+            children = [c for kv in n.value for c in kv]
+        if done:
+            sizes[id(n)] = min(limit + 1, 1 + sum(sizes[id(c)] for c in children))
+            continue
+        if sizes.get(id(n)) == -1:
+            raise ValueError("an alias refers to the node that contains it (a recursive structure)")
+        sizes[id(n)] = -1
+        stack.append((n, True))
+        for c in children:
+            if sizes.get(id(c)) == -1:
+                raise ValueError("an alias refers to the node that contains it (a recursive structure)")
+            if id(c) not in sizes:
+                stack.append((c, False))
+    return sizes[id(node)]
+
+
+def parse_yaml_text(text: str, where: str) -> Any:
+    """Parse YAML with the safe loader, refusing duplicate keys, recursive aliases and documents over
+    :data:`MAX_YAML_NODES` nodes once aliases are expanded; ``ValueError`` starts with ``where``."""
+    import yaml
+
+    loader = _yaml_loader()(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, MAX_YAML_NODES)
+        if size > MAX_YAML_NODES:
+            raise ValueError(f"{where} expands to more than {MAX_YAML_NODES:,} YAML nodes (aliases repeat "
+                             "content): write the values out or use fewer aliases")
+        return loader.construct_document(node)
+    except yaml.YAMLError as e:
+        problem, mark = getattr(e, "problem", None), getattr(e, "problem_mark", None)
+        why = (f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if problem and mark
+               else " ".join(str(e).split()))
+        raise ValueError(f"{where} is not valid YAML: {why[:300]}") from None
+    except RecursionError:
+        raise ValueError(f"{where} is nested too deeply to be a configuration file") from None
+    except ValueError as e:
+        if str(e).startswith(where):
+            raise
+        raise ValueError(f"{where} is not usable YAML: {e}") from None
+    finally:
+        loader.dispose()
+
+
+def read_text_file(path: str | os.PathLike, what: str, max_bytes: int = MAX_YAML_BYTES) -> str:
+    """A small UTF-8 text file; ``ValueError`` names the file when it is missing, a directory, too large, not
+    readable or not UTF-8 (whatever the locale says)."""
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{what} file {str(p)!r} is a directory; give the path of a YAML file")
     if not p.is_file():
         raise ValueError(f"{what} file {str(p)!r} does not exist")
     try:
-        return yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise ValueError(f"{what} file {str(p)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+        size = p.stat().st_size
+        if size > max_bytes:
+            raise ValueError(f"{what} file {str(p)!r} is {size:,} bytes, over the {max_bytes:,}-byte limit for a "
+                             "configuration file; give a smaller file")
+        with open(p, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise ValueError(f"{what} file {str(p)!r} cannot be read ({e.strerror or e})") from None
+    if len(data) > max_bytes:
+        raise ValueError(f"{what} file {str(p)!r} is over the {max_bytes:,}-byte limit for a configuration file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{what} file {str(p)!r} is not UTF-8 text (byte {e.start}: {e.reason}); "
+                         "save it as UTF-8") from None
+
+
+def read_yaml(path: str | os.PathLike, what: str) -> Any:
+    """Parse a YAML file with the safe loader (see :func:`parse_yaml_text`, :func:`read_text_file`);
+    ``ValueError`` names the file when it is missing, a directory, too large, not UTF-8 or malformed."""
+    return parse_yaml_text(read_text_file(path, what), f"{what} file {str(Path(path))!r}")
 
 
 def load_yaml_mapping(path: str | os.PathLike, what: str = "config") -> dict[str, Any]:
@@ -156,6 +265,11 @@ def load_yaml_mapping(path: str | os.PathLike, what: str = "config") -> dict[str
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"{what} file {str(p)!r} must hold a mapping of option: value, got {type(data).__name__}")
+    bad = [k for k in data if not isinstance(k, str)][:1]
+    if bad:
+        bad = bad[0]
+        raise UsageError(f"{what} file {str(p)!r}: key {str(bad)[:60]!r} is not text ({type(bad).__name__}); "
+                         "write option names as text")
     return data
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from datamodules import get_datamodule
 
+from ..errors import UsageError
 from ..io import atomic_write_text, load_runs, load_samples
 from ..samples import save_sample_plot
 from .aggregate import aggregate
-from .html import log_wandb_table, write_html_report
+from .html import build_html, log_wandb_table
 from .markdown import summary_csv, summary_markdown
 
 
@@ -40,6 +40,19 @@ def ensure_sample_plots(runs: list[dict], results_dir: Path) -> list[Path]:
     return made
 
 
+def check_outputs(paths: list[Path]) -> None:
+    """``UsageError`` naming the first output that cannot be (re)written: a directory or another non-file in its
+    place, or a directory where it lives that is not writable."""
+    import os
+
+    for p in paths:
+        if p.exists() and not p.is_file():
+            raise UsageError(f"{p} exists and is not a file (a directory?): move it away, then re-run the report")
+        if not os.access(p.parent, os.W_OK | os.X_OK):
+            raise UsageError(f"{p.parent} is not writable, so {p.name} cannot be written: make it writable "
+                             "(chmod u+w) or copy the results elsewhere")
+
+
 def build_report(results_dir: str | Path = "results") -> list[Path]:
     """Write ``summary.md``, ``summary.csv``, ``report.html`` (and missing sample plots), log the comparison as a
     ``wandb.Table`` (unless ``WANDB_MODE=disabled``); return the written paths."""
@@ -47,12 +60,15 @@ def build_report(results_dir: str | Path = "results") -> list[Path]:
     runs = load_runs(results_dir)
     if not runs:
         raise FileNotFoundError(f"no run files under {results_dir / 'runs'}: run a sweep first (./run_all.sh)")
+    md, cs, page = results_dir / "summary.md", results_dir / "summary.csv", results_dir / "report.html"
+    check_outputs([md, cs, page])               # before anything is rewritten: all three or none
     rows = aggregate(runs)
-    md, cs = results_dir / "summary.md", results_dir / "summary.csv"
-    atomic_write_text(md, summary_markdown(runs, rows))
-    atomic_write_text(cs, summary_csv(rows))
+    md_text, csv_text = summary_markdown(runs, rows), summary_csv(rows)
     made = ensure_sample_plots(runs, results_dir)
-    html = write_html_report(results_dir, runs, rows)
+    html_text = build_html(runs, rows, results_dir)
+    atomic_write_text(md, md_text)
+    atomic_write_text(cs, csv_text)
+    html = atomic_write_text(page, html_text)
     try:
         log_wandb_table(runs, rows)
     except Exception as e:          # tracking must never cost the report

@@ -56,20 +56,22 @@ class Bound:
 def parse_thresholds(data: Any, source: str = "thresholds") -> list[Bound]:
     """Validate the nested mapping ``variant -> dataset -> metric -> "OP NUMBER"`` against the registries."""
     def known(kind: str, name: str, registry) -> None:
-        if name not in registry:
-            raise ThresholdError(f"{source}: unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
+        if not isinstance(name, str) or name not in registry:
+            raise ThresholdError(f"{source}: unknown {kind} {str(name)[:60]!r}; choose one of: {', '.join(sorted(registry))}")
 
     if not isinstance(data, dict) or not data:
         raise ThresholdError(f"{source}: expected a mapping variant -> dataset -> metric -> bound")
     bounds = []
     for variant, per_data in data.items():
         known("variant", variant, models.VARIANTS)
-        if not isinstance(per_data, dict):
-            raise ThresholdError(f"{source}: {variant}: expected a mapping dataset -> metric -> bound")
+        if not isinstance(per_data, dict) or not per_data:
+            raise ThresholdError(f"{source}: {variant}: expected a non-empty mapping dataset -> metric -> bound "
+                                 "(an empty entry checks nothing: delete it or give a bound)")
         for dataset, per_metric in per_data.items():
             known("dataset", dataset, datamodules.DATAMODULES)
-            if not isinstance(per_metric, dict):
-                raise ThresholdError(f"{source}: {variant}/{dataset}: expected a mapping metric -> bound")
+            if not isinstance(per_metric, dict) or not per_metric:
+                raise ThresholdError(f"{source}: {variant}/{dataset}: expected a non-empty mapping metric -> bound "
+                                     "(an empty cell checks nothing: delete it or give a bound)")
             for metric, spec in per_metric.items():
                 known("metric", metric, METRIC_GROUPS)
                 try:                        # fid on ring8 can never hold: a usage error, not a FAIL
@@ -80,7 +82,11 @@ def parse_thresholds(data: Any, source: str = "thresholds") -> list[Bound]:
                 if not m:
                     raise ThresholdError(f"{source}: {variant}/{dataset}/{metric}: bound {spec!r} must look like "
                                          f"'>= 6' or '<= 40' (operators: {', '.join(OPS)})")
-                bounds.append(Bound(variant, dataset, metric, m.group(1), float(m.group(2))))
+                value = float(m.group(2))
+                if not math.isfinite(value):
+                    raise ThresholdError(f"{source}: {variant}/{dataset}/{metric}: bound {spec!r} is not a finite "
+                                         "number (it overflows a float); give a finite bound")
+                bounds.append(Bound(variant, dataset, metric, m.group(1), value))
     return bounds
 
 

@@ -25,6 +25,7 @@ from ..commands import add_evaluate_parser as add_light_evaluate_parser
 from ..io import atomic_write_text
 from .registry import evaluate, groups_for
 
+MAX_DECODED_BYTES = 2 << 30      # uint8 bytes of all decoded images (x4 once scored as float)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
@@ -86,6 +87,11 @@ def read_images(path: str | os.PathLike, *, skip_bad: bool = False) -> LoadedIma
         if other != size:
             raise ValueError(f"{f} is {other[0]}x{other[1]}, {first} is {size[0]}x{size[1]}: generated images "
                              "must share one size")
+    need = len(headers) * (1 if gray else 3) * size[0] * size[1]
+    if need > MAX_DECODED_BYTES:                         # from the headers, before any memory is allocated
+        raise ValueError(f"the {len(headers)} images under {path} are {size[0]}x{size[1]}: decoded they need "
+                         f"{need / 2**30:.3g} GiB as uint8 ({4 * need / 2**30:.3g} GiB as float), over the "
+                         f"{MAX_DECODED_BYTES / 2**30:g} GiB limit; score fewer or smaller images")
     out = torch.empty((len(headers), 1 if gray else 3, size[1], size[0]), dtype=torch.uint8)
     kept = 0
     for f, _, _ in headers:                              # pass 2: decode, one file at a time

@@ -74,8 +74,24 @@ def data_schema(dm_cls: type) -> dict[str, tuple[Any, Any]]:
             if n not in ("self", "seed") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
+def _shown(value: Any, width: int = 60) -> str:
+    """A bounded repr of a user's value for an error message (never the whole of a huge structure)."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxstring, r.maxother, r.maxlist, r.maxdict, r.maxlevel = width, width, 4, 4, 2
+    return r.repr(value)
+
+
 def coerce(value: Any, tp: Any, name: str) -> Any:
-    """Convert ``value`` (often a string) to type hint ``tp``; :class:`ConfigError` names the option."""
+    """Convert ``value`` (often a string) to type hint ``tp``; :class:`ConfigError` names the option.
+
+    Every option is a scalar: a list, mapping or other structure (``lr_g: [1e-4]`` in a config file, a grid
+    entry of lists) is refused here, never turned into text or passed on.
+    """
+    if not isinstance(value, (str, int, float, bool, type(None))):
+        raise ConfigError(f"{name}={_shown(value)} is a {type(value).__name__}; give a single value "
+                          "(a number or text)")
     origin = typing.get_origin(tp)
     if origin is Union:                                    # Optional[X]
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -85,7 +101,7 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
     if origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices:
-            raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, choices))}")
+            raise ConfigError(f"{name}={_shown(value)} is not valid; choose one of: {', '.join(map(str, choices))}")
         return value
     try:
         if tp is bool:
@@ -106,17 +122,19 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
                 raise ValueError
             out = float(value)
             if not math.isfinite(out):
-                raise ConfigError(f"{name}={value!r} is not a finite number; give a finite value")
+                raise ConfigError(f"{name}={_shown(value)} is not a finite number; give a finite value")
             return out
         if tp is str:
             return str(value)
     except ConfigError:
         raise
-    except ValueError:
-        raise ConfigError(f"{name}={value!r} is not a valid {getattr(tp, '__name__', tp)}") from None
+    except (ValueError, TypeError, OverflowError):
+        raise ConfigError(f"{name}={_shown(value)} is not a valid {getattr(tp, '__name__', tp)}") from None
     return value
 
 
+MAX_SAMPLES = 1_000_000        # save_samples / eval_samples: beyond this a run would fail after training ...
+MAX_SAMPLE_BYTES = 1 << 30     # ... or hold more than 1 GiB of float32 samples
 FUSE_MAX = 16                  # auto fusing: at most this many GAN iterations per Lightning step ...
 FUSE_MAX_BYTES = 64 * 2 ** 20  # ... and at most this much float32 data in one stacked batch
 
@@ -267,6 +285,10 @@ def resolve(options: dict[str, Any], *, datamodule_cls: type | None = None) -> R
     ``datamodule_cls`` resolves the options against that datamodule class instead of the registered dataset
     ``options['data']`` names (a dataset that is not registered, e.g. the performance harness's synthetic one).
     """
+    bad = next((k for k in options if not isinstance(k, str)), "")
+    if bad != "":
+        raise ConfigError(f"option name {_shown(bad)} is a {type(bad).__name__}, not a name; write option names "
+                          "as text")
     options = {k.replace("-", "_"): v for k, v in options.items()}
     run_types = field_types(RunOptions)
     variant_name = coerce(options.get("variant", RunOptions.variant), str, "variant")
@@ -297,6 +319,13 @@ def resolve(options: dict[str, Any], *, datamodule_cls: type | None = None) -> R
            run.fuse_iterations) < 0 or run.num_nodes < 1 or run.eval_samples < 2:
         raise ConfigError("save_samples, checkpoint_every, threads, sample_every, eval_every and fuse_iterations "
                           "must be >= 0, num_nodes >= 1 and eval_samples >= 2")
+    for key in ("save_samples", "eval_samples"):
+        n = getattr(run, key)
+        size = n * 4 * math.prod(dm_cls.dims)
+        if n > MAX_SAMPLES or size > MAX_SAMPLE_BYTES:
+            raise ConfigError(f"{key}={n} is too many: {n:,} samples of {dm_cls.name} take {size / 2**30:.3g} GiB "
+                              f"(limit {MAX_SAMPLES:,} samples and {MAX_SAMPLE_BYTES // 2**30} GiB); give a smaller "
+                              f"--{key.replace('_', '-')}")
     if run.name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", run.name):
         raise ConfigError(f"name={run.name!r} is not valid; use 1-100 letters, digits, '.', '_' or '-'")
     for k, v in data_kw.items():

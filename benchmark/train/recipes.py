@@ -22,7 +22,7 @@ import yaml
 from models import VARIANTS, ConfigError
 from models.config import field_types
 
-from ..io import atomic_write_text
+from ..io import atomic_write_text, read_yaml
 
 HEADER = """\
 # Tuned recipes: the best trial of a random search per (variant, dataset), by the dataset's primary metric
@@ -38,15 +38,17 @@ def load_recipes(path: str | os.PathLike) -> dict[str, dict[str, dict[str, Any]]
         raise ConfigError(f"recipes file {path} not found: write it with `python -m benchmark tune SWEEP.yaml` "
                           "or drop the sweep's `recipes:` line")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ConfigError(f"recipes file {path} is not valid YAML: {e}") from None
+        data = read_yaml(path, "recipes") or {}
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     if not isinstance(data, dict):
         raise ConfigError(f"recipes file {path} must map variant -> dataset -> {{options, provenance}}")
     for variant, per_data in data.items():
-        if variant not in VARIANTS:
+        if not isinstance(variant, str) or variant not in VARIANTS:
             raise ConfigError(f"recipes file {path}: unknown variant {variant!r}; valid: {', '.join(sorted(VARIANTS))}")
         fields = field_types(VARIANTS[variant].Config)
+        if per_data is not None and not isinstance(per_data, dict):
+            raise ConfigError(f"recipes file {path}: {variant} must map dataset -> {{options, provenance}}")
         for dataset, entry in (per_data or {}).items():
             opts = (entry or {}).get("options") if isinstance(entry, dict) else None
             if not isinstance(opts, dict):

@@ -32,6 +32,7 @@ from models.config import field_types
 
 DISTRIBUTIONS = ("log_uniform", "uniform", "int_uniform", "choice")
 SEARCH_KEYS = {"trials", "seed", "spaces", "include_recipe"}
+MAX_TRIALS = 10_000
 
 
 @dataclass(frozen=True)
@@ -101,18 +102,18 @@ def parse_search(spec: Any, variants: list[str]) -> Search:
     """Validate a sweep's ``search`` section against the variants it runs (their ``Config`` fields)."""
     if not isinstance(spec, dict):
         raise ConfigError("sweep key 'search' must be a mapping with trials, seed and spaces")
-    unknown = sorted(set(spec) - SEARCH_KEYS)
+    unknown = sorted(map(str, set(spec) - SEARCH_KEYS))
     if unknown:
         raise ConfigError(f"unknown search key(s) {', '.join(unknown)}; valid: {', '.join(sorted(SEARCH_KEYS))}")
     trials, seed = spec.get("trials"), spec.get("seed", 0)
-    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
-        raise ConfigError(f"search.trials must be an integer >= 1, got {trials!r}")
+    if not isinstance(trials, int) or isinstance(trials, bool) or not 1 <= trials <= MAX_TRIALS:
+        raise ConfigError(f"search.trials must be an integer >= 1 (at most {MAX_TRIALS:,}), got {str(trials)[:60]}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ConfigError(f"search.seed must be an integer, got {seed!r}")
     spaces_spec = spec.get("spaces")
     if not isinstance(spaces_spec, dict) or not spaces_spec:
         raise ConfigError("search.spaces must map variant names (or 'default') to {option: distribution}")
-    stray = sorted(set(spaces_spec) - set(VARIANTS) - {"default"})
+    stray = sorted(map(str, set(spaces_spec) - set(VARIANTS) - {"default"}))
     if stray:
         raise ConfigError(f"search.spaces names unknown variant(s) {', '.join(stray)}; "
                           f"valid: default, {', '.join(sorted(VARIANTS))}")
@@ -122,6 +123,9 @@ def parse_search(spec: Any, variants: list[str]) -> Search:
             raise ConfigError(f"search.spaces.{key} must map option names to distributions")
         spaces[key] = tuple(_dimension(key, name, d) for name, d in dims.items())
     for variant in variants:                  # every searched name must be a field of the variant's Config
+        if variant not in VARIANTS:
+            raise ConfigError(f"sweep variants: unknown variant {str(variant)[:60]!r}; choose one of: "
+                              f"{', '.join(sorted(VARIANTS))}")
         fields = field_types(VARIANTS[variant].Config)
         key = variant if variant in spaces else "default"
         for d in spaces.get(key, ()):

@@ -59,6 +59,7 @@ SWEEP_KEYS = {"name", "description", "seeds", "variants", "datasets", "options",
 # a variant's optimiser recipe: a shared sweep level may not silently replace these where the variant sets them
 RECIPE_FIELDS = ("optimizer", "lr_g", "lr_d", "beta1", "beta2", "n_critic")
 DEFAULT_SWEEP = Path(__file__).parents[1] / "sweeps" / "default.yaml"
+MAX_SWEEP_RUNS = 10_000          # the default sweep has 108; more is a typo or a job for several files
 
 
 @dataclass
@@ -95,14 +96,29 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
         if not isinstance(spec.get(key), list) or not spec[key]:
             raise ConfigError(f"sweep key {key!r} must be a non-empty list"
                               + (" or 'all'" if key in registries else ""))
+    for key, registry in registries.items():
+        bad = next((n for n in spec[key] if not isinstance(n, str) or n not in registry), None)
+        if bad is not None:
+            raise ConfigError(f"sweep {key}: unknown {key[:-1]} {str(bad)[:60]!r}; choose one of: "
+                              f"{', '.join(sorted(registry))}")
     grid = spec.get("grid") or {}
+    if not isinstance(grid, dict):
+        raise ConfigError("sweep key 'grid' must be a mapping of option: [values]")
     for k, v in grid.items():
+        if not isinstance(k, str):
+            raise ConfigError(f"grid key {str(k)[:60]!r} must be an option name")
         if not isinstance(v, list) or not v:
             raise ConfigError(f"grid entry {k!r} must be a non-empty list of values")
     for key in ("options", "dataset_options", "variant_options"):
         if spec.get(key) is not None and not isinstance(spec[key], dict):
             raise ConfigError(f"sweep key {key!r} must be a mapping")
     search = parse_search(spec["search"], spec["variants"]) if spec.get("search") is not None else None
+    count = len(spec["datasets"]) * len(spec["variants"]) * len(spec["seeds"]) * (search.trials if search else 1)
+    for v in grid.values():
+        count *= len(v)
+    if count > MAX_SWEEP_RUNS:                    # counted, not materialised: a 10^7 grid fails in a second
+        raise ConfigError(f"this sweep declares {count:,} runs, over the limit of {MAX_SWEEP_RUNS:,}; split it "
+                          "into several sweep files or shrink the grid, seeds or search.trials")
     recipes = load_recipes(Path(base_dir or ".") / spec["recipes"]) if spec.get("recipes") else {}
     runs = []
     names = list(grid)
@@ -170,7 +186,7 @@ def check_spec(spec: dict[str, Any]) -> None:
     def listed(key: str, registry: dict) -> list[str]:
         names = spec.get(key)
         return sorted(registry) if names == "all" or not isinstance(names, list) else \
-            [n for n in names if n in registry] or sorted(registry)
+            [n for n in names if isinstance(n, str) and n in registry] or sorted(registry)
 
     variants, datasets = listed("variants", VARIANTS), listed("datasets", DATAMODULES)
     run_keys = set(field_types(RunOptions))
@@ -201,12 +217,18 @@ def check_spec(spec: dict[str, Any]) -> None:
 def _no_repeats(values: Any, where: str) -> None:
     if not isinstance(values, list):
         return
-    seen: list[Any] = []
+    seen: set[Any] = set()                     # hashable values in a set: a long list is checked in linear time
+    unhashable: list[Any] = []
     for v in values:
-        if v in seen:
-            raise ConfigError(f"sweep key {where!r} lists {v!r} twice, which would train the same runs twice; "
-                              "list each value once")
-        seen.append(v)
+        try:
+            repeated = v in seen
+            seen.add(v)
+        except TypeError:
+            repeated = v in unhashable
+            unhashable.append(v)
+        if repeated:
+            raise ConfigError(f"sweep key {where!r} lists {str(v)[:60]!r} twice, which would train the same runs "
+                              "twice; list each value once")
 
 
 def _guard_recipe(variant: str, data: str, shared: dict[str, Any], recipe: dict[str, Any], *, allow: bool) -> None:
@@ -299,7 +321,8 @@ def _skipped(run: PlannedRun, reason: str) -> dict:
 class Progress:
     """``[k/n] variant data seed … it/s, ETA`` lines; cheap (one line per run plus one per ~10 s)."""
 
-    def __init__(self, total: int, stream=sys.stdout) -> None:
+    def __init__(self, total: int, stream=None) -> None:
+        stream = stream or sys.stdout
         self.total, self.stream, self.t0, self.done, self.train_s = total, stream, time.perf_counter(), 0, 0.0
 
     def label(self, k: int, run: PlannedRun) -> str:
@@ -327,13 +350,14 @@ class Progress:
 
 
 def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None, jobs: int = 1,
-              stream=sys.stdout, progress: str = "auto") -> list[dict]:
+              stream=None, progress: str = "auto") -> list[dict]:
     """Run every planned run not already done; returns the records of the runs executed now.
 
     ``progress`` (``auto``/``on``/``off``, see :mod:`benchmark.train.progress`): a live line per run, or with
     ``jobs > 1`` a sweep line (runs done, running, the running runs' iterations, elapsed, ETA) redrawn while
     the workers train; ``auto`` shows it when ``stream`` is a TTY and ``$CI`` is not set.
     """
+    stream = stream or sys.stdout                 # the current stdout, not the one at import time
     live = progress_enabled(progress, stream)
     planned = plan(spec, quick=quick, results_dir=results_dir)
     todo = [(k, r) for k, r in enumerate(planned, 1) if not is_done(r.path)]

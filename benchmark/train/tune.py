@@ -13,6 +13,7 @@ import json
 import math
 import os
 import statistics
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +37,7 @@ class Trial:
     index: int | None               # the search's trial index, when a sweep ran it
     values: dict[str, list[float]]  # metric -> per-seed values; ±inf (worst) for a failed/diverged/unscored seed
     first_seen: str
+    seed_list: list[Any] = None      # the seeds of its records, in record order
 
     def median(self, metric: str) -> float:
         return statistics.median(self.values[metric])
@@ -60,7 +62,8 @@ def trials_of(records: list[dict], sweep: str, metrics_of: dict[str, tuple[str, 
         if t is None:
             index = (rec.get("trial") or {}).get("index")
             t = groups[key] = Trial(rec["variant"], rec["dataset"], config, index,
-                                    {m: [] for m in metrics_of[rec["dataset"]]}, rec.get("finished_at") or "")
+                                    {m: [] for m in metrics_of[rec["dataset"]]}, rec.get("finished_at") or "", [])
+        t.seed_list.append(rec.get("seed"))
         scored = (rec.get("metrics") or {}) if rec.get("status") == "completed" else {}
         for m in metrics_of[rec["dataset"]]:
             v = scored.get(m)
@@ -102,12 +105,31 @@ def tune(spec: dict[str, Any], results_dir: str | os.PathLike, recipes_path: str
     search = parse_search(spec["search"], list(spec["variants"]))
     name = spec.get("name") or ""
     metrics_of = {d: _ranked_metrics(d) for d in spec["datasets"]}
-    found = best_trials(trials_of(load_runs(results_dir), name, metrics_of), metrics_of)
-    if not found:
+    all_trials = trials_of(load_runs(results_dir), name, metrics_of)
+    if not all_trials:
         raise ConfigError(f"no runs of sweep {name!r} under {Path(results_dir) / 'runs'}: run "
                           f"`python -m benchmark sweep` on it first (with the same --results-dir)")
+    most: dict[tuple[str, str], int] = defaultdict(int)
+    for t in all_trials:
+        most[(t.variant, t.dataset)] = max(most[(t.variant, t.dataset)], len(set(map(str, t.seed_list))))
+    complete = []
+    for t in all_trials:               # a trial scored on fewer seeds than its rivals could win by luck: left out
+        n = len(set(map(str, t.seed_list)))
+        if n < most[(t.variant, t.dataset)]:
+            print(f"warning: tune: {t.variant}/{t.dataset} trial {t.index} has records for {n} seed(s), its "
+                  f"rivals for {most[(t.variant, t.dataset)]}; left out of the ranking (finish the sweep to "
+                  "include it)", file=sys.stderr)
+        else:
+            complete.append(t)
+    found = best_trials(complete, metrics_of)
     recipes = load_recipes(recipes_path) if Path(recipes_path).is_file() else {}
+    written = 0
     for (variant, dataset), (best, ts) in sorted(found.items()):
+        if not math.isfinite(best.median(metrics_of[dataset][0])):
+            print(f"warning: tune: every trial of {variant}/{dataset} failed or was not scored on "
+                  f"{metrics_of[dataset][0]}; its recipe is left as it was", file=sys.stderr)
+            continue
+        written += 1
         names = [d.name for d in search.space(variant)]
         baseline = next((t for t in ts if t.index == 0), None) if search.include_recipe else None
         metric = metrics_of[dataset][0]
@@ -127,6 +149,9 @@ def tune(spec: dict[str, Any], results_dir: str | os.PathLike, recipes_path: str
 
             stream.write(f"{variant:15s} {dataset:8s} trial {best.index} of {len(ts)}: {medians(best)} "
                          f"(paper recipe: {medians(baseline)})  {shown}\n")
+    if not written:
+        raise ConfigError(f"no trial of sweep {name!r} has a score on all its seeds (runs failed, diverged or are "
+                          f"missing): {recipes_path} is left unchanged; fix the failures and re-run the sweep")
     write_recipes(recipes_path, recipes)
     return recipes
 
