@@ -227,7 +227,7 @@ def _no_repeats(values: Any, where: str) -> None:
             repeated = v in unhashable
             unhashable.append(v)
         if repeated:
-            raise ConfigError(f"sweep key {where!r} lists {str(v)[:60]!r} twice, which would train the same runs "
+            raise ConfigError(f"sweep key {where!r} lists {_short_repr(v)} twice, which would train the same runs "
                               "twice; list each value once")
 
 
@@ -622,3 +622,8 @@ def wandb_search_configs(spec: dict[str, Any], search: Search) -> list[dict[str,
                         "command": ["${env}", "python", "-m", "benchmark", "run", "${args}"],
                         "parameters": params})
     return out
+
+
+def _short_repr(v: Any, width: int = 60) -> str:
+    r = repr(v)
+    return r if len(r) <= width else r[:width] + "…"
