@@ -244,3 +244,18 @@ def test_sweep_whose_every_run_failed_exits_1(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(S, "run_locked", fail)
     assert main(sweep(tmp_path, SWEEP.replace("[0]", "[0, 1]"), "--jobs", "1")) == 1
     assert "every run it trained (2) failed" in capsys.readouterr().err
+
+
+def test_utf8_config_reads_under_an_ascii_locale(tmp_path):
+    """Files are decoded as UTF-8 whatever the locale (C/POSIX used to fail without naming the file)."""
+    import os
+    import subprocess
+
+    put(tmp_path, "c.yaml", "project: café\n")
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "ascii:backslashreplace"}
+    out = subprocess.run([sys.executable, "-m", "benchmark", "run", "--config", str(tmp_path / "c.yaml"),
+                          "--print-config"], cwd=Path(__file__).resolve().parents[1], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (line,) = [x for x in out.stdout.splitlines() if x.startswith("project:")]
+    assert "caf" in line and "Traceback" not in out.stderr
