@@ -157,7 +157,7 @@ CASES = [
      lambda t: (check(t, "x: 1\n"), (t / "results" / "report.html").mkdir(),
                 put(t, "results/summary.md", "old summary\n"))[0][:0] + ["report", "--results-dir", str(t / "results")],
      ["report.html exists and is not a file"]),
-    ("evaluate images over the memory limit", images, ["3 images", "GiB limit", "fewer or smaller"]),
+    ("evaluate images over the memory limit", images, ["3 images", "64x64", "GiB limit", "fewer or smaller"]),
 ]
 
 
@@ -167,9 +167,7 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 
 @pytest.mark.parametrize("case, argv, fragments", CASES, ids=[c[0] for c in CASES])
 def test_hostile_input_exit_2_one_error_line_nothing_written(case, argv, fragments, tmp_path, capsys, monkeypatch):
-    from benchmark.score import folder
-
-    monkeypatch.setattr(folder, "MAX_DECODED_BYTES", 10_000, raising=False)   # 3 RGB 64x64 images: 36,864 B
+    monkeypatch.setenv("GANBENCH_MAX_IMAGE_BYTES", "100000")     # 3 RGB 64x64 images: 5 x 36,864 bytes
     monkeypatch.chdir(tmp_path)
     args = argv(tmp_path)
     before = snapshot(tmp_path)
@@ -259,3 +257,24 @@ def test_utf8_config_reads_under_an_ascii_locale(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     (line,) = [x for x in out.stdout.splitlines() if x.startswith("project:")]
     assert "caf" in line and "Traceback" not in out.stderr
+
+
+def test_evaluate_refuses_huge_images_from_their_headers(tmp_path, capsys, monkeypatch):
+    """12 blank 13000x13000 PNGs (small on disk) would need ~30 GB decoded: refused from the headers alone,
+    before any tensor is allocated or pixel decoded."""
+    import shutil
+
+    from PIL import Image
+
+    from benchmark.score import folder
+
+    monkeypatch.setenv("GANBENCH_MAX_IMAGE_BYTES", str(8 << 30))
+    (tmp_path / "imgs").mkdir()
+    Image.new("P", (13000, 13000)).save(tmp_path / "imgs" / "0.png", compress_level=1)
+    for i in range(1, 12):
+        shutil.copy(tmp_path / "imgs" / "0.png", tmp_path / "imgs" / f"{i}.png")
+    monkeypatch.setattr(folder.torch, "empty", lambda *a, **k: pytest.fail("allocated before the size check"))
+    assert main(["evaluate", "--images", str(tmp_path / "imgs"), "--reference", "digits", "--metrics",
+                 "domain_fd"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "12 images" in err[0] and "13000x13000" in err[0] and "GiB limit" in err[0], err

@@ -25,7 +25,23 @@ from ..commands import add_evaluate_parser as add_light_evaluate_parser
 from ..io import atomic_write_text
 from .registry import evaluate, groups_for
 
-MAX_DECODED_BYTES = 2 << 30      # uint8 bytes of all decoded images (x4 once scored as float)
+
+
+def decoded_bytes_limit() -> int:
+    """Memory the decoded images may take (uint8 tensor plus its float32 copy): ``$GANBENCH_MAX_IMAGE_BYTES``,
+    else half the machine's physical memory."""
+    env = os.environ.get("GANBENCH_MAX_IMAGE_BYTES")
+    if env:
+        try:
+            return int(float(env))
+        except ValueError:
+            raise ValueError(f"GANBENCH_MAX_IMAGE_BYTES={env!r} is not a number of bytes") from None
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):                 # not POSIX: a fixed, generous limit
+        return 16 << 30
+
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
@@ -87,11 +103,12 @@ def read_images(path: str | os.PathLike, *, skip_bad: bool = False) -> LoadedIma
         if other != size:
             raise ValueError(f"{f} is {other[0]}x{other[1]}, {first} is {size[0]}x{size[1]}: generated images "
                              "must share one size")
-    need = len(headers) * (1 if gray else 3) * size[0] * size[1]
-    if need > MAX_DECODED_BYTES:                         # from the headers, before any memory is allocated
-        raise ValueError(f"the {len(headers)} images under {path} are {size[0]}x{size[1]}: decoded they need "
-                         f"{need / 2**30:.3g} GiB as uint8 ({4 * need / 2**30:.3g} GiB as float), over the "
-                         f"{MAX_DECODED_BYTES / 2**30:g} GiB limit; score fewer or smaller images")
+    need = 5 * len(headers) * (1 if gray else 3) * size[0] * size[1]     # uint8, then float32 for scoring
+    limit = decoded_bytes_limit()
+    if need > limit:                                     # from the headers, before any memory is allocated
+        raise ValueError(f"the {len(headers)} images under {path} are {size[0]}x{size[1]}: decoded (uint8 and "
+                         f"float) they need {need / 2**30:.3g} GiB, over the {limit / 2**30:.3g} GiB limit (half "
+                         "the memory, or $GANBENCH_MAX_IMAGE_BYTES); score fewer or smaller images")
     out = torch.empty((len(headers), 1 if gray else 3, size[1], size[0]), dtype=torch.uint8)
     kept = 0
     for f, _, _ in headers:                              # pass 2: decode, one file at a time
