@@ -312,6 +312,24 @@ class RunLock:
         except (OSError, IndexError):
             return "?"
 
+    def held_by_another(self) -> bool:
+        """Whether a live process other than this one holds the lock (nothing is taken or created)."""
+        import fcntl
+
+        if self._fd is not None or self.holder() == str(os.getpid()):
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False                          # no lock file: nobody holds it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)                          # also drops the shared lock just taken
+        return False
+
     def acquire(self) -> bool:
         """Take the lock without waiting; ``False`` when another live process holds it."""
         import fcntl

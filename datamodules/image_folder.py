@@ -11,6 +11,29 @@ from torch import Tensor
 from .base import GANDataModule
 from .vision import STANDARD_IMAGE_METRICS, DatasetMissingError, default_root
 
+WIDE_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")     # Pillow's modes of 16-bit grayscale (PNG, TIFF)
+GRAY_MODES = ("L", "1", *WIDE_GRAY_MODES)
+
+
+def to_8bit(im, mode: str):
+    """A PIL image converted to ``mode`` (``"L"`` or ``"RGB"``) with 16-bit grayscale *scaled* to 8 bits.
+
+    Pillow's own ``convert("L")`` clips an ``I;16`` image at 255 (a mid-grey 32768 becomes white); here
+    0..65535 maps to 0..255 as round(v / 257) (65535 / 257 = 255 exactly). 16-bit RGB PNGs are already reduced
+    by Pillow to their high bytes, which is a scaling, not a clip.
+    """
+    import numpy as np
+    from PIL import Image
+
+    if im.mode in WIDE_GRAY_MODES:
+        a = np.asarray(im).astype(np.float64)
+        im = Image.fromarray(np.rint(np.clip(a, 0, 65535) / 257.0).astype(np.uint8), mode="L")
+    return im.convert(mode)
+
+
+class UnreadableImageError(ValueError):
+    """An image file Pillow cannot read (corrupt, truncated, not an image); the message names the file."""
+
 
 class ImageFolderDataModule(GANDataModule):
     """Images found recursively under ``path`` as ``uint8`` ``(channels, resolution, resolution)``.
@@ -85,8 +108,12 @@ class ImageFolderDataModule(GANDataModule):
         from PIL import Image
         from torchvision.transforms import InterpolationMode
 
-        with Image.open(file) as im:
-            img = im.convert("L" if self.channels == 1 else "RGB")
+        try:
+            with Image.open(file) as im:
+                img = to_8bit(im, "L" if self.channels == 1 else "RGB")
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+            raise UnreadableImageError(f"image_folder: cannot read image {file} ({type(e).__name__}: {e}): fix or "
+                                       "remove it") from None
         r, bilinear = self.resolution, InterpolationMode.BILINEAR
         if self.crop:
             img = TF.center_crop(TF.resize(img, r, interpolation=bilinear, antialias=True), [r, r])

@@ -6,7 +6,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from .vision import TorchvisionImageDataModule
+from .vision import DatasetMissingError, TorchvisionImageDataModule
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -35,7 +35,15 @@ class MNISTDataModule(TorchvisionImageDataModule):
     def load_split(self, split: str) -> tuple[Tensor, Tensor]:
         ds = self.open_split(split)
         x = ds.data                                   # uint8 (N, 28, 28), parsed from the IDX file
-        return x.unsqueeze(1).contiguous(), torch.as_tensor(ds.targets, dtype=torch.long)
+        y = torch.as_tensor(ds.targets, dtype=torch.long)
+        if x.shape[0] != y.shape[0]:                  # torchvision parses the two files apart and never compares
+            prefix = "train" if split == "train" else "t10k"
+            images, labels = (self.directory / f"{prefix}-{kind}-idx{d}-ubyte" for kind, d in (("images", 3),
+                                                                                                 ("labels", 1)))
+            raise DatasetMissingError(f"{self.name}: {images} holds {x.shape[0]} images but {labels} holds "
+                                      f"{y.shape[0]} labels: one of them is truncated or from another copy; "
+                                      f"replace both files (download command: {self.download_command()})")
+        return x.unsqueeze(1).contiguous(), y
 
 
 class FashionMNISTDataModule(MNISTDataModule):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 import time
 
 import torch
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..io import atomic_torch_save
-from .inception import cache_dir
+from .inception import cache_dir, check_cache_dir
 from .registry import Metric, MetricGroup, register_metric_group
 
 ARCH_VERSION = "cnn16-32-fc128-v1"     # bump when DomainClassifier or its training changes (invalidates caches)
@@ -77,7 +78,15 @@ def train_classifier(x: Tensor, y: Tensor, num_classes: int, *, seed: int = 0, e
     Adam, cross-entropy, ``min(epochs · ⌈0.9N/batch⌉, max_steps)`` steps; 10 % of the samples (seeded) are held
     out and the accuracy on them is returned in the info dict. Runs on one CPU thread: deterministic for a seed,
     and for a net this small faster than two threads on a shared machine (digits: ~200 steps, a few seconds).
+    Gradients are on while it trains, also when called from inside ``torch.no_grad()``.
     """
+    with torch.enable_grad():            # asked for from inside torch.no_grad() (an in-training evaluation)
+        return _train_classifier(x, y, num_classes, seed=seed, epochs=epochs, max_steps=max_steps,
+                                 batch_size=batch_size, lr=lr)
+
+
+def _train_classifier(x: Tensor, y: Tensor, num_classes: int, *, seed: int, epochs: int, max_steps: int,
+                      batch_size: int, lr: float) -> tuple[DomainClassifier, dict]:
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(x.shape[0], generator=g)
     n_val = max(1, x.shape[0] // 10)
@@ -147,9 +156,8 @@ def cached_classifier(name: str, x: Tensor, y: Tensor, num_classes: int, *, seed
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     path = cache_dir(root) / "domain" / f"{safe}-{checksum[:16]}-{ARCH_VERSION}-seed{seed}.pt"
     model = DomainClassifier(x.shape[1], num_classes)
-    if path.is_file():
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(blob["state_dict"])
+    blob = _load_cached(path, model) if path.is_file() else None
+    if blob is not None:
         model.eval().requires_grad_(False)
         info = dict(blob["info"], cache_hit=True)
     else:
@@ -157,6 +165,30 @@ def cached_classifier(name: str, x: Tensor, y: Tensor, num_classes: int, *, seed
         atomic_torch_save({"state_dict": model.state_dict(), "info": info}, path)
         info = dict(info, cache_hit=False)
     return model, dict(info, checksum=checksum, cache_path=str(path))
+
+
+_WARNED: set[str] = set()          # cache files already reported as unusable in this process
+
+
+def _load_cached(path, model: DomainClassifier) -> dict | None:
+    """The cached ``{"state_dict", "info"}`` at ``path`` loaded into ``model``, or ``None`` (one warning per file
+    and process) when the file is corrupt, truncated or does not fit the network: the caller rebuilds it."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(blob, dict) or not isinstance(blob.get("info"), dict) \
+                or not isinstance(blob["info"].get("val_accuracy"), (int, float)):
+            raise ValueError("not a GANBench domain-classifier cache")
+        model.load_state_dict(blob["state_dict"])
+        if not all(torch.isfinite(t).all() for t in model.state_dict().values()):
+            raise ValueError("non-finite weights")
+        return blob
+    except Exception as e:
+        if str(path) not in _WARNED:
+            _WARNED.add(str(path))
+            text = str(e).strip().splitlines()
+            print(f"warning: domain-classifier cache {path} is unusable ({type(e).__name__}: "
+                  f"{text[0][:200] if text else ''}); retraining it and replacing the file", file=sys.stderr)
+        return None
 
 
 # ---------------------------------------------------------------------------------------------------- scores
@@ -212,6 +244,15 @@ class DomainMetrics(MetricGroup):
         if not isinstance(datamodule, type) and not datamodule.num_classes:       # labels known once read
             return "domain metrics need labelled images to train a classifier on (these images have no labels)"
         return None
+
+    def prepare(self, datamodule):
+        """Check the cache and build (or load) the classifier now, before training, with gradients on: the first
+        in-training evaluation then finds it cached instead of training it inside ``torch.no_grad()``."""
+        check_cache_dir(self.cache_root)
+        datamodule.setup()
+        if getattr(datamodule, "kind", None) == "image" and datamodule.train_y is not None and datamodule.num_classes:
+            cached_classifier(datamodule.describe()["dataset"], datamodule.train_x, datamodule.train_y,
+                              datamodule.num_classes, seed=self.classifier_seed, root=self.cache_root)
 
     def __call__(self, fake, datamodule, *, seed=0, fake_labels=None):
         datamodule.setup()
@@ -277,6 +318,9 @@ class StackedMNISTMetrics(MetricGroup):
                 or (classes_known and datamodule.num_classes != 1000)):
             return "Stacked-MNIST modes need 3-channel stacks of labelled digits (1,000 modes)"
         return None
+
+    def prepare(self, datamodule):
+        check_cache_dir(self.cache_root)
 
     def __call__(self, fake, datamodule, *, seed=0, fake_labels=None):
         datamodule.setup()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import torch
 from torch import Tensor
 
 from ..io import atomic_torch_save
-from .inception import InceptionWeights, cache_dir, make_extractor, resolve_inception_weights
+from .inception import InceptionWeights, cache_dir, check_cache_dir, make_extractor, resolve_inception_weights
 from .registry import Metric, MetricGroup, register_metric_group
 
 POOL, LOGITS = "2048", "logits_unbiased"
@@ -182,6 +183,34 @@ def reference_cache_path(root: Path, desc: dict, resolution: tuple[int, ...], co
     return root / "features" / name
 
 
+_WARNED: set[str] = set()          # cache files already reported as unusable in this process
+
+
+def load_features_cache(path: Path, count: int, features: tuple[str, ...]) -> dict[str, Tensor] | None:
+    """The cached real features at ``path``, or ``None`` when the file is corrupt, truncated or not what its name
+    promises (``count`` finite rows of every layer in ``features``): one warning per file and process, and the
+    caller recomputes and replaces it."""
+    try:
+        feats = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(feats, dict):
+            raise ValueError(f"holds a {type(feats).__name__}, not a mapping of features")
+        for name in features:
+            t = feats.get(name)
+            if not isinstance(t, Tensor) or t.dim() != 2 or t.shape[0] != count or not t.is_floating_point():
+                raise ValueError(f"layer {name!r} is {None if t is None else tuple(getattr(t, 'shape', ()))}, "
+                                 f"expected ({count}, d) floats")
+            if not torch.isfinite(t).all():
+                raise ValueError(f"layer {name!r} holds non-finite values")
+        return {name: feats[name] for name in features}
+    except Exception as e:
+        if str(path) not in _WARNED:
+            _WARNED.add(str(path))
+            text = str(e).strip().splitlines()
+            print(f"warning: features cache {path} is unusable ({type(e).__name__}: "
+                  f"{text[0][:200] if text else ''}); recomputing it and replacing the file", file=sys.stderr)
+        return None
+
+
 def reference_features(datamodule, embedder: InceptionEmbedder, count: int, *, reference_seed: int = 0,
                        root: str | os.PathLike | None = None) -> tuple[dict[str, Tensor], dict]:
     """Inception features of ``count`` real images of ``datamodule`` (cached on disk) and how they were obtained.
@@ -195,8 +224,8 @@ def reference_features(datamodule, embedder: InceptionEmbedder, count: int, *, r
     data_sha = hashlib.sha256(to_uint8_rgb(real).numpy().tobytes()).hexdigest()
     path = reference_cache_path(cache_dir(root), desc, tuple(real.shape[1:]), count, reference_seed,
                                 embedder.weights.sha256, embedder.features, data_sha)
-    if path.is_file():
-        feats = torch.load(path, map_location="cpu", weights_only=True)
+    feats = load_features_cache(path, count, embedder.features) if path.is_file() else None
+    if feats is not None:
         return feats, {"cache_path": str(path), "cache_hit": True, "num_real": int(feats[POOL].shape[0]),
                        "data_sha256": data_sha}
     feats = embedder(real)
@@ -243,6 +272,9 @@ class InceptionMetrics(MetricGroup):
         if getattr(datamodule, "kind", "image") != "image":
             return f"Inception metrics need images, not {getattr(datamodule, 'kind', '?')}"
         return None
+
+    def prepare(self, datamodule):
+        check_cache_dir(self.cache_root)
 
     def get_embedder(self) -> InceptionEmbedder:
         if self.embedder is None:

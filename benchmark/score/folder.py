@@ -97,7 +97,9 @@ def read_images(path: str | os.PathLike, *, skip_bad: bool = False) -> LoadedIma
             skipped.append(str(f))
     if not headers:
         raise FileNotFoundError(f"no readable image under {path} ({len(skipped)} unreadable)")
-    gray = all(mode in ("L", "I;16", "1") for _, mode, _ in headers)
+    from datamodules.image_folder import GRAY_MODES, to_8bit
+
+    gray = all(mode in GRAY_MODES for _, mode, _ in headers)
     first, _, size = headers[0]
     for f, _, other in headers:
         if other != size:
@@ -114,7 +116,7 @@ def read_images(path: str | os.PathLike, *, skip_bad: bool = False) -> LoadedIma
     for f, _, _ in headers:                              # pass 2: decode, one file at a time
         try:
             with Image.open(f) as im:
-                a = np.asarray(im.convert("L" if gray else "RGB"))
+                a = np.asarray(to_8bit(im, "L" if gray else "RGB"))     # 16-bit scaled, not clipped
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:   # truncated data
             if not skip_bad:
                 raise _bad(f, e) from None

@@ -112,6 +112,30 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     return root
 
 
+def check_cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """:func:`cache_dir`, checked to be a writable folder; ``UsageError`` naming where it came from (the option,
+    ``$GANBENCH_CACHE`` or ``$HOME``) and the fix otherwise. Runs before training, so that an unusable cache is
+    not found at scoring time."""
+    from ..errors import UsageError
+
+    if path:
+        source, fix = "the cache option", "pass a writable folder"
+    elif os.environ.get("GANBENCH_CACHE"):
+        source, fix = "$GANBENCH_CACHE", "set GANBENCH_CACHE to a writable folder"
+    else:
+        source = f"$HOME ({os.environ.get('HOME', '<unset>')})"
+        fix = "set GANBENCH_CACHE to a writable folder (or HOME to a usable home directory)"
+    try:
+        root = cache_dir(path)
+        if not root.is_dir() or not os.access(root, os.W_OK | os.X_OK):
+            raise PermissionError("not a writable folder")
+    except (OSError, RuntimeError) as e:     # RuntimeError: Path.home() without HOME nor a passwd entry
+        where = path or os.environ.get("GANBENCH_CACHE") or "~/.cache/ganbench"
+        raise UsageError(f"cache directory {str(where)!r} from {source} is unusable "
+                         f"({getattr(e, 'strerror', None) or e}): {fix}") from None
+    return root
+
+
 def sha256_file(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     """Hex digest of a file, read in 1 MiB chunks."""
     h = hashlib.new(algorithm)

@@ -65,6 +65,10 @@ class MetricGroup:
         """
         return None
 
+    def prepare(self, datamodule: Any) -> None:
+        """Before training: check what scoring will need (a writable cache) and build what it can ahead (a
+        cached classifier), so that a missing resource is an error now, not after training. Default: nothing."""
+
     def __call__(self, fake: Tensor, datamodule: Any, *, seed: int = 0,
                  fake_labels: Tensor | None = None) -> tuple[dict[str, float | None], dict[str, dict]]:
         raise NotImplementedError
@@ -118,6 +122,12 @@ def check_supported(names: list[str] | tuple[str, ...], datamodule: Any) -> None
         bad = "; ".join(f"{', '.join(ns)} ({why})" for why, ns in reasons.items())
         raise ValueError(f"dataset {name!r} cannot be scored on {bad}; choose from the metrics {name!r} "
                          f"supports: {', '.join(supported_metrics(datamodule))}")
+
+
+def prepare_metrics(names: list[str] | tuple[str, ...], datamodule: Any) -> None:
+    """:meth:`MetricGroup.prepare` of every group computing ``names`` (before training)."""
+    for group in groups_for(names):
+        group.prepare(datamodule)
 
 
 def groups_for(names: list[str] | tuple[str, ...]) -> list[MetricGroup]:

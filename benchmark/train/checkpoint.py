@@ -19,18 +19,19 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from ..errors import UsageError
-from ..io import atomic_write
+from ..io import RunLock, atomic_write
 from .callbacks import PeriodicCallback
 from .rng import reseed_rank, rng_state, set_rng_state
 
 CHECKPOINT_RE = re.compile(r"^iter-(\d+)\.ckpt$")
+TEMPORARY_RE = re.compile(r"^\.iter-\d+\.ckpt\.[A-Za-z0-9_]+\.tmp$")   # atomic_write's partial checkpoints
 
 
 class ResumeRefused(UsageError):
@@ -53,26 +54,66 @@ def list_checkpoints(directory: Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
+def remove_stale_temporaries(directory: Path, runs_directory: Path, rid: str) -> list[Path]:
+    """Delete the partial checkpoint files (``.iter-*.ckpt.*.tmp``, :func:`benchmark.io.atomic_write`'s naming) a
+    process killed mid-write (SIGKILL, power loss) left in ``directory``; returns them. Nothing is deleted while
+    another live process holds the run's lock (``runs_directory/<rid>.lock``), which may be writing one now;
+    other files are never touched."""
+    if not directory.is_dir() or RunLock(runs_directory, rid).held_by_another():
+        return []
+    stale = [p for p in directory.iterdir() if TEMPORARY_RE.match(p.name) and p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    if stale:
+        print(f"note: removed {len(stale)} partial checkpoint file(s) left in {directory} by an interrupted write "
+              f"(e.g. {stale[0].name})", file=sys.stderr)
+    return stale
+
+
 def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def latest_readable(directory: Path) -> tuple[Path | None, dict | None]:
-    """The newest checkpoint that loads; each unreadable one is reported on stderr and skipped."""
+def readable_checkpoints(directory: Path) -> Iterator[tuple[Path, dict]]:
+    """``(path, checkpoint)`` of every checkpoint that loads, newest first; each unreadable one is reported on
+    stderr and skipped."""
     paths = list_checkpoints(directory)
     for i, path in enumerate(paths):
         try:
             ckpt = load_checkpoint(path)
             if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "ganbench_run" not in ckpt:
                 raise ValueError("not a GANBench checkpoint")
-            return path, ckpt
         except Exception as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             then = ("falling back to the previous one" if i + 1 < len(paths) else
                     "no other checkpoint is left: training starts over (delete the file to silence this)")
             print(f"warning: checkpoint {path} is corrupt or truncated ({type(e).__name__}: {reason[:200]}); "
                   f"{then}", file=sys.stderr)
-    return None, None
+            continue
+        yield path, ckpt
+
+
+def latest_readable(directory: Path) -> tuple[Path | None, dict | None]:
+    """The newest checkpoint that loads; each unreadable one is reported on stderr and skipped."""
+    return next(readable_checkpoints(directory), (None, None))
+
+
+def state_dict_misfit(state: Any, model: torch.nn.Module) -> str | None:
+    """Why the tensors ``state`` (a checkpoint's ``state_dict``) cannot be loaded into ``model`` (missing or
+    unexpected keys, other shapes or a non-tensor), or ``None`` when they fit. Nothing is loaded."""
+    if not isinstance(state, dict):
+        return f"its state_dict is a {type(state).__name__}"
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in state and isinstance(state[k], torch.Tensor) and tuple(state[k].shape) != tuple(v.shape)]
+    other = [k for k in own if k in state and not isinstance(state[k], torch.Tensor)]
+    problems = ([f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"] if missing else []) + \
+               ([f"unexpected {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}"] if extra else []) + \
+               ([f"shapes {'; '.join(shapes[:3])}{' ...' if len(shapes) > 3 else ''}"] if shapes else []) + \
+               ([f"not tensors: {', '.join(other[:3])}"] if other else [])
+    return "; ".join(problems) or None
 
 
 def config_differences(stored: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -85,16 +126,37 @@ def config_differences(stored: dict[str, Any], new: dict[str, Any]) -> list[str]
     return out
 
 
-def find_resume(directory: Path, config: dict[str, Any]) -> tuple[Path | None, dict | None]:
-    """The checkpoint to resume from (or ``(None, None)``); :class:`ResumeRefused` when its config differs."""
-    path, ckpt = latest_readable(directory)
-    if ckpt is None:
-        return None, None
-    diffs = config_differences(ckpt["ganbench_run"]["config"], config)
-    if diffs:
-        raise ResumeRefused(f"checkpoint {path} was written with other hyper-parameters ({'; '.join(diffs)}): "
-                            f"rerun with the old values, another --name, or --resume false to start over")
-    return path, ckpt
+def find_resume(directory: Path, config: dict[str, Any],
+                model: torch.nn.Module | None = None) -> tuple[Path | None, dict | None]:
+    """The checkpoint to resume from (or ``(None, None)``); :class:`ResumeRefused` when its config differs.
+
+    With ``model``, a checkpoint of this configuration whose tensors do not fit the model (another version of
+    the networks, a damaged file that still unpickles) is passed over with a warning for the one before it;
+    when none fits, :class:`ResumeRefused` names the newest and the fix, instead of a ``state_dict`` error on
+    every re-run.
+    """
+    misfits: list[tuple[Path, str]] = []
+    for path, ckpt in readable_checkpoints(directory):
+        run = ckpt.get("ganbench_run")
+        stored = run.get("config") if isinstance(run, dict) else None
+        if not isinstance(stored, dict):
+            stored = {}
+        diffs = config_differences(stored, config)
+        if diffs and not misfits:
+            raise ResumeRefused(f"checkpoint {path} was written with other hyper-parameters ({'; '.join(diffs)}): "
+                                f"rerun with the old values, another --name, or --resume false to start over")
+        why = state_dict_misfit(ckpt["state_dict"], model) if model is not None and not diffs else None
+        if not diffs and why is None:
+            return path, ckpt
+        misfits.append((path, why or f"other hyper-parameters: {'; '.join(diffs)}"))
+        print(f"warning: checkpoint {path} does not fit this run's model ({misfits[-1][1][:300]}); trying the "
+              f"previous one", file=sys.stderr)
+    if misfits:
+        newest, why = misfits[0]
+        raise ResumeRefused(f"checkpoint {newest} has this run's configuration but its tensors do not fit the model "
+                            f"({why[:300]}), nor does any older one in {directory}: rerun with --resume false to "
+                            f"start over, or delete {directory}")
+    return None, None
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

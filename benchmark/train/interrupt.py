@@ -1,10 +1,12 @@
-"""SIGTERM / SIGINT during training: stop cleanly, checkpoint, record the run as ``interrupted``.
+"""SIGTERM / SIGINT / SIGHUP during training: stop cleanly, checkpoint, record the run as ``interrupted``.
 
-SLURM and Kubernetes stop a job with SIGTERM (then SIGKILL after a grace period); Ctrl-C is SIGINT. Exiting 0
+SLURM and Kubernetes stop a job with SIGTERM (then SIGKILL after a grace period); Ctrl-C is SIGINT; a closed
+terminal or SSH session is SIGHUP (whose default action would kill the run with no record). Exiting 0
 with nothing saved reads as success to them. :func:`catch_signals` installs a handler that only sets
 ``STATE.signum``; :class:`StopOnSignal` sees it at the next Lightning batch end (a Python attribute read, no
 device sync), writes a checkpoint when checkpointing is on and sets ``trainer.should_stop``. The run record then
-says ``interrupted`` with the iteration reached, and the CLI exits ``128 + signum`` (143 SIGTERM, 130 SIGINT).
+says ``interrupted`` with the iteration reached, and the CLI exits ``128 + signum`` (143 SIGTERM, 130 SIGINT,
+129 SIGHUP).
 """
 from __future__ import annotations
 
@@ -16,12 +18,12 @@ from typing import Iterator
 
 import pytorch_lightning as pl
 
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SIGNALS = (signal.SIGTERM, signal.SIGINT) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 
 
 @dataclass
 class InterruptState:
-    signum: int = 0                     # the first SIGTERM/SIGINT received while handlers are installed
+    signum: int = 0                     # the first SIGTERM/SIGINT/SIGHUP received while handlers are installed
 
     @property
     def name(self) -> str:
@@ -52,7 +54,7 @@ def _raising_handler(signum, frame) -> None:
 
 @contextlib.contextmanager
 def catch_signals(raise_interrupt: bool = False) -> Iterator[InterruptState]:
-    """Record SIGTERM/SIGINT in ``STATE`` instead of dying (main thread only; elsewhere a no-op). The previous
+    """Record SIGTERM/SIGINT/SIGHUP in ``STATE`` instead of dying (main thread only; elsewhere a no-op). The previous
     handlers are restored on exit; a signal received stays in ``STATE`` for the caller to act on. With
     ``raise_interrupt`` the signal also raises :class:`Interrupted` in the block (work that can stop at any
     point, e.g. scoring a model whose checkpoint is on disk)."""
@@ -70,7 +72,7 @@ def catch_signals(raise_interrupt: bool = False) -> Iterator[InterruptState]:
 
 
 def install_persistent() -> None:
-    """Record SIGTERM/SIGINT in ``STATE`` for the rest of the process (a sweep's worker processes)."""
+    """Record SIGTERM/SIGINT/SIGHUP in ``STATE`` for the rest of the process (a sweep's worker processes)."""
     for s in SIGNALS:
         signal.signal(s, _handler)
 

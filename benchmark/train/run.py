@@ -134,15 +134,20 @@ def prepare(run: RunState) -> None:
     dm.setup()
     check_batch_size(dm, r)
     check_metrics(dm, r)
+    if run.is_zero:                  # an unusable cache is an error now, not after training; build ahead
+        score.prepare_metrics(metric_names(r, dm), dm)
     run.ckpt_dir = C.checkpoint_dir(run.results_dir, r.name or run.rid)
-    run.resume_path, run.resume_ckpt = C.find_resume(run.ckpt_dir, record["config"]) if r.resume else (None, None)
+    run.model, record["fast_paths"] = build_model(resolved, dm)
+    run.resume_path, run.resume_ckpt = (C.find_resume(run.ckpt_dir, record["config"], run.model) if r.resume
+                                        else (None, None))
+    if run.is_zero:
+        C.remove_stale_temporaries(run.ckpt_dir, run.results_dir / "runs", run.rid)
     if not r.resume and run.is_zero:
         for old in C.list_checkpoints(run.ckpt_dir):
             old.unlink(missing_ok=True)
-    run.model, record["fast_paths"] = build_model(resolved, dm)
     run.logger = tracking.make_logger(run.rid, record["config"], requested=r.wandb, project=r.project,
                                       group=r.group, tags=[r.variant, r.data, f"seed{r.seed}"],
-                                      save_dir=os.environ.get("WANDB_DIR", "."))
+                                      save_dir=os.environ.get("WANDB_DIR") or ".", fallback_dir=run.results_dir)
     run.timer = LoopTimer()
     run_callbacks = training_callbacks(resolved, dm, run.ckpt_dir, record["config"], run.logger,
                                        run.callbacks + [run.timer])

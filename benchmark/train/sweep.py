@@ -41,7 +41,7 @@ from datamodules import DATAMODULES
 from models import VARIANTS, ConfigError
 
 from ..io import FINISHED, RunLock, load_yaml_mapping, record_status, run_id
-from .interrupt import STATE, catch_signals, install_persistent
+from .interrupt import SIGNALS, STATE, catch_signals, install_persistent
 from .options import resolve
 from .progress import (
     CLEAR,
@@ -359,6 +359,7 @@ def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | N
     """
     stream = stream or sys.stdout                 # the current stdout, not the one at import time
     live = progress_enabled(progress, stream)
+    stream = SafeStream(stream)                    # a reader gone (`| tee` after Ctrl-C) never stops the sweep
     planned = plan(spec, quick=quick, results_dir=results_dir)
     todo = [(k, r) for k, r in enumerate(planned, 1) if not is_done(r.path)]
     progress = Progress(len(planned), stream)
@@ -398,6 +399,48 @@ def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | N
     return records
 
 
+STOP_GRACE_S = 60.0     # after a signal, how long workers may take to checkpoint and record; then SIGKILL
+JOIN_S = 10.0           # how long a worker may take to exit once it has nothing left to do
+
+
+class SafeStream:
+    """A text stream whose writes cannot fail: after the first ``OSError`` (the reader of a pipe is gone, e.g.
+    ``| tee log`` stopped by the same Ctrl-C, or a closed terminal) output is dropped and the sweep goes on
+    stopping cleanly instead of dying on a progress line. Other attributes are the wrapped stream's."""
+
+    def __init__(self, stream) -> None:
+        self._stream, self.lost = stream, False
+
+    def write(self, text: str) -> int:
+        if not self.lost:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError):       # EPIPE, EIO; ValueError: write to a closed file
+                self._lose()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.lost:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._lose()
+
+    def _lose(self) -> None:
+        """Drop output from now on; a lost standard stream is pointed at ``os.devnull`` so that Python's own
+        flush at exit does not fail on it either."""
+        self.lost = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            fd = self._stream.fileno()
+            if fd in (1, 2):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, fd)
+                os.close(null)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progress, *, live: bool = False,
                   heartbeat_s: float = 2.0, skipped: list[dict] | None = None) -> list[dict]:
     """N worker processes, each with its own CPU threads (or its own GPU via CUDA_VISIBLE_DEVICES).
@@ -407,11 +450,23 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
     elapsed, ETA``; the ETA counts the running runs' fractions done. Runs another process holds (see
     :func:`run_locked`) go to ``skipped``.
 
-    SIGTERM/SIGINT: forwarded to the workers; each stops its run (recorded ``interrupted``) and skips the rest.
-    A parent that dies (SIGKILL, a crash) takes its workers with it: each gets SIGTERM from the kernel
-    (:func:`_worker_init`) and stops its run the same way, so no worker trains on as an orphan.
+    The workers are plain processes pulling runs from a queue, not a ``multiprocessing.Pool``: nothing respawns
+    a worker that died, and the parent never blocks on one without a bound (a Pool respawned workers killed by a
+    Ctrl-C, which then trained every remaining run, and hung in ``Pool.__exit__`` joining workers that had caught
+    its SIGTERM). Workers start with SIGINT and SIGHUP ignored (inherited through spawn's exec; Python then
+    installs no KeyboardInterrupt handler) until :func:`_worker_init` installs the sweep's handlers, so a Ctrl-C
+    while they import torch prints no traceback; a shared event tells a worker set up later to start nothing.
+
+    SIGTERM/SIGINT/SIGHUP: the event is set and the signal forwarded to the workers that are set up; each stops
+    its run (recorded ``interrupted``, with a checkpoint when checkpointing is on) and takes no other. The
+    parent waits at most :data:`STOP_GRACE_S` for them (a second signal: not at all), then kills the rest. Any
+    other way out of the parent (an exception, e.g. a run's ``UsageError``) stops the workers the same way
+    before it propagates. A parent that dies (SIGKILL, a crash) takes its workers with it: each gets SIGTERM
+    from the kernel (:func:`stop_with_parent`) and stops its run the same way, so no worker trains on as an
+    orphan.
     """
     import multiprocessing as mp
+    import queue as queue_mod
 
     import torch
 
@@ -419,12 +474,21 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue() if live else None
+    tasks, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     records: list[dict] = []
     received = 0                                                  # results back from the workers
     shown = 0                                                     # records of runs that actually ran
     running: dict[str, tuple[int, int, float | None]] = {}      # label -> (iteration, total, it/s)
     stream, t0 = progress.stream, time.perf_counter()
     work = [(r, progress.label(k, r)) for k, r in todo]
+    for item in work:
+        tasks.put(item)
+    n_workers = min(jobs, len(work))
+    for _ in range(n_workers):
+        tasks.put(None)                                           # one "no more work" per worker
+    ready: dict[int, int] = {}                                    # worker index -> pid, once set up
+    current: dict[int, str] = {}                                  # worker index -> label of its run
+    signalled: list[float] = []                                   # when each signal reached the parent
 
     def drain() -> None:
         while queue is not None:
@@ -448,74 +512,183 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
                      f"ETA {format_duration(eta)}")
         stream.flush()
 
+    def send(signum: int) -> None:
+        for idx, pid in ready.items():
+            if procs[idx].is_alive():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
+
     def forward(signum, frame):
         if not STATE.signum:
             STATE.signum = signum
-        for child in ctx.active_children():              # the pool's workers (public API, no pool internals)
-            with contextlib.suppress(OSError):
-                os.kill(child.pid, signum)
+        signalled.append(time.monotonic())
+        stop.set()
+        send(signum)
 
-    with ctx.Pool(jobs, initializer=_worker_init, initargs=(n_gpu, threads, queue, os.getpid())) as pool:
-        previous = signal.signal(signal.SIGTERM, forward), signal.signal(signal.SIGINT, forward)
-        try:
-            results = pool.imap_unordered(_worker_run_labelled, work)
-            while received < len(todo):
+    def stop_workers(signum: int, grace: float) -> None:
+        """Tell every worker to stop (event + ``signum`` to those set up), wait ``grace`` s, kill the rest."""
+        stop.set()
+        send(signum)
+        deadline = time.monotonic() + grace
+        for p in procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+        late = [p for p in procs if p.is_alive()]
+        for p in late:
+            p.kill()
+            p.join(JOIN_S)
+        if late:
+            stream.write(f"{CLEAR}killed {len(late)} worker(s) that had not stopped {grace:g} s after being "
+                         "told to; their runs resume from their last checkpoint\n")
+            stream.flush()
+
+    procs: list = []
+    handlers = {s: signal.getsignal(s) for s in SIGNALS}
+    with _ignoring(TERMINAL_SIGNALS):                 # inherited by the workers until they are set up
+        for idx in range(n_workers):
+            procs.append(ctx.Process(target=_worker_main, name=f"ganbench-worker-{idx}", daemon=False,
+                                     args=(idx, n_gpu, threads, tasks, results, queue, os.getpid(), stop)))
+            procs[-1].start()
+    for s in SIGNALS:
+        signal.signal(s, forward)
+    error: BaseException | None = None
+
+    def handle(msg) -> None:
+        nonlocal received, shown, error
+        kind, idx = msg[0], msg[1]
+        if kind == "ready":
+            ready[idx] = msg[2]
+            if STATE.signum:                              # set up after the signal was forwarded
+                with contextlib.suppress(OSError):
+                    os.kill(msg[2], STATE.signum)
+            return
+        if kind == "start":
+            current[idx] = msg[2]
+            return
+        current.pop(idx, None)
+        if kind == "error":
+            error = msg[3]
+            return
+        label, rec = msg[2], msg[3]
+        if live:
+            drain()
+            running.pop(label, None)
+            stream.write(CLEAR)
+        received += 1
+        if rec.get("status") == "not started":      # skipped by a worker after a signal
+            return
+        if rec.get("status") == SKIPPED:           # another process has it
+            stream.write(f"{label} {rec['reason']} (skipped)\n")
+            stream.flush()
+            if skipped is not None:
+                skipped.append(rec)
+            return
+        records.append(rec)
+        shown += 1
+        stream.write(f"[{shown}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
+                     f"seed {rec['seed']} ... ")
+        progress.finish(rec, len(todo) - received)
+
+    def stop_starting() -> None:
+        """After a signal: a worker still starting up (importing torch: seconds to a minute) holds no run;
+        kill it now instead of waiting for it to find out (its messages so far are read first)."""
+        with contextlib.suppress(queue_mod.Empty):
+            while True:
+                handle(results.get_nowait())
+        for idx, p in enumerate(procs):
+            if idx not in ready and idx not in current and p.is_alive():
+                p.kill()
+
+    try:
+        while received < len(work) and error is None:
+            if signalled and (len(signalled) > 1 or time.monotonic() - signalled[0] > STOP_GRACE_S):
+                break                                         # second signal, or the grace is over
+            if STATE.signum:
+                stop_starting()
+            try:
+                msg = results.get(timeout=heartbeat_s if live and not STATE.signum else 0.5)
+            except queue_mod.Empty:
                 if live and not STATE.signum:
                     heartbeat()
-                    try:
-                        label, rec = results.next(timeout=heartbeat_s)
-                    except mp.TimeoutError:
-                        continue
-                    drain()
-                    running.pop(label, None)
-                    stream.write(CLEAR)
-                else:
-                    label, rec = results.next()
-                received += 1
-                if rec.get("status") == "not started":      # skipped by a worker after a signal
-                    continue
-                if rec.get("status") == SKIPPED:           # another process has it
-                    stream.write(f"{label} {rec['reason']} (skipped)\n")
-                    stream.flush()
-                    if skipped is not None:
-                        skipped.append(rec)
-                    continue
-                records.append(rec)
-                shown += 1
-                stream.write(f"[{shown}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
-                             f"seed {rec['seed']} ... ")
-                progress.finish(rec, len(todo) - received)
-            # let the workers exit on their own: Pool.__exit__ would terminate() them with SIGTERM, which a
-            # worker records as an interruption (install_persistent) instead of dying, and the join would hang
-            pool.close()
-            pool.join()
-        finally:
-            signal.signal(signal.SIGTERM, previous[0])
-            signal.signal(signal.SIGINT, previous[1])
+                if not any(p.is_alive() for p in procs) and results.empty():
+                    for idx, label in current.items():       # died with a run in hand (SIGKILL, OOM)
+                        stream.write(f"{CLEAR}{label} lost: its worker died (exit {procs[idx].exitcode}); "
+                                     "re-run the sweep to resume it\n")
+                    break
+                continue
+            handle(msg)
+    except BaseException as e:                          # stop the workers before it propagates
+        error = e
+    finally:
+        if error is None and not STATE.signum:          # all done: the workers are on their way out
+            for p in procs:
+                p.join(JOIN_S)
+        if any(p.is_alive() for p in procs):
+            left = STOP_GRACE_S - (time.monotonic() - signalled[0]) if signalled else STOP_GRACE_S
+            quick = len(signalled) > 1 or (error is not None and not isinstance(error, Exception))
+            stop_workers(STATE.signum or signal.SIGTERM, 0.0 if quick else max(0.0, left))
+        for q in (tasks, results, queue):
+            if q is not None:
+                q.cancel_join_thread()                # never block the exit on a pipe nobody reads
+        for s, h in handlers.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+    if error is not None:
+        raise error
     return records
+
+
+TERMINAL_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGHUP") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def _ignoring(signals: tuple[int, ...]):
+    """Ignore ``signals`` in this process for the block (processes spawned in it start with them ignored)."""
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 
 _WORKER_THREADS = 0
 
 
 _WORKER_QUEUE = None
+_WORKER_STOP = None
 
 PR_SET_PDEATHSIG = 1                                  # <linux/prctl.h>
 
 
-def _worker_init(n_gpu: int, threads: int, queue=None, parent_pid: int | None = None) -> None:
-    import multiprocessing as mp
-
-    global _WORKER_THREADS, _WORKER_QUEUE
-    _WORKER_QUEUE = queue
-    ident = mp.current_process()._identity
-    idx = (ident[0] - 1) if ident else 0
+def _worker_init(n_gpu: int, threads: int, queue=None, parent_pid: int | None = None, idx: int = 0,
+                 stop=None) -> None:
+    global _WORKER_THREADS, _WORKER_QUEUE, _WORKER_STOP
+    _WORKER_QUEUE, _WORKER_STOP = queue, stop
     if n_gpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(idx % n_gpu)
     _WORKER_THREADS = threads
     install_persistent()                          # a signal stops this worker's run and skips its next ones
     if parent_pid is not None:
         stop_with_parent(parent_pid)
+
+
+def _worker_main(idx: int, n_gpu: int, threads: int, tasks, results, queue, parent_pid: int, stop) -> None:
+    """A sweep worker: set up, say so, then run the queued runs until ``None`` or a stop (signal or event),
+    sending ``("start", idx, label)`` and ``("result", idx, label, record)`` (``("error", idx, label, exc)`` for
+    an exception, e.g. a run's ``UsageError``) to ``results``."""
+    _worker_init(n_gpu, threads, queue, parent_pid, idx, stop)
+    sys.stdout, sys.stderr = SafeStream(sys.stdout), SafeStream(sys.stderr)   # a gone `| tee` fails no run
+    results.put(("ready", idx, os.getpid()))
+    while not (STATE.signum or stop.is_set()):
+        item = tasks.get()
+        if item is None:
+            break
+        results.put(("start", idx, item[1]))
+        try:
+            label, rec = _worker_run_labelled(item)
+        except Exception as e:
+            results.put(("error", idx, item[1], e))
+            break
+        results.put(("result", idx, label, rec))
 
 
 def stop_with_parent(parent_pid: int, poll_s: float = 1.0) -> str:
@@ -556,7 +729,7 @@ def _worker_run_labelled(work: tuple[PlannedRun, str]) -> tuple[str, dict]:
     """Run one sweep run in a worker, under its lock: its record with its label; progress goes to the
     parent's queue."""
     run, label = work
-    if STATE.signum:
+    if STATE.signum or (_WORKER_STOP is not None and _WORKER_STOP.is_set()):
         return label, {"status": "not started"}
     if _WORKER_THREADS and not run.options.get("threads"):
         run = PlannedRun({**run.options, "threads": _WORKER_THREADS}, run.run_id, run.path, run.trial)

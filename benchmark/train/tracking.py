@@ -33,6 +33,7 @@ import math
 import os
 import secrets
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -327,16 +328,53 @@ class SafeWandbLogger(WandbLogger):
             self._fail("finish", e)
 
 
+def _usable_dir(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot hold W&B's files (created if absent), or ``None`` when it can."""
+    try:
+        p = Path(path).expanduser()
+        p.mkdir(parents=True, exist_ok=True)
+        if not os.access(p, os.W_OK | os.X_OK):
+            return "not writable"
+        return None
+    except OSError as e:
+        return e.strerror or type(e).__name__
+
+
+def tracking_dir(save_dir: str | os.PathLike, fallback_dir: str | os.PathLike | None = None) -> str | None:
+    """The folder W&B writes under: ``save_dir`` (``$WANDB_DIR``, else ``.``) when it can be created and written;
+    else ``fallback_dir`` (the results directory), else a folder in the system's temporary directory, with one
+    warning saying which and why (W&B itself would silently switch an unwritable one to ``/tmp/wandb``, or fail
+    the run on one it cannot create); ``None`` with one warning (tracking off, training goes on) when none is
+    usable. Tracking never stops training."""
+    why = _usable_dir(save_dir)
+    if why is None:
+        return str(save_dir)
+    named = (f"WANDB_DIR={str(save_dir)!r}" if os.environ.get("WANDB_DIR") == str(save_dir)
+             else f"W&B folder {str(save_dir)!r}")
+    user = os.getuid() if hasattr(os, "getuid") else 0
+    for other in (fallback_dir, Path(tempfile.gettempdir()) / f"ganbench-wandb-{user}"):
+        if other is not None and _usable_dir(other) is None:
+            _warn(f"{named} is unusable ({why}); W&B logs to {Path(other) / 'wandb'} instead (set WANDB_DIR to a "
+                  "writable folder to choose)")
+            return str(other)
+    _warn(f"{named} is unusable ({why}) and no other folder is writable; training without tracking")
+    return None
+
+
 def make_logger(run_id: str, config: dict, *, requested: str = "auto", project: str = "ganbench", group: str = "",
-                tags: list[str] | None = None, save_dir: str | os.PathLike = ".") -> SafeWandbLogger | None:
+                tags: list[str] | None = None, save_dir: str | os.PathLike = ".",
+                fallback_dir: str | os.PathLike | None = None) -> SafeWandbLogger | None:
     """A :class:`SafeWandbLogger` for one run (its W&B run started now on rank 0), or ``None`` when W&B is
-    disabled. ``config`` is the run's flat configuration; W&B gets it nested (:func:`nested_config`)."""
+    disabled or no folder for its files is usable (:func:`tracking_dir`). ``config`` is the run's flat
+    configuration; W&B gets it nested (:func:`nested_config`)."""
     mode = wandb_mode(requested)
     if mode == "disabled":
         return None
     os.environ.setdefault("WANDB_SILENT", "true")
     os.environ.setdefault("WANDB_DISABLE_GIT", "true")
-    Path(save_dir).mkdir(parents=True, exist_ok=True)
+    save_dir = tracking_dir(save_dir, fallback_dir)
+    if save_dir is None:
+        return None
     init = {"project": project, "name": run_id, "id": wandb_id(run_id), "group": group or None,
             "job_type": "train", "tags": tags, "dir": str(save_dir), "config": nested_config(run_id, config)}
     logger = SafeWandbLogger(init, mode)

@@ -1,5 +1,5 @@
-"""SIGTERM / SIGINT during training: exit 143 / 130, the run recorded ``interrupted`` with the iteration reached,
-a checkpoint kept, and a re-run resumes from it (a subprocess is signalled once it has started training)."""
+"""SIGTERM / SIGINT / SIGHUP during training: exit 143 / 130 / 129, the run recorded ``interrupted`` with the
+iteration reached, a checkpoint kept, and a re-run resumes from it (a subprocess is signalled once it has started training)."""
 import json
 import os
 import signal
@@ -43,7 +43,8 @@ def interrupt_once(tmp_path, sig, min_ckpts):
     return proc.returncode, out, err, json.loads(path.read_text())
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP"])      # SIGHUP: the terminal or SSH session closed
 def test_signal_stops_checkpoints_records_interrupted_and_rerun_resumes(sig, code, tmp_path):
     rc, out, err, rec = interrupt_once(tmp_path, sig, 1)
     assert rc == code, out + err
