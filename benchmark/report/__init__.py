@@ -32,7 +32,7 @@ def ensure_sample_plots(runs: list[dict], results_dir: Path) -> list[Path]:
         if png.exists() or not npy.exists():
             continue
         dm_cls = get_datamodule(r["dataset"])
-        modes = dm_cls.modes().numpy() if hasattr(dm_cls, "modes") else None
+        modes = dm_cls.known_modes().numpy() if dm_cls.has_modes else None
         made.append(save_sample_plot(np.load(npy), dm_cls.kind, png, modes=modes,
                                      title=f"{r['variant']} on {r['dataset']}, seed {r['seed']}"))
     return made

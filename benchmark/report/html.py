@@ -129,13 +129,12 @@ def _png_data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-# one fixed colour per registered variant (tab10 plus black and gold: 12 distinct colours), the same in every
-# plot; a variant run with several option sets keeps its colour and changes line style
-VARIANT_ORDER = ("minimax", "nsgan", "lsgan", "wgan", "wgan_gp", "hinge", "cgan", "ebgan", "fgan", "gmmn", "mmdgan",
-                 "ratio_matching")
+# one fixed colour per registered variant, the same in every plot: the n-th variant registered (the import order of
+# models/variants/__init__.py) gets the n-th colour (tab10 plus black and gold), later ones a hue of their own; a
+# variant run with several option sets keeps its colour and changes line style
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#000000", "#e6b800")
-EXTRA_PALETTE = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d")
+GOLDEN = 0.618033988749895
 LINE_STYLES = ("-", "--", ":", "-.")
 
 
@@ -144,11 +143,29 @@ def variant_of(label: str) -> str:
     return label.split(" ")[0].rstrip("'")
 
 
+def variant_order() -> tuple[str, ...]:
+    """The registered variants in registration order (the order of their colours)."""
+    import models
+
+    return tuple(models.VARIANTS)
+
+
+def _hue_color(hue: float) -> str:
+    import colorsys
+
+    return "#" + "".join(f"{round(c * 255):02x}" for c in colorsys.hls_to_rgb(hue % 1.0, 0.45, 0.7))
+
+
 def variant_color(variant: str) -> str:
-    """The variant's fixed colour (:data:`PALETTE`; an unlisted variant gets a stable lighter one)."""
-    if variant in VARIANT_ORDER:
-        return PALETTE[VARIANT_ORDER.index(variant)]
-    return EXTRA_PALETTE[sum(map(ord, variant)) % len(EXTRA_PALETTE)]
+    """The variant's fixed colour: :data:`PALETTE` by registration order, then golden-ratio hues for further
+    registered variants; an unregistered one (an old run file's) gets a hue from a hash of its name."""
+    order = variant_order()
+    if variant in order:
+        i = order.index(variant)
+        return PALETTE[i] if i < len(PALETTE) else _hue_color(0.05 + GOLDEN * (i - len(PALETTE)))
+    import hashlib
+
+    return _hue_color(int.from_bytes(hashlib.sha256(variant.encode()).digest()[:4], "big") / 2 ** 32)
 
 
 def _colors(labels: list[str]) -> dict[str, dict[str, Any]]:
@@ -370,7 +387,7 @@ def plot_mode_coverage(picks: list[tuple[str, dict]], results_dir: Path) -> tupl
         if npy is None or not npy.exists():
             continue
         dm = get_datamodule(r["dataset"])
-        if getattr(dm, "kind", "") != "points" or not hasattr(dm, "modes"):
+        if dm.kind != "points" or not dm.has_modes:
             continue
         panels.append((lab, r, np.load(npy).astype(np.float64), dm.modes().numpy().astype(np.float64), dm.std))
     if not panels:
@@ -637,7 +654,7 @@ def points_thumbnail(r: dict, results_dir: Path, title: str) -> str | None:
     if npy is None or not npy.exists() or getattr(dm, "kind", "") != "points":
         return None
     pts = np.load(npy).astype(np.float64)
-    modes = dm.modes().numpy() if hasattr(dm, "modes") else None
+    modes = dm.known_modes().numpy() if dm.has_modes else None
     lim = (float(np.abs(modes).max()) * 1.45) if modes is not None else 3.0
     away = outside_fraction(pts, lim)
     plt = _plt()

@@ -198,7 +198,8 @@ class DomainMetrics(MetricGroup):
 
     metrics = (Metric("domain_fd", False, cheap=True, summary="Fréchet distance of domain-classifier features"),
                Metric("domain_is", True, cheap=True, summary="Inception Score of the domain classifier"),
-               Metric("class_coverage", True, cheap=True, summary="classes predicted with p >= 0.9 at least once"))
+               Metric("class_coverage", True, cheap=True, coverage=True,
+                      summary="classes predicted with p >= 0.9 at least once"))
     options = ("num_real", "cache_root")
 
     def __init__(self, num_samples: int = 2500, num_real: int = 10000, *, classifier_seed: int = 0,
@@ -261,7 +262,8 @@ class StackedMNISTMetrics(MetricGroup):
     ``y % 10``); at most ``max_train`` images.
     """
 
-    metrics = (Metric("stacked_modes", True, summary="of the 1,000 Stacked-MNIST modes, those generated"),
+    metrics = (Metric("stacked_modes", True, coverage=True,
+                      summary="of the 1,000 Stacked-MNIST modes, those generated"),
                Metric("stacked_kl", False, summary="KL(generated mode histogram ‖ uniform)"))
     options = ("cache_root",)
 

@@ -86,7 +86,7 @@ class SampleLogger(PeriodicCallback):
         with isolated_rng(self.seed):
             samples = pl_module.sample(n)
         samples = torch.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
-        modes = dm.modes() if hasattr(dm, "modes") else None
+        modes = dm.known_modes()
         arr = keep_samples(samples, kind)
         title = f"{pl_module.name} on {getattr(dm, 'name', '')}, iteration {iteration}"
         image = sample_image(arr, kind, modes.numpy() if modes is not None else None, title)

@@ -326,7 +326,7 @@ def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path,
         sample_path = results_dir / "samples" / f"{rid}.npy"
         try:                                        # the scores matter more than the samples: keep them
             atomic_write(sample_path, lambda f: np.save(f, arr))
-            modes = dm.modes().numpy() if hasattr(dm, "modes") else None
+            modes = dm.known_modes().numpy() if dm.has_modes else None
             png = save_sample_plot(arr, dm.kind, results_dir / "samples" / f"{rid}.png", modes=modes,
                                    title=f"{r.variant} on {r.data}, seed {r.seed}")
         except OSError as e:
