@@ -67,10 +67,11 @@ def _build(variant: str, data: str, batch_size: int, options: dict[str, Any]):
     return dm, model
 
 
-def plain_loop(variant: str, data: str, batch_size: int, options: dict[str, Any]) -> Iterator[None]:
+def plain_loop(variant: str, data: str, batch_size: int, options: dict[str, Any]) -> Iterator[Any]:
     """A hand-written GAN loop: same modules, optimisers, losses and batches as GANBench, no Lightning, no
-    logging, no checks. A generator: each ``next()`` trains one GAN iteration (``n_critic`` D steps, one G
-    step), so the caller can interleave it with GANBench's loop."""
+    logging, no checks. A generator: each ``next()`` trains one GAN iteration (the variant's ``critic_steps()``
+    D steps, ``n_critic`` or e.g. WGAN's warm-up, then one G step) and yields the module it trains, so the
+    caller can interleave it with GANBench's loop."""
     from models.base import Critique
 
     torch.manual_seed(0)
@@ -79,14 +80,15 @@ def plain_loop(variant: str, data: str, batch_size: int, options: dict[str, Any]
     opts = opts[0] if isinstance(opts, tuple) else opts
     opt_d, opt_g = (opts[0], opts[1]) if model.has_discriminator else (None, opts[0])
     loader = dm.train_dataloader()
-    n_critic = model.cfg.n_critic if model.has_discriminator else 1
     d_params = list(model.discriminators.parameters())
-    k = 0
+    d_steps = 0                                         # D steps taken in this GAN iteration
     while True:
         for x, y in loader:
             y = y if model.cond_classes else None
-            k += 1
-            do_g = k % n_critic == 0
+            d_steps += 1
+            do_g = not model.has_discriminator or d_steps >= model.critic_steps()
+            if do_g:
+                d_steps = 0
             with torch.set_grad_enabled(do_g):
                 fake = model.generator(torch.randn(x.shape[0], model.cfg.z_dim), y)
             if model.has_discriminator:
@@ -121,7 +123,7 @@ def plain_loop(variant: str, data: str, batch_size: int, options: dict[str, Any]
             for p in d_params:
                 p.requires_grad_(True)
             model.iteration += 1
-            yield
+            yield model
 
 
 def plain_loop_rate(variant: str, data: str, batch_size: int, iterations: int, warmup: int,
