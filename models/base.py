@@ -110,14 +110,20 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         return networks.mlp_generator(self.data_shape, c.z_dim, c.hidden, c.depth, c.activation,
                                       image=self.data_kind == "image", num_classes=self.cond_classes)
 
-    def build_discriminator(self, index: int) -> nn.Module:
-        """Discriminator ``index`` of the ensemble; member i of n has capacity ÷ 2^(n-1-i) (increasing)."""
+    def member_size(self, index: int) -> int:
+        """The width (``arch=dcgan``) or hidden size (MLP) of discriminator ``index`` of the ensemble: member i of
+        n has the capacity ÷ 2^(n-1-i) (increasing), at least 4."""
         c = self.cfg
         shrink = 2 ** (c.n_discriminators - 1 - index)
+        return max((c.width if c.arch == "dcgan" else c.hidden) // shrink, 4)
+
+    def build_discriminator(self, index: int) -> nn.Module:
+        """Discriminator ``index`` of the ensemble (its size: :meth:`member_size`)."""
+        c = self.cfg
         if c.arch == "dcgan":
-            return networks.dcgan_discriminator(self.data_shape, max(c.width // shrink, 4), c.d_norm,
+            return networks.dcgan_discriminator(self.data_shape, self.member_size(index), c.d_norm,
                                                 self.cond_classes, c.minibatch_kernels)
-        return networks.mlp_discriminator(self.data_shape, max(c.hidden // shrink, 4), c.depth, c.activation,
+        return networks.mlp_discriminator(self.data_shape, self.member_size(index), c.depth, c.activation,
                                           c.d_norm, self.cond_classes, c.minibatch_kernels)
 
     # ------------------------------------------------------------------------------ variant hooks
