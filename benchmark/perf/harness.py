@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 import torch
 
-from ..commands import PERF_DEFAULT_VARIANTS, add_perf_parser
+from ..commands import PERF_DEFAULT_VARIANTS
 from ..io import atomic_write_json, atomic_write_text, load_runs
 from ..score.fidelity import InceptionEmbedder, InceptionMetrics
 from ..score.inception import resolve_inception_weights
@@ -489,11 +489,6 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
     print(to_markdown(res))
     print(f"wrote {out / 'perf.md'} and {out / 'perf.json'}")
     return res
-
-
-def add_parser(sub) -> None:
-    """The ``perf`` sub-command (defined in :mod:`benchmark.commands`, so the CLI need not import this module)."""
-    add_perf_parser(sub)
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
