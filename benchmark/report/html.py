@@ -44,7 +44,7 @@ from .aggregate import (
     protocol_line,
     run_labels,
 )
-from .markdown import GROUP_TITLES, STATS_NOTE, entry_notes, leaderboard_matrix
+from .markdown import GROUP_TITLES, STATS_NOTE, leaderboard_cells, leaderboard_matrix
 from .references import REFERENCES, matching_references
 
 LOSS_KEYS = ("d_loss", "g_loss")
@@ -726,16 +726,10 @@ def leaderboard_html(rows: list[dict]) -> str:
                        f'{arrow(board["datasets"][d]["metric"])}</span></th>' for d in datasets)
         body = []
         for line in lines:
-            cells = []
-            for d in datasets:
-                e = line["cells"][d]
-                if e is None:
-                    cells.append('<td class="num muted">–</td>')
-                    continue
-                notes = entry_notes(e)
-                cells.append(f'<td class="num{" best" if e["rank"] == 1 else ""}"><span class="rank">#{e["rank"]}'
-                             f'</span> <span class="v">{_e(fmt_ci(e))}</span><span class="sub">n={e["n_stat"]}'
-                             f'{(" · " + _e(notes)) if notes else ""}</span></td>')
+            cells = leaderboard_cells(line, datasets, lambda e, notes: (
+                f'<td class="num{" best" if e["rank"] == 1 else ""}"><span class="rank">#{e["rank"]}'
+                f'</span> <span class="v">{_e(fmt_ci(e))}</span><span class="sub">n={e["n_stat"]}'
+                f'{(" · " + _e(notes)) if notes else ""}</span></td>'), '<td class="num muted">–</td>')
             sw = f'<span class="swatch" style="background:{variant_color(variant_of(line["label"]))}"></span>'
             body.append(f'<tr><th>{sw}{_e(line["label"])}</th><td class="num">{line["mean_rank"]:.2g}</td>'
                         f'{"".join(cells)}</tr>')
