@@ -27,7 +27,8 @@ from ..io import atomic_write_json, atomic_write_text, load_runs
 from ..score.fidelity import InceptionEmbedder, InceptionMetrics
 from ..score.inception import resolve_inception_weights
 from ..train.options import resolve
-from ..train.trainer import build_model, fuse_steps, make_trainer, quiet_lightning, training_callbacks
+from ..train.trainer import (build_model, fuse_steps, make_trainer, quiet_lightning, skip_nvml_polling_without_gpus,
+                             training_callbacks)
 from .data import measure_loader_throughput
 
 
@@ -74,6 +75,7 @@ def plain_loop(variant: str, data: str, batch_size: int, options: dict[str, Any]
     caller can interleave it with GANBench's loop."""
     from models.base import Critique
 
+    skip_nvml_polling_without_gpus()                # as GANBench's Trainer does
     torch.manual_seed(0)
     dm, model = _build(variant, data, batch_size, options)
     opts = model.configure_optimizers()
