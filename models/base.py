@@ -13,7 +13,7 @@ Training scalars are accumulated on the device and flushed every ``log_every`` i
 flush), so the step itself never synchronises. NaN/Inf losses are detected on the device, the first bad
 iteration is kept, and the run stops with ``status = "diverged"`` at the next flush.
 
-Two dispatch fast paths leave every number unchanged (tests/test_fused.py): ``fused_batches`` > 1 trains a
+Two dispatch fast paths leave every number unchanged (tests/train/test_fused_steps.py): ``fused_batches`` > 1 trains a
 stack of consecutive batches in one Lightning ``training_step`` (Lightning's per-batch loop is paid once per
 stack), and :class:`~models.dispatch.Dispatch` calls ``backward``/``step`` directly where Lightning's dispatch would only call
 no-op hooks.

@@ -315,8 +315,9 @@ def plot_training_scalars(by_label: dict[str, list[dict]], skip: set[str]) -> st
 
 
 def plot_metric_vs_iteration(by_label: dict[str, list[dict]], metrics: list[str]) -> str | None:
-    """Metrics recorded during training (history rows holding a metric, e.g. from :class:`SampleLogger`) and,
-    where one variant ran at several budgets, the final metric vs budget."""
+    """Metrics recorded during training (history rows holding a metric, e.g. from
+    :class:`benchmark.train.metric_tracker.MetricTracker`) and, where one variant ran at several budgets, the
+    final metric vs budget."""
     colors = _colors(list(by_label))
     panels: list[tuple[str, list[tuple[str, Any]]]] = []
     for m in metrics:

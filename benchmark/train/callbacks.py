@@ -1,7 +1,8 @@
 """Lightning callbacks the runner adds to a run's ``Trainer``.
 
 :class:`SampleLogger` sends a sample plot to the run's W&B logger every ``every_n_iterations`` GAN iterations, so
-the W&B run shows the samples evolving over training (the final plot is logged by :func:`tracking.log_final`).
+the W&B run shows the samples evolving over training (the final plot is logged by
+:func:`benchmark.train.tracking.log_final`).
 """
 from __future__ import annotations
 
