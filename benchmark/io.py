@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable
 
 from .errors import UsageError
+from .records import RunRecord
 
 RUN_STATUSES = ("completed", "diverged", "failed", "interrupted")
 FINISHED = ("completed", "diverged")     # a run with one of these records is done (not retried, never replaced)
@@ -254,7 +255,7 @@ def runs_dir(results_dir: str | os.PathLike) -> Path:
 
 def read_record(path: str | os.PathLike) -> dict:
     """One run record; ``ValueError`` says why a file is not one (unreadable, not UTF-8, not JSON, not a
-    mapping, no ``variant``)."""
+    mapping, no ``variant``, a field of the wrong type: :meth:`benchmark.records.RunRecord.from_json`)."""
     p = Path(path)
     try:
         text = p.read_bytes().decode("utf-8")
@@ -266,11 +267,14 @@ def read_record(path: str | os.PathLike) -> dict:
         rec = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"is not valid JSON ({e.msg} at line {e.lineno})") from None
-    if not isinstance(rec, dict):
-        raise ValueError(f"holds a JSON {type(rec).__name__}, not a run record (a mapping)")
-    if "variant" not in rec:
-        raise ValueError("has no 'variant': not a run record")
-    return restore_nonfinite(rec)
+    rec = restore_nonfinite(rec) if isinstance(rec, dict) else rec
+    RunRecord.from_json(rec)                      # the types of its fields, or ValueError naming the bad one
+    return rec
+
+
+def read_run_record(path: str | os.PathLike) -> RunRecord:
+    """:func:`read_record` as a typed :class:`benchmark.records.RunRecord`."""
+    return RunRecord.from_json(read_record(path))
 
 
 def record_status(path: str | os.PathLike) -> str | None:
