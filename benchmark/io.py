@@ -249,6 +249,12 @@ def run_id(config: dict) -> str:
     return f"{config['variant']}-{config['data']}-s{config['seed']}-{config_key(config)}"
 
 
+def launcher_rank() -> int:
+    """This process's global rank as its launcher set it (Lightning's DDP children, torchrun, SLURM); 0 alone."""
+    ranks = [os.environ.get(k, "0") for k in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK")]
+    return max(int(v) if v.strip().isdigit() else 0 for v in ranks)
+
+
 def runs_dir(results_dir: str | os.PathLike) -> Path:
     return Path(results_dir) / "runs"
 
