@@ -56,19 +56,19 @@ class RunRecord:
     """
 
     variant: str
-    run_id: Any = ABSENT
-    dataset: Any = ABSENT
-    seed: Any = ABSENT
-    status: Any = ABSENT
-    steps: Any = ABSENT
-    wall_time_s: Any = ABSENT
-    metrics: Any = ABSENT
-    protocol: Any = ABSENT
-    config: Any = ABSENT
-    history: Any = ABSENT
-    versions: Any = ABSENT
-    group: Any = ABSENT
-    trial: Any = ABSENT
+    run_id: str = ABSENT
+    dataset: str = ABSENT
+    seed: int = ABSENT
+    status: str = ABSENT
+    steps: int = ABSENT
+    wall_time_s: float = ABSENT
+    metrics: dict[str, float | None] = ABSENT
+    protocol: dict[str, dict[str, Any]] = ABSENT
+    config: dict[str, Any] = ABSENT
+    history: list[dict[str, Any]] = ABSENT
+    versions: dict[str, str] = ABSENT
+    group: str | None = ABSENT
+    trial: dict[str, Any] | None = ABSENT
     extra: dict[str, Any] = field(default_factory=dict)
 
     # field -> (accepted types, JSON null accepted)
