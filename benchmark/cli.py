@@ -7,7 +7,6 @@ without writing anything.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -118,9 +117,9 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
             lock.release()
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
-    if getattr(rank_zero_only, "rank", 0) != 0:          # DDP: only rank 0 wrote the run and reports it
-        from .train.interrupt import STATE
+    from .train.interrupt import STATE, interrupted_exit
 
+    if getattr(rank_zero_only, "rank", 0) != 0:          # DDP: only rank 0 wrote the run and reports it
         if record["status"] == "interrupted":
             return STATE.exit_code or 143
         return 0 if record["status"] != "failed" else 1
@@ -136,18 +135,12 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     return 0 if record["status"] != "failed" else 1
 
 
-def _launcher_rank() -> int:
-    """This process's global rank as its launcher set it (Lightning's DDP children, torchrun, SLURM); 0 alone."""
-    ranks = [os.environ.get(k, "0") for k in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK")]
-    return max(int(v) if v.strip().isdigit() else 0 for v in ranks)
-
-
 def _lock_run(resolved):
     """Take the run id's lock (the one sweeps take) in the launching process; ``UsageError`` when another
     process is training the same run, so two copies of one command never write one checkpoint directory."""
-    from .io import RunLock, run_id
+    from .io import RunLock, launcher_rank, run_id
 
-    if _launcher_rank() > 0:                     # the launcher's process holds it for the whole DDP run
+    if launcher_rank() > 0:                     # the launcher's process holds it for the whole DDP run
         return None
     rid = run_id(resolved.config())
     lock = RunLock(Path(resolved.run.results_dir) / "runs", rid)
@@ -155,17 +148,6 @@ def _lock_run(resolved):
         raise UsageError(f"run {rid} is being trained by another process (pid {lock.holder()}, lock "
                          f"{lock.path}): wait for it to finish, stop it, or use another --results-dir")
     return lock
-
-
-def interrupted_exit(record: dict) -> int:
-    """One line for a run stopped by SIGTERM/SIGINT; the exit status 128 + signum (143 / 130)."""
-    from .train.interrupt import STATE
-
-    kept = (f"checkpoint {record['checkpoint']} kept: re-run the same command to resume" if record.get("checkpoint")
-            else "no checkpoint (checkpoint_every=0): a re-run starts over; use --checkpoint-every N to resume")
-    print(f"{record['run_id']}: interrupted by {record.get('signal') or STATE.name} at iteration "
-          f"{record['steps']}; {kept}", flush=True)
-    return STATE.exit_code or 143
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -200,90 +182,11 @@ def publish_report(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    import json
+    from .train.sweep_command import sweep_command
 
-    from models import ConfigError
-
-    from .train import sweep as S
-
-    spec = S.load_sweep(args.sweep or S.DEFAULT_SWEEP)
-    try:
-        planned = S.plan(spec, quick=args.quick, results_dir=args.results_dir)
-    except ConfigError as e:
-        raise UsageError(str(e)) from None
-    if args.export_wandb:
-        import yaml
-
-        from .io import atomic_write_text
-
-        path = str(Path(args.sweep).resolve()) if args.sweep else str(S.DEFAULT_SWEEP)
-        out = Path(args.export_wandb)
-        by_cell = bool(spec.get("search")) and not args.index_grid
-        if by_cell and (out.exists() and (not out.is_dir() or any(out.iterdir()))):
-            raise UsageError(f"--export-wandb {args.export_wandb!r} exists and is not an empty directory; this "
-                             "sweep (with search:) writes one file per cell into a new directory: give a new path")
-        if not by_cell and (out.exists() or out.is_symlink()):
-            raise UsageError(f"--export-wandb {args.export_wandb!r} exists"
-                             + (" (a directory)" if out.is_dir() else "")
-                             + "; give the path of a new file (an existing file is never overwritten)")
-        if by_cell:                                       # W&B draws the trials: one random sweep per cell
-            from .train.search import parse_search
-
-            out.mkdir(parents=True, exist_ok=True)
-            full = S.with_all_expanded(spec)
-            configs = S.wandb_search_configs(full, parse_search(full["search"], list(full["variants"])))
-            for cfg in configs:
-                S.check_wandb_sweep_config(cfg)
-                atomic_write_text(out / f"{cfg['name']}.yaml", yaml.safe_dump(cfg, sort_keys=False))
-            print(f"wrote {len(configs)} W&B sweep configurations (method: random) under {out}/: "
-                  f"`wandb sweep {out}/<name>.yaml`, then `wandb agent <sweep-id>` on every machine; "
-                  f"`python -m benchmark tune` reads their runs (group {spec.get('name')!r})")
-            return 0
-        cfg = S.wandb_sweep_config(spec, path, len(planned), quick=args.quick)
-        S.check_wandb_sweep_config(cfg)
-        atomic_write_text(args.export_wandb, yaml.safe_dump(cfg, sort_keys=False))
-        print(f"wrote W&B sweep configuration {args.export_wandb}: `wandb sweep {args.export_wandb}`, then "
-              f"`wandb agent <sweep-id>` on every machine")
-        return 0
-    if args.dry_run:
-        for r in planned:
-            print(json.dumps(r.options, sort_keys=True))
-        return 0
-    check_writable(args.results_dir or "results")
-    if args.jobs is None:                            # one run per GPU, else one per CPU core
-        import torch
-
-        args.jobs = torch.cuda.device_count() or os.cpu_count() or 1
-    if args.jobs < 1:
-        raise UsageError(f"--jobs {args.jobs} must be >= 1")
-    if args.index is not None:                        # one run of the sweep (what a W&B agent calls)
-        if not 0 <= args.index < len(planned):
-            raise UsageError(f"--index {args.index} is out of range: this sweep has runs 0..{len(planned) - 1}")
-        from .train.run import execute
-
-        run = planned[args.index]
-        if S.is_done(run.path):
-            print(f"{run.run_id}: done already (skipped)")
-            return 0
-        rec = S.run_locked(run) if _launcher_rank() == 0 else execute(run.options)
-        if rec["status"] == S.SKIPPED:                 # another agent or sweep holds it, or finished it
-            print(f"{run.run_id}: {rec['reason']} (skipped)")
-            return 0
-        if rec["status"] == "interrupted":
-            return interrupted_exit(rec)
-        print(f"{rec['run_id']}: {rec['status']} in {rec['wall_time_s']:.1f} s")
-        return 0 if rec["status"] != "failed" else 1
-    from .train.interrupt import STATE
-
-    records = S.run_sweep(spec, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs,
-                          progress=args.progress)
-    if STATE.exit_code:
-        return STATE.exit_code
-    if records and all(r.get("status") == "failed" for r in records):
-        print(f"sweep: every run it trained ({len(records)}) failed; their errors are in the run records under "
-              f"{args.results_dir or 'results'}/runs/ and in `python -m benchmark report`", file=sys.stderr)
-        return 1
-    return 0
+    return sweep_command(args.sweep, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs,
+                         progress=args.progress, export_to=args.export_wandb, index_grid=args.index_grid,
+                         dry_run=args.dry_run, index=args.index)
 
 
 def cmd_tune(args: argparse.Namespace) -> int:

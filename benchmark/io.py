@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable
 
 from .errors import UsageError
+from .records import RunRecord
 
 RUN_STATUSES = ("completed", "diverged", "failed", "interrupted")
 FINISHED = ("completed", "diverged")     # a run with one of these records is done (not retried, never replaced)
@@ -381,13 +382,20 @@ def run_id(config: dict) -> str:
     return f"{config['variant']}-{config['data']}-s{config['seed']}-{config_key(config)}"
 
 
+def launcher_rank() -> int:
+    """This process's global rank as its launcher set it (Lightning's DDP children, torchrun, SLURM); 0 alone."""
+    ranks = [os.environ.get(k, "0") for k in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK")]
+    return max(int(v) if v.strip().isdigit() else 0 for v in ranks)
+
+
 def runs_dir(results_dir: str | os.PathLike) -> Path:
     return Path(results_dir) / "runs"
 
 
 def read_record(path: str | os.PathLike, *, check: bool = True) -> dict:
     """One run record; ``ValueError`` says why a file is not one (unreadable, not UTF-8, not JSON, not a
-    mapping, no ``variant``, and with ``check`` a field of the wrong type: see :func:`record_problem`)."""
+    mapping, no ``variant``, and with ``check`` a field of the wrong type: see :func:`record_problem` and
+    :meth:`benchmark.records.RunRecord.from_json`)."""
     p = Path(path)
     try:
         text = p.read_bytes().decode("utf-8")
@@ -404,6 +412,8 @@ def read_record(path: str | os.PathLike, *, check: bool = True) -> dict:
     if "variant" not in rec:
         raise ValueError("has no 'variant': not a run record")
     rec = restore_nonfinite(rec)
+    if check:
+        RunRecord.from_json(rec)                  # the types of its fields, or ValueError naming the bad one
     problem = record_problem(rec) if check else None
     if problem:
         raise ValueError(problem)
@@ -480,6 +490,11 @@ def load_samples(results_dir: str | os.PathLike, rel: Any):
     except (OSError, ValueError):
         return None
     return arr if isinstance(arr, np.ndarray) and arr.dtype.kind in "biuf" else None
+
+
+def read_run_record(path: str | os.PathLike) -> RunRecord:
+    """:func:`read_record` as a typed :class:`benchmark.records.RunRecord`."""
+    return RunRecord.from_json(read_record(path))
 
 
 def record_status(path: str | os.PathLike) -> str | None:

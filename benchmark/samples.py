@@ -75,7 +75,7 @@ def keep_samples(samples, kind: str) -> np.ndarray:
 
 
 def sample_image(samples: np.ndarray, kind: str, modes: np.ndarray | None = None, title: str = "") -> np.ndarray:
-    """The sample plot of :func:`benchmark.plots.save_sample_plot` as a ``(H, W, 3)`` uint8 array.
+    """The sample plot of :func:`save_sample_plot` as a ``(H, W, 3)`` uint8 array.
 
     uint8 on purpose: W&B 0.31 converts float images by truncation, which turns a [0, 1] image black.
     """

@@ -10,31 +10,14 @@ from .cifar import CIFAR10DataModule
 from .celeba import CelebADataModule
 from .stacked_mnist import StackedMNISTDataModule
 from .image_folder import ImageFolderDataModule
-
-DATAMODULES: dict[str, type[GANDataModule]] = {}
-
-
-def register_datamodule(cls: type[GANDataModule]) -> type[GANDataModule]:
-    """Add a datamodule class to the registry under its ``name``."""
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} has no name")
-    DATAMODULES[cls.name] = cls
-    return cls
-
+from .registry import DATAMODULES, get_datamodule, register_datamodule
 
 for _cls in (Ring8DataModule, Grid25DataModule, DigitsDataModule):
     register_datamodule(_cls)
 for _cls in (MNISTDataModule, FashionMNISTDataModule, CIFAR10DataModule, CelebADataModule, StackedMNISTDataModule,
              ImageFolderDataModule):
     register_datamodule(_cls)
-
-
-def get_datamodule(name: str) -> type[GANDataModule]:
-    """Look up a datamodule class; unknown names raise ``KeyError`` listing the valid ones."""
-    try:
-        return DATAMODULES[name]
-    except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; choose one of: {', '.join(sorted(DATAMODULES))}") from None
+# a new dataset: one file whose class is decorated with @register_datamodule (from .registry), imported here
 
 
 __all__ = ["DATAMODULES", "GANDataModule", "TensorBatchLoader", "get_datamodule", "register_datamodule",

@@ -152,6 +152,8 @@ class GANDataModule(pl.LightningDataModule):
         num_classes: number of labels, or 0 when unlabelled.
         metrics: names of the metrics (see ``benchmark.score``) scored on this dataset by default; the first is
             the dataset's primary metric (:meth:`primary_metric`).
+        has_modes: the data are points drawn around known mode centres, given by the classmethod ``modes()``
+            (mode-coverage metrics, modes drawn on sample plots); see :meth:`known_modes`.
     """
 
     name: ClassVar[str] = ""
@@ -160,6 +162,12 @@ class GANDataModule(pl.LightningDataModule):
     num_classes: ClassVar[int] = 0
     metrics: ClassVar[tuple[str, ...]] = ()
     reference_split: ClassVar[str] = "train"
+    has_modes: ClassVar[bool] = False
+
+    @classmethod
+    def known_modes(cls) -> Tensor | None:
+        """The ``(K, *dims)`` mode centres when the data declares ``has_modes``, else ``None``."""
+        return cls.modes() if cls.has_modes else None
 
     @classmethod
     def primary_metric(cls) -> str | None:

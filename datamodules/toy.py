@@ -18,6 +18,7 @@ class GaussianMixtureDataModule(GANDataModule):
     """
 
     kind = "points"
+    has_modes = True
     dims = (2,)
     std: ClassVar[float] = 0.05
     metrics = ("modes_covered", "high_quality", "reverse_kl")

@@ -13,7 +13,7 @@ Training scalars are accumulated on the device and flushed every ``log_every`` i
 flush), so the step itself never synchronises. NaN/Inf losses are detected on the device, the first bad
 iteration is kept, and the run stops with ``status = "diverged"`` at the next flush.
 
-Two dispatch fast paths leave every number unchanged (tests/test_fused.py): ``fused_batches`` > 1 trains a
+Two dispatch fast paths leave every number unchanged (tests/train/test_fused_steps.py): ``fused_batches`` > 1 trains a
 stack of consecutive batches in one Lightning ``training_step`` (Lightning's per-batch loop is paid once per
 stack), and :class:`~models.dispatch.Dispatch` calls ``backward``/``step`` directly where Lightning's dispatch would only call
 no-op hooks.
@@ -110,14 +110,20 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         return networks.mlp_generator(self.data_shape, c.z_dim, c.hidden, c.depth, c.activation,
                                       image=self.data_kind == "image", num_classes=self.cond_classes)
 
-    def build_discriminator(self, index: int) -> nn.Module:
-        """Discriminator ``index`` of the ensemble; member i of n has capacity ÷ 2^(n-1-i) (increasing)."""
+    def member_size(self, index: int) -> int:
+        """The width (``arch=dcgan``) or hidden size (MLP) of discriminator ``index`` of the ensemble: member i of
+        n has the capacity ÷ 2^(n-1-i) (increasing), at least 4."""
         c = self.cfg
         shrink = 2 ** (c.n_discriminators - 1 - index)
+        return max((c.width if c.arch == "dcgan" else c.hidden) // shrink, 4)
+
+    def build_discriminator(self, index: int) -> nn.Module:
+        """Discriminator ``index`` of the ensemble (its size: :meth:`member_size`)."""
+        c = self.cfg
         if c.arch == "dcgan":
-            return networks.dcgan_discriminator(self.data_shape, max(c.width // shrink, 4), c.d_norm,
+            return networks.dcgan_discriminator(self.data_shape, self.member_size(index), c.d_norm,
                                                 self.cond_classes, c.minibatch_kernels)
-        return networks.mlp_discriminator(self.data_shape, max(c.hidden // shrink, 4), c.depth, c.activation,
+        return networks.mlp_discriminator(self.data_shape, self.member_size(index), c.depth, c.activation,
                                           c.d_norm, self.cond_classes, c.minibatch_kernels)
 
     # ------------------------------------------------------------------------------ variant hooks

@@ -1,7 +1,7 @@
 """How the training step calls backward, steps the optimisers and freezes D: Lightning's dispatch or a lean one.
 
 :class:`Dispatch` is bound once per fit by :meth:`models.base.GANModule.dispatch`; both paths give the same
-numbers (tests/test_fused.py compares parameters bit for bit).
+numbers (tests/train/test_fused_steps.py compares parameters bit for bit).
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ class Dispatch:
 
     Lightning's manual optimisation routes every ``manual_backward`` and ``optimizer.step()`` through the
     strategy and the precision plugin, which call the ``on_before_backward``, ``on_after_backward`` and
-    ``on_before_optimizer_step`` hooks of every callback and of the module: ~0.1 ms per GAN iteration here, 3%
-    of a toy MLP step. **Lean** dispatch calls ``loss.backward()`` and the optimiser's ``step()`` directly, and
+    ``on_before_optimizer_step`` hooks of every callback and of the module (a cost ``benchmark perf`` measures:
+    it matters on small models). **Lean** dispatch calls ``loss.backward()`` and the optimiser's ``step()`` directly, and
     is used only when that is *exactly* what Lightning would do: one device (no DDP gradient hooks to
     prepare), full precision or bf16 autocast (no gradient scaler), and none of those hooks, nor the module's
     ``backward``, overridden by the module or any callback. Lightning's optimiser-step progress (its

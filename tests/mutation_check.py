@@ -2,7 +2,9 @@
 
 Each mutant edits one line of ``models/`` (a flipped sign, swapped real/fake, one ε per batch in the
 gradient penalty, ...), runs the tests that should notice, and restores the file. A mutant is *killed* when
-those tests fail. The table lists every mutant; the exit status is 1 if any survived.
+those tests fail. The table lists every mutant; the exit status is 1 if any survived, 2 (before any file is
+touched) if a mutant's original text is not found exactly once (``tests/test_mutation_targets.py`` checks that
+in the suite).
 """
 from __future__ import annotations
 
@@ -128,17 +130,29 @@ def run(tests: list[str]) -> bool:
     return r.returncode == 0
 
 
+def unmatched() -> list[str]:
+    """One line per mutant whose original text is not found exactly once in its file (a reformatted or
+    renamed line): such a mutant cannot be applied, so the check would test nothing there."""
+    out = []
+    for name, rel, old, _, _ in MUTANTS:
+        count = (ROOT / rel).read_text().count(old)
+        if count != 1:
+            out.append(f"{name!r}: {rel} holds {old!r} {count} times (update its text in tests/mutation_check.py)")
+    return out
+
+
 def main() -> int:
+    stale = unmatched()
+    if stale:                                      # fail before mutating anything, naming every stale mutant
+        print("error: mutants whose source text is not found exactly once:\n  " + "\n  ".join(stale),
+              file=sys.stderr)
+        return 2
     # SIGTERM (e.g. a killed job) unwinds through the `finally` below, so a mutant is never left in place
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows, survived = [], 0
     for name, rel, old, new, tests in MUTANTS:
         path = ROOT / rel
         text = path.read_text()
-        if text.count(old) != 1:
-            rows.append((name, "NOT APPLIED (text not found once)"))
-            survived += 1
-            continue
         path.write_text(text.replace(old, new))
         try:
             passed = run(tests)

@@ -41,17 +41,6 @@ def test_list_output_equals_the_registries(capsys):
     assert capsys.readouterr().out == registry_list_text()
 
 
-def test_catalogue_entries_match_the_registries():
-    import datamodules
-    import models
-    from benchmark import score
-
-    assert set(commands.VARIANTS) == set(models.VARIANTS)
-    assert commands.DATASETS == {n: (c.kind, tuple(c.dims), tuple(c.metrics))
-                                 for n, c in datamodules.DATAMODULES.items()}
-    assert set(commands.METRICS) == set(score.METRIC_GROUPS)
-
-
 def test_light_parsers_match_their_commands():
     from benchmark.perf.harness import DEFAULT_VARIANTS
     from benchmark.theory import EXPERIMENTS

@@ -9,7 +9,7 @@ Three ways of feeding MNIST-sized batches scaled to [-1, 1] are timed over the s
   Normalize))`` with ``num_workers`` worker processes — the usual recipe.
 
 Without a ``root`` holding MNIST, a synthetic 60,000-image MNIST in the real IDX format is written to a temporary
-directory, so the measurement runs offline. Run: ``python -m benchmark.perf_data [--root DIR] [--torch-threads 1]``.
+directory, so the measurement runs offline. Run: ``python -m benchmark.perf.data [--root DIR] [--torch-threads 1]``.
 """
 from __future__ import annotations
 

@@ -22,12 +22,13 @@ from typing import Any, Iterator
 
 import torch
 
-from ..commands import PERF_DEFAULT_VARIANTS, add_perf_parser
+from ..commands import PERF_DEFAULT_VARIANTS
 from ..io import atomic_write_json, atomic_write_text, load_runs
 from ..score.fidelity import InceptionEmbedder, InceptionMetrics
 from ..score.inception import resolve_inception_weights
 from ..train.options import resolve
-from ..train.trainer import build_model, fuse_steps, make_trainer, quiet_lightning, training_callbacks
+from ..train.trainer import (build_model, fuse_steps, make_trainer, quiet_lightning, skip_nvml_polling_without_gpus,
+                             training_callbacks)
 from .data import measure_loader_throughput
 
 
@@ -67,26 +68,29 @@ def _build(variant: str, data: str, batch_size: int, options: dict[str, Any]):
     return dm, model
 
 
-def plain_loop(variant: str, data: str, batch_size: int, options: dict[str, Any]) -> Iterator[None]:
+def plain_loop(variant: str, data: str, batch_size: int, options: dict[str, Any]) -> Iterator[Any]:
     """A hand-written GAN loop: same modules, optimisers, losses and batches as GANBench, no Lightning, no
-    logging, no checks. A generator: each ``next()`` trains one GAN iteration (``n_critic`` D steps, one G
-    step), so the caller can interleave it with GANBench's loop."""
+    logging, no checks. A generator: each ``next()`` trains one GAN iteration (the variant's ``critic_steps()``
+    D steps, ``n_critic`` or e.g. WGAN's warm-up, then one G step) and yields the module it trains, so the
+    caller can interleave it with GANBench's loop."""
     from models.base import Critique
 
+    skip_nvml_polling_without_gpus()                # as GANBench's Trainer does
     torch.manual_seed(0)
     dm, model = _build(variant, data, batch_size, options)
     opts = model.configure_optimizers()
     opts = opts[0] if isinstance(opts, tuple) else opts
     opt_d, opt_g = (opts[0], opts[1]) if model.has_discriminator else (None, opts[0])
     loader = dm.train_dataloader()
-    n_critic = model.cfg.n_critic if model.has_discriminator else 1
     d_params = list(model.discriminators.parameters())
-    k = 0
+    d_steps = 0                                         # D steps taken in this GAN iteration
     while True:
         for x, y in loader:
             y = y if model.cond_classes else None
-            k += 1
-            do_g = k % n_critic == 0
+            d_steps += 1
+            do_g = not model.has_discriminator or d_steps >= model.critic_steps()
+            if do_g:
+                d_steps = 0
             with torch.set_grad_enabled(do_g):
                 fake = model.generator(torch.randn(x.shape[0], model.cfg.z_dim), y)
             if model.has_discriminator:
@@ -121,7 +125,7 @@ def plain_loop(variant: str, data: str, batch_size: int, options: dict[str, Any]
             for p in d_params:
                 p.requires_grad_(True)
             model.iteration += 1
-            yield
+            yield model
 
 
 def plain_loop_rate(variant: str, data: str, batch_size: int, iterations: int, warmup: int,
@@ -487,11 +491,6 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
     print(to_markdown(res))
     print(f"wrote {out / 'perf.md'} and {out / 'perf.json'}")
     return res
-
-
-def add_parser(sub) -> None:
-    """The ``perf`` sub-command (defined in :mod:`benchmark.commands`, so the CLI need not import this module)."""
-    add_perf_parser(sub)
 
 
 def cmd_perf(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ def ensure_sample_plots(runs: list[dict], results_dir: Path) -> list[Path]:
             dm_cls = get_datamodule(r["dataset"])
         except KeyError:
             continue
-        modes = dm_cls.modes().numpy() if hasattr(dm_cls, "modes") else None
+        modes = dm_cls.known_modes().numpy() if dm_cls.has_modes else None
         made.append(save_sample_plot(samples, dm_cls.kind, png, modes=modes,
                                      title=f"{r['variant']} on {r['dataset']}, seed {r['seed']}"))
     return made

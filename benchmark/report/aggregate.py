@@ -15,7 +15,7 @@ Definitions (also stated in the report):
   each, the 2.5% and 97.5% order statistics of those medians (no interpolation, so ±∞ stays exact); the RNG is
   seeded with :data:`BOOTSTRAP_SEED` for every cell, so the report is deterministic. One seed: the interval is
   that value (no spread is known).
-* **Collapsed seed.** On a dataset with a mode-coverage metric (the first of :data:`COVERAGE_METRICS` its runs
+* **Collapsed seed.** On a dataset with a mode-coverage metric (the first metric with the ``coverage`` trait its runs
   scored: ``modes_covered``, ``class_coverage``, ``stacked_modes``), a completed seed *collapsed* when it covers
   at most one mode or fewer than :data:`COLLAPSE_FRACTION` (half) of the median coverage of its cell's seeds.
 * **Conditional variants** (the variant's ``Config`` declares ``conditional = True``, e.g. ``cgan``, or the run
@@ -43,7 +43,6 @@ from datamodules import get_datamodule
 from .. import score
 from ..score import METRIC_GROUPS
 
-COVERAGE_METRICS = ("modes_covered", "class_coverage", "stacked_modes")
 COLLAPSE_FRACTION = 0.5
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
@@ -70,8 +69,9 @@ def primary_metric(dataset: str, metrics: list[str]) -> str | None:
 
 
 def coverage_metric(metrics: list[str] | set[str]) -> str | None:
-    """The mode-coverage metric a collapsed seed is judged by (the first of :data:`COVERAGE_METRICS` scored)."""
-    return next((m for m in COVERAGE_METRICS if m in metrics), None)
+    """The mode-coverage metric a collapsed seed is judged by (the first registered metric declaring the
+    ``coverage`` trait that was scored)."""
+    return next((m for m in score.coverage_metrics() if m in metrics), None)
 
 
 def is_conditional(run: dict) -> bool:

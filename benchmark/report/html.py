@@ -44,7 +44,7 @@ from .aggregate import (
     protocol_line,
     run_labels,
 )
-from .markdown import GROUP_TITLES, STATS_NOTE, entry_notes, leaderboard_matrix
+from .markdown import GROUP_TITLES, STATS_NOTE, leaderboard_cells, leaderboard_matrix
 from .references import REFERENCES, matching_references
 
 LOSS_KEYS = ("d_loss", "g_loss")
@@ -129,13 +129,12 @@ def _png_data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-# one fixed colour per registered variant (tab10 plus black and gold: 12 distinct colours), the same in every
-# plot; a variant run with several option sets keeps its colour and changes line style
-VARIANT_ORDER = ("minimax", "nsgan", "lsgan", "wgan", "wgan_gp", "hinge", "cgan", "ebgan", "fgan", "gmmn", "mmdgan",
-                 "ratio_matching")
+# one fixed colour per registered variant, the same in every plot: the n-th variant registered (the import order of
+# models/variants/__init__.py) gets the n-th colour (tab10 plus black and gold), later ones a hue of their own; a
+# variant run with several option sets keeps its colour and changes line style
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#000000", "#e6b800")
-EXTRA_PALETTE = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d")
+GOLDEN = 0.618033988749895
 LINE_STYLES = ("-", "--", ":", "-.")
 
 
@@ -144,11 +143,29 @@ def variant_of(label: str) -> str:
     return label.split(" ")[0].rstrip("'")
 
 
+def variant_order() -> tuple[str, ...]:
+    """The registered variants in registration order (the order of their colours)."""
+    import models
+
+    return tuple(models.VARIANTS)
+
+
+def _hue_color(hue: float) -> str:
+    import colorsys
+
+    return "#" + "".join(f"{round(c * 255):02x}" for c in colorsys.hls_to_rgb(hue % 1.0, 0.45, 0.7))
+
+
 def variant_color(variant: str) -> str:
-    """The variant's fixed colour (:data:`PALETTE`; an unlisted variant gets a stable lighter one)."""
-    if variant in VARIANT_ORDER:
-        return PALETTE[VARIANT_ORDER.index(variant)]
-    return EXTRA_PALETTE[sum(map(ord, variant)) % len(EXTRA_PALETTE)]
+    """The variant's fixed colour: :data:`PALETTE` by registration order, then golden-ratio hues for further
+    registered variants; an unregistered one (an old run file's) gets a hue from a hash of its name."""
+    order = variant_order()
+    if variant in order:
+        i = order.index(variant)
+        return PALETTE[i] if i < len(PALETTE) else _hue_color(0.05 + GOLDEN * (i - len(PALETTE)))
+    import hashlib
+
+    return _hue_color(int.from_bytes(hashlib.sha256(variant.encode()).digest()[:4], "big") / 2 ** 32)
 
 
 def _colors(labels: list[str]) -> dict[str, dict[str, Any]]:
@@ -298,8 +315,9 @@ def plot_training_scalars(by_label: dict[str, list[dict]], skip: set[str]) -> st
 
 
 def plot_metric_vs_iteration(by_label: dict[str, list[dict]], metrics: list[str]) -> str | None:
-    """Metrics recorded during training (history rows holding a metric, e.g. from :class:`SampleLogger`) and,
-    where one variant ran at several budgets, the final metric vs budget."""
+    """Metrics recorded during training (history rows holding a metric, e.g. from
+    :class:`benchmark.train.metric_tracker.MetricTracker`) and, where one variant ran at several budgets, the
+    final metric vs budget."""
     colors = _colors(list(by_label))
     panels: list[tuple[str, list[tuple[str, Any]]]] = []
     for m in metrics:
@@ -373,7 +391,7 @@ def plot_mode_coverage(picks: list[tuple[str, dict]], results_dir: Path) -> tupl
             dm = get_datamodule(r["dataset"])
         except KeyError:
             continue
-        if getattr(dm, "kind", "") != "points" or not hasattr(dm, "modes"):
+        if dm.kind != "points" or not dm.has_modes:
             continue
         panels.append((lab, r, pts.astype(np.float64), dm.modes().numpy().astype(np.float64), dm.std))
     if not panels:
@@ -642,7 +660,7 @@ def points_thumbnail(r: dict, results_dir: Path, title: str) -> str | None:
     if pts is None or pts.ndim != 2 or pts.shape[1] != 2:
         return None
     pts = pts.astype(np.float64)
-    modes = dm.modes().numpy() if hasattr(dm, "modes") else None
+    modes = dm.known_modes().numpy() if dm.has_modes else None
     lim = (float(np.abs(modes).max()) * 1.45) if modes is not None else 3.0
     away = outside_fraction(pts, lim)
     plt = _plt()
@@ -714,16 +732,10 @@ def leaderboard_html(rows: list[dict]) -> str:
                        f'{arrow(board["datasets"][d]["metric"])}</span></th>' for d in datasets)
         body = []
         for line in lines:
-            cells = []
-            for d in datasets:
-                e = line["cells"][d]
-                if e is None:
-                    cells.append('<td class="num muted">–</td>')
-                    continue
-                notes = entry_notes(e)
-                cells.append(f'<td class="num{" best" if e["rank"] == 1 else ""}"><span class="rank">#{e["rank"]}'
-                             f'</span> <span class="v">{_e(fmt_ci(e))}</span><span class="sub">n={e["n_stat"]}'
-                             f'{(" · " + _e(notes)) if notes else ""}</span></td>')
+            cells = leaderboard_cells(line, datasets, lambda e, notes: (
+                f'<td class="num{" best" if e["rank"] == 1 else ""}"><span class="rank">#{e["rank"]}'
+                f'</span> <span class="v">{_e(fmt_ci(e))}</span><span class="sub">n={e["n_stat"]}'
+                f'{(" · " + _e(notes)) if notes else ""}</span></td>'), '<td class="num muted">–</td>')
             sw = f'<span class="swatch" style="background:{variant_color(variant_of(line["label"]))}"></span>'
             body.append(f'<tr><th>{sw}{_e(line["label"])}</th><td class="num">{line["mean_rank"]:.2g}</td>'
                         f'{"".join(cells)}</tr>')

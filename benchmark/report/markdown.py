@@ -64,6 +64,13 @@ def entry_notes(e: dict) -> str:
     return ", ".join(notes)
 
 
+def leaderboard_cells(line: dict, datasets: list[str], cell, missing: str) -> list[str]:
+    """One leaderboard line's cells, a dataset each: ``cell(entry, notes)`` (notes: :func:`entry_notes`) where the
+    line has an entry, else ``missing``."""
+    return [missing if line["cells"][d] is None else cell(line["cells"][d], entry_notes(line["cells"][d]))
+            for d in datasets]
+
+
 def leaderboard_markdown(rows: list[dict]) -> str:
     board = leaderboard(rows)
     out = io.StringIO()
@@ -76,14 +83,8 @@ def leaderboard_markdown(rows: list[dict]) -> str:
             f"{md(d)} ({md(board['datasets'][d]['metric'])} {arrow(board['datasets'][d]['metric'])})" for d in datasets)
                   + " |\n|---|---|" + "---|" * len(datasets) + "\n")
         for line in lines:
-            cells = []
-            for d in datasets:
-                e = line["cells"][d]
-                if e is None:
-                    cells.append("–")
-                    continue
-                notes = entry_notes(e)
-                cells.append(f"#{e['rank']} · {fmt_ci(e)} (n={e['n_stat']}{'; ' + md(notes) if notes else ''})")
+            cells = leaderboard_cells(line, datasets, lambda e, notes: (
+                f"#{e['rank']} · {fmt_ci(e)} (n={e['n_stat']}{'; ' + md(notes) if notes else ''})"), "–")
             out.write(f"| {md(line['label'])} | {line['mean_rank']:.2g} | " + " | ".join(cells) + " |\n")
     return out.getvalue()
 

@@ -216,6 +216,14 @@ def stacked_mode_statistics(channel_digits: Tensor, num_modes: int = 1000) -> tu
 
 
 # ---------------------------------------------------------------------------------------------------- groups
+def _protocol_base(fake: Tensor, datamodule, seed: int, **extra) -> dict:
+    """What every domain metric's protocol states: implementation, reference data, sample count, seed."""
+    desc = datamodule.describe()
+    return {"implementation": f"ganbench.metrics.domain {ARCH_VERSION}", "reference_dataset": desc["dataset"],
+            "reference_split": desc.get("split"), "num_generated": int(fake.shape[0]), "seed": seed,
+            "resize": "none (native resolution)", **extra}
+
+
 def _unavailable(names, reason: str, base: dict):
     return {n: None for n in names}, {n: dict(base, metric=n, reason=reason) for n in names}
 
@@ -230,7 +238,8 @@ class DomainMetrics(MetricGroup):
 
     metrics = (Metric("domain_fd", False, cheap=True, summary="Fréchet distance of domain-classifier features"),
                Metric("domain_is", True, cheap=True, summary="Inception Score of the domain classifier"),
-               Metric("class_coverage", True, cheap=True, summary="classes predicted with p >= 0.9 at least once"))
+               Metric("class_coverage", True, cheap=True, coverage=True,
+                      summary="classes predicted with p >= 0.9 at least once"))
     options = ("num_real", "cache_root")
 
     def __init__(self, num_samples: int = 2500, num_real: int = 10000, *, classifier_seed: int = 0,
@@ -256,17 +265,15 @@ class DomainMetrics(MetricGroup):
 
     def __call__(self, fake, datamodule, *, seed=0, fake_labels=None):
         datamodule.setup()
-        desc = datamodule.describe()
-        base = {"implementation": f"ganbench.metrics.domain {ARCH_VERSION}", "reference_dataset": desc["dataset"],
-                "reference_split": desc.get("split"), "num_generated": int(fake.shape[0]), "seed": seed,
-                "resize": "none (native resolution)"}
+        base = _protocol_base(fake, datamodule, seed)
+        name = base["reference_dataset"]
         if getattr(datamodule, "kind", None) != "image" or datamodule.train_y is None or not datamodule.num_classes:
-            return _unavailable(self.names, f"{desc['dataset']!r} has no labelled images to train a classifier on",
+            return _unavailable(self.names, f"{name!r} has no labelled images to train a classifier on",
                                 base)
         if tuple(fake.shape[1:]) != tuple(datamodule.train_x.shape[1:]):
             raise ValueError(f"generated images {tuple(fake.shape[1:])} do not match the data "
                              f"{tuple(datamodule.train_x.shape[1:])}")
-        model, info = cached_classifier(desc["dataset"], datamodule.train_x, datamodule.train_y,
+        model, info = cached_classifier(name, datamodule.train_x, datamodule.train_y,
                                         datamodule.num_classes, seed=self.classifier_seed, root=self.cache_root)
         n_real = min(self.num_real, int(datamodule.train_x.shape[0]))
         real, _ = datamodule.reference(n_real, seed=self.reference_seed)
@@ -274,8 +281,8 @@ class DomainMetrics(MetricGroup):
         fg, pg = embed(model, fake.detach().float().cpu())
         from .fidelity import frechet_distance
 
-        base.update(feature_extractor=f"DomainClassifier {ARCH_VERSION} trained on {desc['dataset']} "
-                                      f"{desc.get('split')} (seed {self.classifier_seed})",
+        base.update(feature_extractor=f"DomainClassifier {ARCH_VERSION} trained on {name} "
+                                      f"{base['reference_split']} (seed {self.classifier_seed})",
                     weights_sha256=info["checksum"], weights_source=info["cache_path"],
                     classifier_val_accuracy=info["val_accuracy"], num_real=int(real.shape[0]),
                     reference_seed=self.reference_seed)
@@ -302,7 +309,8 @@ class StackedMNISTMetrics(MetricGroup):
     ``y % 10``); at most ``max_train`` images.
     """
 
-    metrics = (Metric("stacked_modes", True, summary="of the 1,000 Stacked-MNIST modes, those generated"),
+    metrics = (Metric("stacked_modes", True, coverage=True,
+                      summary="of the 1,000 Stacked-MNIST modes, those generated"),
                Metric("stacked_kl", False, summary="KL(generated mode histogram ‖ uniform)"))
     options = ("cache_root",)
 
@@ -324,13 +332,11 @@ class StackedMNISTMetrics(MetricGroup):
 
     def __call__(self, fake, datamodule, *, seed=0, fake_labels=None):
         datamodule.setup()
-        desc = datamodule.describe()
-        base = {"implementation": f"ganbench.metrics.domain {ARCH_VERSION}", "reference_dataset": desc["dataset"],
-                "reference_split": desc.get("split"), "num_generated": int(fake.shape[0]), "num_real": 0,
-                "seed": seed, "resize": "none (native resolution)", "reference": "VEEGAN/PacGAN protocol"}
+        base = _protocol_base(fake, datamodule, seed, num_real=0, reference="VEEGAN/PacGAN protocol")
+        name = base["reference_dataset"]
         x, y = datamodule.train_x, datamodule.train_y
         if getattr(datamodule, "kind", None) != "image" or y is None or x.shape[1] != 3:
-            return _unavailable(self.names, f"{desc['dataset']!r} is not a labelled 3-channel digit stack", base)
+            return _unavailable(self.names, f"{name!r} is not a labelled 3-channel digit stack", base)
         if hasattr(datamodule, "mnist"):                                       # the source digits, if offered
             xs, ys = datamodule.mnist("train")
             source = "its source MNIST train digits"
@@ -340,13 +346,13 @@ class StackedMNISTMetrics(MetricGroup):
             ys = digits.T.reshape(-1)
             source = "its R, G, B channels"
         xs, ys = xs[: self.max_train], ys[: self.max_train]
-        model, info = cached_classifier(f"{desc['dataset']}-digits", xs, ys, 10, seed=self.classifier_seed,
+        model, info = cached_classifier(f"{name}-digits", xs, ys, 10, seed=self.classifier_seed,
                                         root=self.cache_root)
         f = fake.detach().float().cpu()
         pred = torch.stack([predict(model, f[:, c:c + 1]).argmax(1) for c in range(3)], 1)
         modes, kl = stacked_mode_statistics(pred)
         base.update(feature_extractor=f"DomainClassifier {ARCH_VERSION} per channel, trained on "
-                                      f"{desc['dataset']}'s {source} (seed {self.classifier_seed})",
+                                      f"{name}'s {source} (seed {self.classifier_seed})",
                     weights_sha256=info["checksum"], weights_source=info["cache_path"],
                     classifier_val_accuracy=info["val_accuracy"], num_modes=1000)
         return ({"stacked_modes": float(modes), "stacked_kl": kl},

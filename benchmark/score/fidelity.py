@@ -2,7 +2,7 @@
 
 All scores use the standard TF "inception-2015-12-05" network through torch-fidelity's ``inception-v3-compat``
 extractor (TF1 bilinear resize to 299×299, no antialias) with weights chosen by
-:func:`benchmark.metrics.inception.resolve_inception_weights`:
+:func:`benchmark.score.inception.resolve_inception_weights`:
 
 - ``fid``: Fréchet distance ‖μ_r − μ_g‖² + Tr(Σ_r + Σ_g − 2 (Σ_r Σ_g)^½) of pool3 features (torch-fidelity).
 - ``kid``: unbiased MMD² with the cubic kernel (xᵀy/d + 1)³, mean over 100 random subsets (torch-fidelity); the

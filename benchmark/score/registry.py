@@ -24,12 +24,15 @@ class Metric:
         cheap: cheap enough to compute during training on a CPU (in-training evaluation, ``--eval-every``);
             Inception features at 299x299 cost seconds per hundred images there, so FID and friends are not.
         summary: one line for listings.
+        coverage: counts the modes (or classes) the samples cover; a seed that covers few of them is a collapsed
+            seed (:mod:`benchmark.report.aggregate`).
     """
 
     name: str
     higher_is_better: bool
     cheap: bool = False
     summary: str = ""
+    coverage: bool = False
 
 
 class MetricGroup:
@@ -95,6 +98,11 @@ def lower_is_better(name: str) -> bool:
 def cheap_metrics(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """The names of ``names`` cheap enough to compute during training, in order."""
     return tuple(n for n in names if metric(n).cheap)
+
+
+def coverage_metrics() -> tuple[str, ...]:
+    """The registered metrics declaring the ``coverage`` trait, in registration order."""
+    return tuple(n for n in METRIC_GROUPS if metric(n).coverage)
 
 
 def get_metric_group(name: str) -> MetricGroup:

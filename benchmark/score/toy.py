@@ -36,13 +36,14 @@ def mode_statistics(points: Tensor, modes: Tensor, std: float, threshold: float 
 
 
 class ModeCoverage(MetricGroup):
-    metrics = (Metric("modes_covered", True, cheap=True, summary="modes with at least one high-quality sample"),
+    metrics = (Metric("modes_covered", True, cheap=True, coverage=True,
+                      summary="modes with at least one high-quality sample"),
                Metric("high_quality", True, cheap=True, summary="% of samples within 3 std of their nearest mode"),
                Metric("reverse_kl", False, cheap=True, summary="KL(mode histogram of high-quality samples ‖ uniform)"))
     num_samples = 2500
 
     def unsupported(self, datamodule):
-        if getattr(datamodule, "kind", None) != "points" or not callable(getattr(datamodule, "modes", None)):
+        if getattr(datamodule, "kind", None) != "points" or not getattr(datamodule, "has_modes", False):
             return "mode coverage needs 2-D points drawn around known modes (a Gaussian mixture)"
         return None
 

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..commands import add_theory_parser
 from ..errors import UsageError
 from ..io import atomic_write_json, atomic_write_text, check_writable
 
@@ -147,11 +146,6 @@ def parse_only(text: str | None) -> list[int] | None:
     return numbers
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """The ``theory`` sub-command (defined in :mod:`benchmark.commands`, so the CLI need not import torch)."""
-    return add_theory_parser(subparsers)
-
-
 def cmd_theory(args: argparse.Namespace) -> int:
     try:
         only = parse_only(args.only)
@@ -162,4 +156,4 @@ def cmd_theory(args: argparse.Namespace) -> int:
     return 0 if not any(r.passed is False for r in result["rows"]) else 1
 
 
-__all__ = ["EXPERIMENTS", "add_parser", "cmd_theory", "markdown_table", "parse_only", "run_theory"]
+__all__ = ["EXPERIMENTS", "cmd_theory", "markdown_table", "parse_only", "run_theory"]

@@ -1,7 +1,8 @@
 """Lightning callbacks the runner adds to a run's ``Trainer``.
 
 :class:`SampleLogger` sends a sample plot to the run's W&B logger every ``every_n_iterations`` GAN iterations, so
-the W&B run shows the samples evolving over training (the final plot is logged by :func:`tracking.log_final`).
+the W&B run shows the samples evolving over training (the final plot is logged by
+:func:`benchmark.train.tracking.log_final`).
 """
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ class SampleLogger(PeriodicCallback):
         with isolated_rng(self.seed):
             samples = pl_module.sample(n)
         samples = torch.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
-        modes = dm.modes() if hasattr(dm, "modes") else None
+        modes = dm.known_modes()
         arr = keep_samples(samples, kind)
         title = f"{pl_module.name} on {getattr(dm, 'name', '')}, iteration {iteration}"
         image = sample_image(arr, kind, modes.numpy() if modes is not None else None, title)

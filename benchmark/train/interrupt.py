@@ -91,3 +91,12 @@ class StopOnSignal(pl.Callback):
         if self.checkpoint is not None and getattr(self.checkpoint, "every", 0) > 0:
             self.checkpoint.save(trainer, pl_module.iteration)
         trainer.should_stop = True
+
+
+def interrupted_exit(record: dict) -> int:
+    """One line for a run stopped by SIGTERM/SIGINT; the exit status 128 + signum (143 / 130)."""
+    kept = (f"checkpoint {record['checkpoint']} kept: re-run the same command to resume" if record.get("checkpoint")
+            else "no checkpoint (checkpoint_every=0): a re-run starts over; use --checkpoint-every N to resume")
+    print(f"{record['run_id']}: interrupted by {record.get('signal') or STATE.name} at iteration "
+          f"{record['steps']}; {kept}", flush=True)
+    return STATE.exit_code or 143

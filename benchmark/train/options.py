@@ -165,9 +165,10 @@ class ResolvedRun:
     def fused_iterations(self, periods: Iterable[int] = ()) -> int:
         """GAN iterations trained per Lightning ``training_step`` (the loader stacks ``k * n_critic`` batches).
 
-        Lightning's per-batch dispatch (fetch, hooks, progress) costs ~0.1-0.3 ms on this CPU, 5-10% of a toy
-        MLP iteration; fusing ``k`` iterations pays it once per ``k``. The batches, their order and the maths
-        are unchanged (tests/test_fused.py compares parameters bit for bit). ``fuse_iterations=0`` picks the
+        Lightning's per-batch dispatch (fetch, hooks, progress) is a fixed cost per ``training_step``, noticeable
+        on small models (``benchmark perf`` measures it); fusing ``k`` iterations pays it once per ``k``. The
+        batches, their order and the maths are unchanged (tests/train/test_fused_steps.py compares parameters bit
+        for bit). ``fuse_iterations=0`` picks the
         largest ``k <= FUSE_MAX`` that divides every callback period (``eval_every``, ``sample_every``,
         ``checkpoint_every``: they fire between Lightning steps) and keeps a stacked batch under
         ``FUSE_MAX_BYTES``; 1 with the stop criteria, whose phases have no fixed length. ``periods`` adds the

@@ -7,7 +7,7 @@ written (a batch larger than a rank's shard, a checkpoint of other hyper-paramet
 ``UsageError`` (one ``error:`` line and exit 2 from the CLI).
 
 Resume: with ``checkpoint_every > 0`` checkpoints go to ``results/checkpoints/<name or run-id>/`` (see
-:mod:`benchmark.checkpoint`); re-running the same command continues from the newest readable one.
+:mod:`benchmark.train.checkpoint`); re-running the same command continues from the newest readable one.
 
 Distributed: ``strategy="ddp"`` is Lightning's subprocess launcher (the command is re-run once per extra local
 rank), which works from ``python -m benchmark run`` and from a test that runs that command. ``ddp_spawn`` is
@@ -16,13 +16,11 @@ history, divergence) the run record needs. Each backward of the manual step touc
 parameters (the D step sees ``fake.detach()``, the G step runs under ``toggled_optimizer``), which is exactly
 what DDP's default reducer rejects ("parameters that were not used in producing the loss"), so ``ddp`` maps to
 ``DDPStrategy(find_unused_parameters=True)``: the reducer walks each loss's autograd graph and marks the other
-network's parameters ready. Measured on 2 CPU processes (ring8, wgan_gp incl. its double backward):
-``find_unused_parameters=False`` fails with "parameters that were not used in producing the loss"; ``True``
-trains every variant (tests/test_ddp.py), and its walk is over graphs of a few dozen autograd nodes. The
-alternative, one DDP wrapper per network, would need a custom strategy; not worth it at these sizes. On this
-shared 2-core CPU DDP is a correctness check, not a speed-up (200 wgan_gp iterations: 27.5 s in one process,
-78 s with 2 processes). Scoring under DDP: each rank generates a disjoint
-contiguous slice of the samples a metric asks for, rank 0 gathers them in order (no duplicates, no gaps) and
+network's parameters ready: ``find_unused_parameters=False`` fails with "parameters that were not used in
+producing the loss" (wgan_gp, with its double backward, included); ``True`` trains every variant
+(tests/train/test_ddp.py), and its walk is over graphs of a few dozen autograd nodes. The alternative, one DDP
+wrapper per network, would need a custom strategy; not worth it at these sizes. On a CPU, DDP is a correctness
+check, not a speed-up. Scoring under DDP: each rank generates a disjoint contiguous slice of the samples a metric asks for, rank 0 gathers them in order (no duplicates, no gaps) and
 scores once; the other ranks only take part in the gathers.
 """
 from __future__ import annotations
@@ -81,7 +79,7 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
             annotations: dict[str, Any] | None = None) -> dict:
     """Run one configuration; returns the run record (also written to ``results/runs/<run-id>.json``).
 
-    ``options`` are flat run options (see :mod:`benchmark.options`); invalid options raise ``ConfigError``
+    ``options`` are flat run options (see :mod:`benchmark.train.options`); invalid options raise ``ConfigError``
     before anything is written. ``callbacks`` are extra Lightning callbacks (e.g. a progress display).
     ``annotations`` are extra record fields that do not change the run (a sweep's search trial).
     Stages: :func:`prepare` (data, checks, model, Trainer) -> :func:`fit` -> :func:`score_run` ->
@@ -331,7 +329,7 @@ def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path,
         sample_path = results_dir / "samples" / f"{rid}.npy"
         try:                                        # the scores matter more than the samples: keep them
             atomic_write(sample_path, lambda f: np.save(f, arr))
-            modes = dm.modes().numpy() if hasattr(dm, "modes") else None
+            modes = dm.known_modes().numpy() if dm.has_modes else None
             png = save_sample_plot(arr, dm.kind, results_dir / "samples" / f"{rid}.png", modes=modes,
                                    title=f"{r.variant} on {r.data}, seed {r.seed}")
         except OSError as e:

@@ -33,6 +33,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,41 @@ DEFAULT_SWEEP = Path(__file__).parents[1] / "sweeps" / "default.yaml"
 MAX_SWEEP_RUNS = 10_000          # the default sweep has 108; more is a typo or a job for several files
 
 
+@dataclass(frozen=True)
+class SweepSpec(Mapping):
+    """A sweep: the file's mapping (``entries``, keys of :data:`SWEEP_KEYS`) and the directory it was read from
+    (``base_dir``: where a relative ``recipes`` path is looked up; ``None``: the working directory).
+
+    Read like the mapping (``spec["seeds"]``, ``spec.get("name")``); every function here also takes a plain
+    mapping (a sweep without a file).
+    """
+
+    entries: dict[str, Any]
+    base_dir: Path | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.entries[key]
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def replace(self, **entries: Any) -> "SweepSpec":
+        """This sweep with ``entries`` set (same ``base_dir``)."""
+        return SweepSpec({**self.entries, **entries}, self.base_dir)
+
+    @classmethod
+    def of(cls, spec: "SweepSpec | Mapping[str, Any]") -> "SweepSpec":
+        return spec if isinstance(spec, SweepSpec) else cls(dict(spec))
+
+    def recipes(self) -> dict[str, Any]:
+        """The recipes file the sweep names (``recipes:``, relative to ``base_dir``), or ``{}``."""
+        path = self.entries.get("recipes")
+        return load_recipes(Path(self.base_dir or ".") / path) if path else {}
+
+
 @dataclass
 class PlannedRun:
     options: dict[str, Any]
@@ -70,16 +106,18 @@ class PlannedRun:
     trial: dict[str, Any] | None = None     # {"sweep", "index", "params"} for a search trial, else None
 
 
-def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None,
-           base_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """The flat option dicts of every run a sweep spec declares (validated by the caller).
+def expand(spec: SweepSpec | Mapping[str, Any], *, quick: bool = False,
+           results_dir: str | None = None) -> list[dict[str, Any]]:
+    """The flat option dicts of every run a sweep spec declares (validated by the caller)."""
+    return [opts for opts, _ in expand_runs(spec, quick=quick, results_dir=results_dir)]
 
-    A search trial's dict also holds ``"trial": {"sweep", "index", "params"}`` (not a run option: :func:`plan`
-    takes it out). ``base_dir`` is where a relative ``recipes`` path is looked up (the sweep file's directory).
-    """
-    spec = dict(spec)
-    base_dir = base_dir or spec.pop("_base_dir", None)
-    spec.pop("_base_dir", None)
+
+def expand_runs(spec: SweepSpec | Mapping[str, Any], *, quick: bool = False,
+                results_dir: str | None = None) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """``(run options, search trial)`` of every run a sweep spec declares (validated by the caller); the trial
+    is ``{"sweep", "index", "params"}`` for a run of a search, else ``None`` (not a run option)."""
+    sweep = SweepSpec.of(spec)
+    spec = dict(sweep.entries)
     unknown = sorted(k for k in spec if k not in SWEEP_KEYS and not isinstance(k, str))
     if unknown:
         raise ConfigError(f"sweep keys must be names, got {unknown}")
@@ -119,7 +157,7 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
     if count > MAX_SWEEP_RUNS:                    # counted, not materialised: a 10^7 grid fails in a second
         raise ConfigError(f"this sweep declares {count:,} runs, over the limit of {MAX_SWEEP_RUNS:,}; split it "
                           "into several sweep files or shrink the grid, seeds or search.trials")
-    recipes = load_recipes(Path(base_dir or ".") / spec["recipes"]) if spec.get("recipes") else {}
+    recipes = sweep.recipes()
     runs = []
     names = list(grid)
     for data in spec["datasets"]:
@@ -135,11 +173,11 @@ def expand(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None
                         opts.setdefault("group", spec["name"])
                     if results_dir is not None:
                         opts["results_dir"] = results_dir
+                    found = None
                     if search:
-                        opts["trial"] = {"sweep": spec.get("name") or "", "index": trial,
-                                         "params": {d.name: opts[d.name] for d in search.space(variant)
-                                                    if d.name in opts}}
-                    runs.append(opts)
+                        found = {"sweep": spec.get("name") or "", "index": trial,
+                                 "params": {d.name: opts[d.name] for d in search.space(variant) if d.name in opts}}
+                    runs.append((opts, found))
     return runs
 
 
@@ -155,13 +193,15 @@ def cell_options(spec: dict[str, Any], recipes: dict[str, Any], variant: str, da
     return {**shared, **((spec.get("variant_options") or {}).get(variant) or {}), **recipe}
 
 
-def with_all_expanded(spec: dict[str, Any]) -> dict[str, Any]:
-    """``variants: all`` / ``datasets: all`` -> every registered name, sorted (a copy; other keys untouched)."""
+def with_all_expanded(spec: SweepSpec | Mapping[str, Any]) -> Any:
+    """``variants: all`` / ``datasets: all`` -> every registered name, sorted (a copy of the same type; other
+    keys untouched)."""
     registries = {"variants": VARIANTS, "datasets": DATAMODULES}
-    return {**spec, **{k: sorted(reg) for k, reg in registries.items() if spec.get(k) == "all"}}
+    expanded = {k: sorted(reg) for k, reg in registries.items() if spec.get(k) == "all"}
+    return spec.replace(**expanded) if isinstance(spec, SweepSpec) else {**spec, **expanded}
 
 
-def check_spec(spec: dict[str, Any]) -> None:
+def check_spec(spec: SweepSpec | Mapping[str, Any]) -> None:
     """Reject what :func:`expand` would silently accept (``ConfigError`` naming the fix).
 
     - a name under ``variant_options`` / ``dataset_options`` that is no registered variant / dataset;
@@ -253,24 +293,22 @@ def _guard_recipe(variant: str, data: str, shared: dict[str, Any], recipe: dict[
     print(f"warning: {msg.split('. Set it')[0]} (override_recipes: true)", file=sys.stderr)
 
 
-def load_sweep(path: str | os.PathLike) -> dict[str, Any]:
+def load_sweep(path: str | os.PathLike) -> SweepSpec:
+    """The sweep file at ``path`` (its ``name`` defaults to the file's stem)."""
     spec = load_yaml_mapping(path, "sweep")
     spec.setdefault("name", Path(path).stem)
-    spec.setdefault("_base_dir", str(Path(path).parent))
-    return spec
+    return SweepSpec(spec, Path(path).parent)
 
 
-def plan(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None) -> list[PlannedRun]:
+def plan(spec: SweepSpec | Mapping[str, Any], *, quick: bool = False,
+         results_dir: str | None = None) -> list[PlannedRun]:
     """Expand and validate every run; raises ``ConfigError`` naming the first bad run, or two entries that are
     the same run (``lr_g: [1e-4, 0.0001]``; search trials that draw the same values are left to the locks:
     the second finds the run done and skips it)."""
     check_spec(spec)
     out: list[PlannedRun] = []
     by_id: dict[str, dict[str, Any]] = {}
-    spec = dict(spec)
-    base_dir = spec.pop("_base_dir", None)
-    for opts in expand(spec, quick=quick, results_dir=results_dir, base_dir=base_dir):
-        trial = opts.pop("trial", None)
+    for opts, trial in expand_runs(spec, quick=quick, results_dir=results_dir):
         at = f"trial {trial['index']}/" if trial else ""
         where = f"sweep run {opts['variant']}/{opts['data']}/{at}seed {opts['seed']}"
         try:
@@ -349,8 +387,8 @@ class Progress:
         self.stream.flush()
 
 
-def run_sweep(spec: dict[str, Any], *, quick: bool = False, results_dir: str | None = None, jobs: int = 1,
-              stream=None, progress: str = "auto") -> list[dict]:
+def run_sweep(spec: SweepSpec | Mapping[str, Any], *, quick: bool = False, results_dir: str | None = None,
+              jobs: int = 1, stream=None, progress: str = "auto") -> list[dict]:
     """Run every planned run not already done; returns the records of the runs executed now.
 
     ``progress`` (``auto``/``on``/``off``, see :mod:`benchmark.train.progress`): a live line per run, or with
@@ -740,7 +778,8 @@ def _annotations(run: PlannedRun) -> dict[str, Any]:
     return {"trial": run.trial} if run.trial else {}
 
 
-def wandb_sweep_config(spec: dict[str, Any], sweep_path: str, n_runs: int, quick: bool = False) -> dict[str, Any]:
+def wandb_sweep_config(spec: SweepSpec | Mapping[str, Any], sweep_path: str, n_runs: int,
+                       quick: bool = False) -> dict[str, Any]:
     """The sweep as a W&B sweep configuration: a grid over the *index* of the planned runs.
 
     Each W&B agent call runs ``python -m benchmark sweep SWEEP.yaml --index K``, i.e. exactly the K-th run this
@@ -772,14 +811,14 @@ def check_wandb_sweep_config(cfg: dict[str, Any]) -> None:
         raise ConfigError(f"W&B sweep configuration {cfg.get('name')!r} is invalid: {'; '.join(problems)}")
 
 
-def wandb_search_configs(spec: dict[str, Any], search: Search) -> list[dict[str, Any]]:
+def wandb_search_configs(spec: SweepSpec | Mapping[str, Any], search: Search) -> list[dict[str, Any]]:
     """One W&B sweep configuration (``method: random``) per (variant, dataset) of a searched sweep.
 
     W&B draws every parameter independently, seeds included (``seed: {values: [...]}``); the trials are ordinary
     ``benchmark run`` calls, and ``benchmark tune`` groups their records by configuration, so runs made by W&B
     agents and by ``benchmark sweep`` are tuned alike. ``run_cap`` = trials × seeds.
     """
-    recipes = load_recipes(Path(spec.get("_base_dir") or ".") / spec["recipes"]) if spec.get("recipes") else {}
+    recipes = SweepSpec.of(spec).recipes()
     out = []
     for data in spec["datasets"]:
         for variant in spec["variants"]:

@@ -99,8 +99,8 @@ def wandb_id(run_id: str) -> str:
 
 
 def nested_config(run_id: str, config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """A run's flat configuration (:meth:`ResolvedRun.config`) as ``{"run": ..., "model": ..., "data": ...}``:
-    ``data.*`` keys go to ``data`` (with the dataset's ``name``), the fields of the variant's ``Config`` to
+    """A run's flat configuration (:meth:`benchmark.train.options.ResolvedRun.config`) as
+    ``{"run": ..., "model": ..., "data": ...}``: ``data.*`` keys go to ``data`` (with the dataset's ``name``), the fields of the variant's ``Config`` to
     ``model``, the rest (and ``run_id``) to ``run``."""
     try:
         model_keys = {f.name for f in fields(get_variant(config["variant"]).Config)}

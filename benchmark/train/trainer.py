@@ -30,7 +30,19 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*LightningModule.*reinit.*")
 
 
+def skip_nvml_polling_without_gpus() -> None:
+    """Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` (fork safety); with a CUDA build of torch on a machine
+    without GPUs, every optimiser ``step()`` then dlopens NVML again (``benchmark perf`` measures the step). With no
+    GPU there is nothing to protect, so the availability check goes back to torch's cached runtime query. Called
+    when a Trainer is made (and by the perf harness's plain loop), not when a package is imported."""
+    import os
+
+    if os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1" and torch.cuda.device_count() == 0:
+        del os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"]
+
+
 def make_trainer(resolved: ResolvedRun, logger: Any, callbacks: list | None = None):
+    skip_nvml_polling_without_gpus()
     r = resolved.run
     strategy: Any = r.strategy
     if strategy == "ddp":

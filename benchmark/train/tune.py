@@ -2,7 +2,7 @@
 
 A search's runs are the records whose ``group`` is the sweep's name (what ``benchmark sweep`` and the exported
 W&B sweeps both set). Runs that differ only in their seed form one trial; a trial's score is the median of the
-dataset's primary metric (:meth:`GANDataModule.primary_metric`) over its seeds, a failed or diverged seed
+dataset's primary metric (:meth:`datamodules.GANDataModule.primary_metric`) over its seeds, a failed or diverged seed
 counting as the worst possible value, so a recipe that is fragile loses to one that is not. Ties on the primary
 metric (``modes_covered`` saturates at 8/8 on ring8) are broken by the dataset's next metrics in their declared
 order (``high_quality``, then ``reverse_kl``), then by the earlier trial.

@@ -1,4 +1,4 @@
 """Every registered variant; importing this package fills ``models.registry.VARIANTS``."""
 from . import minimax, nsgan  # noqa: F401
-from . import cgan, hinge, lsgan, wgan, wgan_gp  # noqa: F401  classic objectives
+from . import lsgan, wgan, wgan_gp, hinge, cgan  # noqa: F401  classic objectives (this order: the report colours)
 from . import ebgan, fgan, gmmn, mmdgan, ratio_matching  # noqa: F401  course objectives (seeds 000, 002)

@@ -1,8 +1,8 @@
 """MMD GAN: kernel MMD on features of a learned critic (Li et al. 2017; seed 000's kernel-based density difference).
 
 The critic φ (the discriminator body; its score head is unused) maximises MMD²_u(φ(x), φ(G(z))) with the RBF
-mixture of :mod:`gmmn` (bandwidths × √(F/2) for F features), and the generator minimises it. To keep the critic
-from making the kernel saturate (features pushed so far apart that every cross term is 0 and G gets no
+mixture of :mod:`models.variants.gmmn` (bandwidths × √(F/2) for F features), and the generator minimises it. To
+keep the critic from making the kernel saturate (features pushed so far apart that every cross term is 0 and G gets no
 gradient) its Lipschitz constant is controlled by ``penalty``: ``"gp"`` (default) is Bińkowski et al.'s (2018)
 gradient penalty on the witness function f(x) = E k(φ(x), φ(x_real)) - E k(φ(x), φ(x_fake)), and ``"clip"``
 is Li et al.'s weight clipping to [-clip, clip].

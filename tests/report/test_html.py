@@ -40,10 +40,20 @@ def test_metrics_vs_iteration_reads_the_eval_history_rows():
                                                          for row in eval_history(8.0)]}]}, skip=set()) is None
 
 
-def test_every_registered_variant_has_its_own_fixed_colour():
-    colours = [variant_color(v) for v in sorted(models.VARIANTS)]
-    assert len(set(colours)) == len(colours) >= 12
-    assert variant_color("wgan") == variant_color("wgan") and set(colours) <= set(PALETTE)
+def test_every_registered_variant_has_its_own_fixed_colour(monkeypatch):
+    colours = [variant_color(v) for v in models.VARIANTS]
+    assert len(set(colours)) == len(colours)
+    assert colours[:len(PALETTE)] == list(PALETTE[:len(colours)])          # registration order picks the colour
+    assert variant_color("wgan") == "#d62728" and variant_color("nsgan") == "#ff7f0e"    # the published plots'
+    # a variant registered later, and an unregistered one (an old run file's), get a colour of their own, always
+    from benchmark.report import html as html_mod
+
+    extra = tuple(models.VARIANTS) + tuple(f"new{i}" for i in range(4 + len(PALETTE)))
+    monkeypatch.setattr(html_mod, "variant_order", lambda: extra)
+    more = [variant_color(v) for v in extra]
+    assert len(set(more)) == len(more) and all(len(c) == 7 and c.startswith("#") for c in more)
+    monkeypatch.undo()
+    assert variant_color("unregistered") == variant_color("unregistered") not in colours
 
 
 def test_outside_fraction_counts_points_off_the_plot():

@@ -109,10 +109,45 @@ def test_every_variant_trains_under_ddp_on_two_cpu_processes(tmp_path):
         assert not torch.equal(a[:half][:10], a[half:][:10])
 
 
-def test_gathered_slices_cover_every_index_once():
-    """The slicing rule of ``gather_samples``: contiguous, disjoint, covering [0, n) for awkward n and W."""
+class IndexModel:
+    """A stand-in generator whose sample ``i`` is its label ``i``: what each rank generated is readable."""
+
+    data_shape, device = (1,), torch.device("cpu")
+
+    def __init__(self):
+        self.calls = []
+
+    def sample(self, m, labels):
+        self.calls.append(m)
+        return labels.float().unsqueeze(1)
+
+
+def test_gather_samples_covers_every_index_once(monkeypatch):
+    """``gather_samples`` itself, with W simulated ranks: every rank returns [0, n) in order, each index generated
+    by exactly one rank, for awkward n and W (a rank with an empty slice generates nothing)."""
+    import torch.distributed as dist
+
+    from benchmark.train.run import gather_samples
+
     for n in (1, 7, 2500, 10001):
         for world in (1, 2, 3, 8):
-            per = -(-n // world)
-            idx = [i for k in range(world) for i in range(min(k * per, n), min((k + 1) * per, n))]
-            assert idx == list(range(n))
+            sent: dict[int, torch.Tensor] = {}
+            rank = {"k": 0}
+
+            def all_gather(parts, tensor):
+                sent[rank["k"]] = tensor.clone()
+                for j, part in enumerate(parts):                   # the other ranks' tensors, once they are known
+                    part.copy_(sent.get(j, torch.zeros_like(tensor)))
+
+            monkeypatch.setattr(dist, "get_world_size", lambda: world)
+            monkeypatch.setattr(dist, "get_rank", lambda: rank["k"])
+            monkeypatch.setattr(dist, "all_gather", all_gather)
+            model = IndexModel()
+            for k in range(world):                                  # first pass: each rank sends its slice
+                rank["k"] = k
+                gather_samples(model, n, torch.arange(n))
+            assert sum(model.calls) == n                            # no index generated twice
+            for k in range(world):                                  # second pass: every rank sees every slice
+                rank["k"] = k
+                out = gather_samples(IndexModel(), n, torch.arange(n))
+                assert out.shape == (n, 1) and torch.equal(out[:, 0], torch.arange(n).float()), (n, world, k)

@@ -1,4 +1,4 @@
-"""Issue 15, messages: evaluate rejects bad --num-real / --json before scoring, and a corrupt last checkpoint
+"""Messages: evaluate rejects bad --num-real / --json before scoring, and a corrupt last checkpoint
 does not promise a previous one."""
 import pytest
 

@@ -1,10 +1,12 @@
-"""benchmark/metric_callback.py: in-training scores of a small sample, wired through ``eval_every``."""
+"""benchmark/train/metric_tracker.py: in-training scores of a small sample, wired through ``eval_every``."""
 from __future__ import annotations
 
 import math
 
 import pytest
 
+from datamodules import DigitsDataModule, Ring8DataModule
+from benchmark.score import cheap_metrics, get_metric_group
 from benchmark.train.run import execute
 
 TINY = {"variant": "nsgan", "iterations": 20, "hidden": 8, "batch_size": 32, "log_every": 10, "wandb": "disabled",
@@ -33,14 +35,14 @@ def test_ring8_scores_every_n_iterations_without_changing_training(tmp_path):
     rows = eval_rows(with_cb["history"])
     assert sorted(rows) == [5, 10, 15, 20]                  # 10 and 20 share the flush rows of log_every=10
     for scores in rows.values():
-        assert set(scores) == {"eval/modes_covered", "eval/high_quality", "eval/reverse_kl"}
+        assert set(scores) == {f"eval/{m}" for m in cheap_metrics(Ring8DataModule.metrics)}
         assert 0 <= scores["eval/modes_covered"] <= 8 and scores["eval/modes_covered"] == int(scores["eval/modes_covered"])
         assert 0 <= scores["eval/high_quality"] <= 100
         assert scores["eval/reverse_kl"] >= 0 or math.isinf(scores["eval/reverse_kl"])
     assert with_cb["run_id"] == without["run_id"]           # execution options: the run's identity is unchanged
     assert training_rows(with_cb["history"]) == without["history"]       # RNG restored: identical training
     assert with_cb["metrics"] == without["metrics"]         # final scores: full protocol, same values
-    assert with_cb["protocol"]["modes_covered"]["num_generated"] == 2500
+    assert with_cb["protocol"]["modes_covered"]["num_generated"] == get_metric_group("modes_covered").num_samples
 
 
 def test_digits_gets_domain_fd(tmp_path):
@@ -48,10 +50,10 @@ def test_digits_gets_domain_fd(tmp_path):
     rows = eval_rows(rec["history"])
     assert sorted(rows) == [5, 10]
     for scores in rows.values():
-        assert set(scores) == {"eval/domain_fd", "eval/domain_is", "eval/class_coverage"}
+        assert set(scores) == {f"eval/{m}" for m in cheap_metrics(DigitsDataModule.metrics)}
         assert scores["eval/domain_fd"] > 0 and 1 <= scores["eval/domain_is"] <= 10
         assert 0 <= scores["eval/class_coverage"] <= 10
-    assert rec["protocol"]["domain_fd"]["num_generated"] == 2500
+    assert rec["protocol"]["domain_fd"]["num_generated"] == get_metric_group("domain_fd").num_samples
 
 
 def test_tracker_logs_restores_modes_and_skips_other_ranks():

@@ -1,4 +1,4 @@
-"""Issue 15, "never lose a result": a failed attempt never replaces a finished record, run JSONs are standard
+"""Never lose a result: a failed attempt never replaces a finished record, run JSONs are standard
 JSON (non-finite values flagged, restored on reading), and a bad run file is skipped with a warning naming it."""
 import json
 import math

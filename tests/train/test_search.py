@@ -129,8 +129,8 @@ def test_tune_takes_the_best_median_counts_failed_seeds_as_worst_and_breaks_ties
 def test_recipes_apply_per_variant_and_dataset_and_bad_files_are_named(tmp_path):
     path = tmp_path / "recipes.yaml"
     write_recipes(path, {"nsgan": {"ring8": {"options": {"lr_g": 7e-4}, "provenance": {}}}})
-    s = {"name": "d", "seeds": [0], "variants": ["nsgan", "lsgan"], "datasets": ["ring8", "grid25"],
-         "options": dict(TINY), "recipes": "recipes.yaml", "_base_dir": str(tmp_path)}
+    s = S.SweepSpec({"name": "d", "seeds": [0], "variants": ["nsgan", "lsgan"], "datasets": ["ring8", "grid25"],
+                     "options": dict(TINY), "recipes": "recipes.yaml"}, base_dir=tmp_path)
     lr = {(r.options["variant"], r.options["data"]): resolve(r.options).config()["lr_g"] for r in S.plan(s)}
     assert lr[("nsgan", "ring8")] == 7e-4 and lr[("nsgan", "grid25")] == 2e-4 and lr[("lsgan", "ring8")] == 2e-4
     path.write_text(yaml.safe_dump({"nsgan": {"ring8": {"options": {"clip": 0.1}}}}))
@@ -140,7 +140,7 @@ def test_recipes_apply_per_variant_and_dataset_and_bad_files_are_named(tmp_path)
     with pytest.raises(ConfigError, match="unknown variant 'nsgam'"):
         S.plan(s)
     with pytest.raises(ConfigError, match="not found: write it with `python -m benchmark tune"):
-        S.plan({**s, "recipes": "missing.yaml"})
+        S.plan(s.replace(recipes="missing.yaml"))
 
 
 def test_a_shared_override_never_silently_replaces_a_variants_optimiser_recipe(tmp_path, capsys):
