@@ -23,7 +23,10 @@ VARIANTS = {
     'minimax': 'min_θ max_φ π E_p*[log D(x)] + (1-π) E_z[log(1 - D(G(z)))], G descending the saturating E log(1 - D(G(z))).',
     'mmdgan': 'min_G max_φ MMD²_u(φ(p*), φ(pθ)) with a Lipschitz-controlled critic (see the module docstring).',
     'nsgan': 'The minimax discriminator (class prior π) with the generator minimising -E log D(G(z)).',
+    'began': 'L_D = L(x) - k_t L(G(z)), L_G = L(G(z)) with the equilibrium k_t and M_global logged (see module doc).',
+    'dragan': 'The non-saturating GAN with λ E[(‖∇D(x̂)‖₂ - 1)²] on x̂ = x + α·c·std(x)·u around the real data.',
     'ratio_matching': 'Density-ratio fitting by uLSIF with the generator driving r_φ(G(z)) towards 1 (see the module docstring).',
+    'rpgan': 'min_D E[softplus(D(G(z)) - D(x))];  min_G E[softplus(D(x) - D(G(z)))], real and fake paired by index.',
     'wgan': 'Critic f ascends E f(x) - E f(G(z)) (loss ``-(E f(x) - E f(G(z)))``), G descends ``-E f(G(z))``.',
     'wgan_gp': 'The WGAN critic/generator losses with λ E[(‖∇_x̂ f(x̂)‖₂ - 1)²] on x̂ = εx + (1-ε)G(z) instead of clipping.',
 # dataset -> (kind, dims, default metrics)

@@ -53,8 +53,7 @@ class GANConfig:
     r1_gamma: float = 0.0             # γ of R1 = γ/2 E_p*‖∇D(x)‖² (Mescheder et al. 2018; logit-scored variants)
     r2_gamma: float = 0.0             # γ of R2 = γ/2 E_pθ‖∇D(G(z))‖² (on fakes; R3GAN = rpgan + R1 + R2)
     g_ema: float = 0.0                # decay β of an EMA of G's weights, scored instead of G (0 = off; e.g. 0.999)
-    diffaugment: str = ""             # DiffAugment policy for D's inputs, real and fake (Zhao et al. 2020), a
-                                      # comma-separated subset of color,translation,cutout; images only ("" = off)
+    diffaugment: str = ""             # DiffAugment of D's real and fake inputs (Zhao et al. 2020): any of color,translation,cutout
     # --- logging
     log_every: int = 50               # iterations between logged (on-device averaged) training scalars
 

@@ -132,9 +132,9 @@ def _png_data_uri(fig) -> str:
 # one fixed colour per registered variant (tab10 plus black and gold: 12 distinct colours), the same in every
 # plot; a variant run with several option sets keeps its colour and changes line style
 VARIANT_ORDER = ("minimax", "nsgan", "lsgan", "wgan", "wgan_gp", "hinge", "cgan", "ebgan", "fgan", "gmmn", "mmdgan",
-                 "ratio_matching")
+                 "ratio_matching", "rpgan", "dragan", "began")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf", "#000000", "#e6b800")
+           "#17becf", "#000000", "#e6b800", "#006400", "#8b008b", "#00008b")
 EXTRA_PALETTE = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d")
 LINE_STYLES = ("-", "--", ":", "-.")
 
