@@ -204,8 +204,8 @@ def test_dragan_perturbation_stays_within_c_std_above_the_data_with_its_own_alph
     d = losses.dragan_perturb(x, c=0.5) - x
     assert (d >= 0).all() and (d <= 0.5 * x.std() + 1e-6).all()
     assert d.max() > 0.3 * x.std()                           # the scale is std(x), not 1
-    ratio = d.max(1).values                                  # α differs per sample
-    assert ratio.std() > 0.05
+    reach = d.max(1).values / (0.5 * x.std())                # α·max(u): α per sample, so some samples barely move
+    assert reach.min() < 0.1 and reach.max() > 0.8
 
 
 def test_dragan_variant_penalises_around_the_reals_not_the_fakes():
