@@ -366,3 +366,20 @@ def test_diffaugment_is_refused_for_points_and_unknown_policies_and_enters_the_i
     assert on["diffaugment"] == "color,cutout"
     with pytest.raises(ConfigError, match="point data"):
         resolve({"variant": "nsgan", "data": "ring8", "diffaugment": "color"})
+
+
+def test_r1_and_r2_are_added_to_d_loss_so_the_d_step_descends_the_penalised_loss():
+    import copy
+    torch.manual_seed(0)
+    m = stubbed(get_variant("nsgan")(data_shape=(3,), hidden=8, r1_gamma=5.0, r2_gamma=3.0, log_every=10**6,
+                                     iterations=10**6), lr_d=1.0)
+    disc = m.discriminators[0].double()
+    before = copy.deepcopy(disc)
+    x, fake = torch.randn(6, 3, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
+    xr, xf = x.clone().requires_grad_(True), fake.clone().requires_grad_(True)
+    sr, sf = before(xr)[0], before(xf)[0]
+    total = losses.minimax_d_loss(sr, sf) + losses.r1_penalty(sr, xr, 5.0) + losses.r2_penalty(sf, xf, 3.0)
+    grads = torch.autograd.grad(total, list(before.parameters()))
+    m.discriminator_step(x, fake, None)                      # plain SGD, lr 1: θ' = θ - ∇(loss + R1 + R2)
+    for p0, p1, g in zip(before.parameters(), disc.parameters(), grads):
+        assert torch.allclose(p1, p0 - g, atol=1e-10)
