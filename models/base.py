@@ -123,7 +123,7 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
     def build_generator(self) -> nn.Module:
         c = self.cfg
         if c.arch == "dcgan":
-            return networks.dcgan_generator(self.data_shape, c.z_dim, c.width, self.cond_classes)
+            return networks.dcgan_generator(self.data_shape, c.z_dim, c.width, self.cond_classes, c.dcgan_fc)
         return networks.mlp_generator(self.data_shape, c.z_dim, c.hidden, c.depth, c.activation,
                                       image=self.data_kind == "image", num_classes=self.cond_classes)
 
@@ -149,7 +149,7 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         shrink = 2 ** (c.n_discriminators - 1 - index)
         if c.arch == "dcgan":
             return networks.dcgan_discriminator(self.data_shape, max(c.width // shrink, 4), c.d_norm,
-                                                self.cond_classes, c.minibatch_kernels)
+                                                self.cond_classes, c.minibatch_kernels, c.dcgan_fc)
         return networks.mlp_discriminator(self.data_shape, max(c.hidden // shrink, 4), c.depth, c.activation,
                                           c.d_norm, self.cond_classes, c.minibatch_kernels)
 

@@ -68,10 +68,12 @@ class EBGAN(GANModule):
         c = self.cfg
         shrink = 2 ** (c.n_discriminators - 1 - index)         # ensemble members of increasing capacity
         if c.arch == "dcgan":
-            body = networks.dcgan_discriminator(self.data_shape, max(c.width // shrink, 4), c.d_norm).body
+            body = networks.dcgan_discriminator(self.data_shape, max(c.width // shrink, 4), c.d_norm,
+                                                fc=c.dcgan_fc).body
             feat = body(torch.zeros(2, *self.data_shape)).shape[1]
             encoder = nn.Sequential(body, nn.Linear(feat, c.code_dim))
-            decoder = networks.dcgan_generator(self.data_shape, c.code_dim, max(c.width // shrink, 4)).body
+            decoder = networks.dcgan_generator(self.data_shape, c.code_dim, max(c.width // shrink, 4),
+                                               fc=c.dcgan_fc).body
             return AutoencoderDiscriminator(encoder, decoder, self.energy_power)
         hidden, dim = max(c.hidden // shrink, 4), math.prod(self.data_shape)
         encoder = nn.Sequential(nn.Flatten(), *networks.mlp_body(dim, hidden, c.depth, c.activation, c.d_norm),
