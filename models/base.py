@@ -27,10 +27,13 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
+import copy
+
 from . import networks
+from .augment import diff_augment, parse_policy
 from .config import ConfigError, GANConfig, build_config
 from .dispatch import Dispatch
-from .losses import feature_matching_loss
+from .losses import feature_matching_loss, r1_penalty, r2_penalty
 from .scalars import PlainAttributes, ScalarLog
 from .schedule import CriticSchedule
 
@@ -79,6 +82,10 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         self.data_shape, self.num_classes, self.data_kind = tuple(data_shape), num_classes, data_kind
         self.cond_classes = num_classes if self.cfg.conditional else 0
         self.generator = self.build_generator()
+        # g_ema: an exponential moving average of G's weights (Karras et al. 2018; Yazıcı et al. 2019), a
+        # submodule so it is checkpointed and resumed with the rest; sampled and scored instead of G
+        self.generator_ema = self.build_generator_ema() if self.cfg.g_ema > 0 else None
+        self.augment_policy = parse_policy(self.cfg.diffaugment)
         self.discriminators = nn.ModuleList(
             [self.build_discriminator(i) for i in range(self.cfg.n_discriminators)] if self.has_discriminator else [])
         self.iteration = 0                      # GAN iterations done (python int: no sync to read it)
@@ -101,14 +108,40 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
                 networks.dcgan_levels(data_shape[1])
             except ValueError as e:
                 raise ConfigError(str(e)) from None
+        if (cfg.r1_gamma > 0 or cfg.r2_gamma > 0) and not (cls.has_discriminator and cls.score_is_logit):
+            raise ConfigError(f"r1_gamma/r2_gamma apply to logit-scored discriminators (the R1/R2 of Mescheder et "
+                              f"al. 2018); {cls.name or cls.__name__}'s D is not one: set r1_gamma=0 and r2_gamma=0")
+        if cfg.diffaugment:
+            if len(data_shape) != 3:
+                raise ConfigError(f"diffaugment={cfg.diffaugment!r} augments images (C, H, W); this dataset has shape "
+                                  f"{data_shape}: set diffaugment='' for point data")
+            if not cls.has_discriminator:
+                raise ConfigError(f"diffaugment augments D's inputs and {cls.name} has no discriminator: "
+                                  "set diffaugment=''")
 
     # ----------------------------------------------------------------------------------- networks
     def build_generator(self) -> nn.Module:
         c = self.cfg
         if c.arch == "dcgan":
-            return networks.dcgan_generator(self.data_shape, c.z_dim, c.width, self.cond_classes)
+            return networks.dcgan_generator(self.data_shape, c.z_dim, c.width, self.cond_classes, c.dcgan_fc)
         return networks.mlp_generator(self.data_shape, c.z_dim, c.hidden, c.depth, c.activation,
                                       image=self.data_kind == "image", num_classes=self.cond_classes)
+
+    def build_generator_ema(self) -> nn.Module:
+        """A frozen copy of G whose weights follow G's by :meth:`update_g_ema`."""
+        ema = copy.deepcopy(self.generator)
+        for p in ema.parameters():
+            p.requires_grad_(False)
+        return ema
+
+    @torch.no_grad()
+    def update_g_ema(self) -> None:
+        """θ_ema ← β θ_ema + (1 - β) θ after each G step (β = ``g_ema``); buffers (batch-norm statistics) copied.
+        On the device, no host sync."""
+        ema_params, params = list(self.generator_ema.parameters()), list(self.generator.parameters())
+        torch._foreach_lerp_(ema_params, params, 1.0 - self.cfg.g_ema)
+        for e, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            e.copy_(b)
 
     def member_size(self, index: int) -> int:
         """The width (``arch=dcgan``) or hidden size (MLP) of discriminator ``index`` of the ensemble: member i of
@@ -122,7 +155,7 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         c = self.cfg
         if c.arch == "dcgan":
             return networks.dcgan_discriminator(self.data_shape, self.member_size(index), c.d_norm,
-                                                self.cond_classes, c.minibatch_kernels)
+                                                self.cond_classes, c.minibatch_kernels, c.dcgan_fc)
         return networks.mlp_discriminator(self.data_shape, self.member_size(index), c.depth, c.activation,
                                           c.d_norm, self.cond_classes, c.minibatch_kernels)
 
@@ -146,18 +179,25 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
 
     @torch.no_grad()
     def sample(self, n: int, labels: Tensor | None = None, batch_size: int = 1000) -> Tensor:
-        """``n`` generated samples in eval mode (labels cycle over the classes when conditional)."""
-        was_training = self.generator.training
-        self.generator.eval()
+        """``n`` generated samples in eval mode (labels cycle over the classes when conditional), from the EMA
+        generator when ``g_ema`` is on."""
+        generator = self.generator_ema if self.generator_ema is not None else self.generator
+        was_training = generator.training
+        generator.eval()
         if self.cond_classes and labels is None:
             labels = torch.arange(n) % self.cond_classes
         out = []
         for i in range(0, n, batch_size):
             m = min(batch_size, n - i)
             y = labels[i:i + m].to(self.device) if (self.cond_classes and labels is not None) else None
-            out.append(self.generator(self.sample_z(m), y).float())
-        self.generator.train(was_training)
+            out.append(generator(self.sample_z(m), y).float())
+        generator.train(was_training)
         return torch.cat(out)
+
+    def augment(self, x: Tensor) -> Tensor:
+        """D's view of a batch: DiffAugment (Zhao et al. 2020) when ``diffaugment`` is set, applied alike to real
+        and generated batches in both steps; differentiable, so G's gradient passes through it."""
+        return diff_augment(x, self.augment_policy) if self.augment_policy else x
 
     def critique(self, disc: nn.Module, x: Tensor, y: Tensor | None) -> Critique:
         sigma = self.instance_noise_std()
@@ -235,8 +275,13 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         loss: Tensor | None = None
         game: Tensor | None = None                   # Σ_i d_loss of member i, without penalties
         stop = self._stop_criteria_on()              # the sum is needed only by the stop criteria
+        r1, r2 = self.cfg.r1_gamma, self.cfg.r2_gamma
         for disc in self.discriminators:
-            real_c, fake_c = self.critique(disc, x, y), self.critique(disc, fake, y)
+            # R1/R2 differentiate D's score at its (un-augmented) input: the same forward pass as the loss
+            real_in = x.detach().requires_grad_(True) if r1 > 0 else x
+            fake_in = fake.detach().requires_grad_(True) if r2 > 0 else fake
+            real_a, fake_a = self.augment(real_in), self.augment(fake_in)
+            real_c, fake_c = self.critique(disc, real_a, y), self.critique(disc, fake_a, y)
             term = self.d_loss(real_c, fake_c)
             loss = term if loss is None else loss + term
             if stop:
@@ -245,6 +290,14 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
             if penalty is not None:
                 self.track("d_penalty", penalty)
                 loss = loss + penalty
+            if r1 > 0:
+                reg = r1_penalty(real_c.score, real_in, r1)
+                self.track("r1", reg)
+                loss = loss + reg
+            if r2 > 0:
+                reg = r2_penalty(fake_c.score, fake_in, r2)
+                self.track("r2", reg)
+                loss = loss + reg
         d.opt_d.zero_grad(set_to_none=True)
         d.backward(loss)
         d.step(d.opt_d)
@@ -265,11 +318,11 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
             if not self.has_discriminator:
                 loss = self.g_loss(Critique(fake, None, fake.flatten(1)), Critique(x, None, x.flatten(1)))
             for disc in self.discriminators:
-                fake_c = self.critique(disc, fake, y)
+                fake_c = self.critique(disc, self.augment(fake), y)
                 real_c = None
                 if self.g_needs_real or self.cfg.feature_matching > 0 or self.cfg.stop_g_below is not None:
                     with torch.no_grad():
-                        real_c = self.critique(disc, x, y)
+                        real_c = self.critique(disc, self.augment(x), y)
                 term = self.g_loss(fake_c, real_c)
                 loss = term if loss is None else loss + term
                 if self.cfg.stop_g_below is not None:
@@ -288,6 +341,8 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
             if log_now:
                 self.track("g_grad_norm", self._grad_norm(self.generator))
             d.step(d.opt_g)
+        if self.generator_ema is not None:
+            self.update_g_ema()
         self.track("g_loss", loss)
         self.iteration += 1
         for sched in d.schedulers:

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
 
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")     # Zhao et al. 2020 (models/augment.py)
+
+
 class ConfigError(ValueError):
     """A hyper-parameter is unknown or out of range; the message names it and what is valid."""
 
@@ -27,6 +30,7 @@ class GANConfig:
     depth: int = 2                    # MLP hidden layers
     activation: Literal["tanh", "relu", "leaky_relu"] = "tanh"   # MLP activation
     width: int = 64                   # DCGAN base channels
+    dcgan_fc: int = 0                 # DCGAN hidden FC layer in G and D (1024 at 28 px: InfoGAN's/Lucic et al.'s MNIST net)
     d_norm: Optional[Literal["none", "batch", "layer", "spectral"]] = None   # D normalisation; None: the arch's,
                                       # batch for dcgan (Radford et al.; layer under a per-sample penalty), none for mlp
     conditional: bool = False         # G(z, y) and D(x, y) receive the class label
@@ -46,6 +50,11 @@ class GANConfig:
     stop_d_above: Optional[float] = None   # stop criteria: train D while its loss (no penalty, ensemble mean) > C1 ...
     stop_g_below: Optional[float] = None   # ... then G until D's loss on the batch has risen to C2
     stop_max_steps: int = 20          # bound on consecutive steps of one network under the stop criteria
+    # --- the modern GAN kit (issue 28)
+    r1_gamma: float = 0.0             # γ of R1 = γ/2 E_p*‖∇D(x)‖² (Mescheder et al. 2018; logit-scored variants)
+    r2_gamma: float = 0.0             # γ of R2 = γ/2 E_pθ‖∇D(G(z))‖² (on fakes; R3GAN = rpgan + R1 + R2)
+    g_ema: float = 0.0                # decay β of an EMA of G's weights, scored instead of G (0 = off; e.g. 0.999)
+    diffaugment: str = ""             # DiffAugment of D's real and fake inputs (Zhao et al. 2020): any of color,translation,cutout
     # --- logging
     log_every: int = 50               # iterations between logged (on-device averaged) training scalars
 
@@ -54,6 +63,7 @@ class GANConfig:
             self.z_dim = 100 if self.arch == "dcgan" else 64
         if self.d_norm is None:
             self.d_norm = "none" if self.arch != "dcgan" else ("layer" if self.per_sample_penalty() else "batch")
+        self.check_kit()
         self.check()
         if self.per_sample_penalty():
             if self.d_norm == "batch":
@@ -68,11 +78,24 @@ class GANConfig:
     def check(self) -> None:
         """A variant's own consistency checks (raise :class:`ConfigError`); called after the arch defaults."""
 
+    def check_kit(self) -> None:
+        """The shared options' own ranges (the variant's :meth:`check` is separate, so overriding it keeps these)."""
+        if self.dcgan_fc < 0:
+            raise ConfigError(f"dcgan_fc={self.dcgan_fc} must be >= 0 (0 = Radford et al.'s DCGAN, no hidden FC layer)")
+        if self.r1_gamma < 0 or self.r2_gamma < 0:
+            raise ConfigError(f"r1_gamma={self.r1_gamma}, r2_gamma={self.r2_gamma}: each must be >= 0 (0 = off)")
+        if not 0 <= self.g_ema < 1:
+            raise ConfigError(f"g_ema={self.g_ema} must lie in [0, 1) (0 = off; a decay such as 0.999)")
+        bad = [p for p in self.diffaugment.split(",") if p.strip() and p.strip() not in DIFFAUGMENT_POLICIES]
+        if bad:
+            raise ConfigError(f"diffaugment={self.diffaugment!r}: unknown part(s) {', '.join(bad)}; give a "
+                              f"comma-separated subset of {','.join(DIFFAUGMENT_POLICIES)} (or '' for none)")
+
     def per_sample_penalty(self) -> bool:
         """True when the variant's D penalty differentiates D at each sample separately (a gradient penalty):
         then D must score every sample independently of its batch, so batch norm and minibatch discrimination
-        are refused and dcgan's default normalisation becomes layer norm."""
-        return False
+        are refused and dcgan's default normalisation becomes layer norm. R1/R2 are such penalties."""
+        return self.r1_gamma > 0 or self.r2_gamma > 0
 
 
 POSITIVE = {"iterations", "z_dim", "hidden", "depth", "width", "n_critic", "log_every", "n_discriminators",

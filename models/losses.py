@@ -316,6 +316,75 @@ def ratio_g_loss(fake_ratio: Tensor, eps: float = 1e-6) -> Tensor:
     return -torch.log(fake_ratio + eps).mean()
 
 
+# --------------------------------------------------------------------- relativistic pairing (RpGAN)
+def rpgan_d_loss(real: Tensor, fake: Tensor) -> Tensor:
+    # Jolicoeur-Martineau 2019 eq. (RpGAN, f = -log σ): E[softplus(D(G(z)) - D(x))], real and fake paired by index
+    return F.softplus(fake - real).mean()
+
+
+def rpgan_g_loss(fake: Tensor, real: Tensor) -> Tensor:
+    # Jolicoeur-Martineau 2019: the generator's pairing swapped, E[softplus(D(x) - D(G(z)))]
+    return F.softplus(real - fake).mean()
+
+
+# -------------------------------------------------------------- zero-centred gradient penalties (R1, R2)
+def input_grad_sq_norm(score: Tensor, x: Tensor) -> Tensor:
+    """‖∇_x D(x)_i‖² per sample, from a score ``(B,)`` already computed from ``x`` (which requires grad); the
+    graph is kept (``create_graph=True``) so the penalty trains D. Needs D to score each sample on its own."""
+    (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1)
+
+
+def r1_penalty(real_score: Tensor, real_x: Tensor, gamma: float) -> Tensor:
+    # Mescheder et al. 2018 eq. (9): R1 = γ/2 E_p*[‖∇_x D(x)‖²] (on real data; R3GAN's γ/2 form)
+    return 0.5 * gamma * input_grad_sq_norm(real_score, real_x).mean()
+
+
+def r2_penalty(fake_score: Tensor, fake_x: Tensor, gamma: float) -> Tensor:
+    # Mescheder et al. 2018 eq. (10): R2 = γ/2 E_pθ[‖∇_x D(x)‖²] (on generated samples)
+    return 0.5 * gamma * input_grad_sq_norm(fake_score, fake_x).mean()
+
+
+# ----------------------------------------------------------------------------------------------- DRAGAN
+def dragan_perturb(x: Tensor, c: float = 0.5) -> Tensor:
+    """Kodali et al. 2017 as implemented by Lucic et al. (compare_gan): x̂ = x + α·c·std(x)·u, u ~ U[0, 1]^d per
+    element, α ~ U[0, 1] per sample, std(x) the batch's standard deviation over every element (a device
+    tensor: no host sync)."""
+    std = x.detach().std()
+    u = torch.rand_like(x)
+    alpha = torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device, dtype=x.dtype)
+    return x + alpha * (c * std * u)
+
+
+def dragan_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, weight: float = 10.0, c: float = 0.5) -> Tensor:
+    # Kodali et al. 2017 eq. (3)/Lucic et al. Table 1: λ E_{x̂ ~ P_real + δ}[(‖∇_x̂ D(x̂)‖₂ - 1)²]
+    x_hat = dragan_perturb(real.detach(), c).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), [x_hat], create_graph=True)
+    return weight * (grad.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
+
+
+# ----------------------------------------------------------------------------------------------- BEGAN
+def began_d_loss(real_loss: Tensor, fake_loss: Tensor, k: Tensor | float) -> Tensor:
+    # Berthelot et al. 2017 eq. (4): L_D = L(x) - k_t L(G(z_D)), L(v) = |v - D(v)|^η the autoencoder's loss
+    return real_loss.mean() - k * fake_loss.mean()
+
+
+def began_g_loss(fake_loss: Tensor) -> Tensor:
+    # Berthelot et al. 2017 eq. (4): L_G = L(G(z_G))
+    return fake_loss.mean()
+
+
+def began_k_update(k: Tensor, real_loss: Tensor, fake_loss: Tensor, gamma: float, lambda_k: float) -> Tensor:
+    # Berthelot et al. 2017 eq. (4): k_{t+1} = k_t + λ_k (γ L(x) - L(G(z_G))), kept in [0, 1] (their code clips)
+    return (k + lambda_k * (gamma * real_loss.detach().mean() - fake_loss.detach().mean())).clamp(0.0, 1.0)
+
+
+def began_convergence(real_loss: Tensor, fake_loss: Tensor, gamma: float) -> Tensor:
+    # Berthelot et al. 2017 §3.4.1: M_global = L(x) + |γ L(x) - L(G(z_G))|
+    r = real_loss.detach().mean()
+    return r + (gamma * r - fake_loss.detach().mean()).abs()
+
+
 # ------------------------------------------------------------------------------------------ tricks
 def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
     # seed 002: L_fm = ‖E_data h(x) - E_z h(g(z))‖²

@@ -162,18 +162,24 @@ def dcgan_init(module: nn.Module) -> nn.Module:
     return module
 
 
-def dcgan_generator(data_shape: tuple[int, ...], z_dim: int, width: int = 64, num_classes: int = 0) -> Generator:
+def dcgan_generator(data_shape: tuple[int, ...], z_dim: int, width: int = 64, num_classes: int = 0,
+                    fc: int = 0) -> Generator:
     """Radford et al. 2016: project and reshape z to base×base (the "fully connected" first layer, batch norm,
     ReLU), then transposed 4×4 convolutions of stride 2 (×2 each) with batch norm and ReLU, except the output
     layer: no batch norm, ``tanh``. No pooling. Channels halve per stage down to ``width`` (64 px: 512 -> 256 ->
-    128 -> 64 -> C). Initialised by :func:`dcgan_init`."""
+    128 -> 64 -> C; 28 px: 128@7 -> 64@14 -> C, InfoGAN's MNIST widths). ``fc`` > 0 inserts a hidden fully
+    connected layer of that width (batch norm, ReLU) before the projection: with ``fc=1024`` at 28 px this is
+    InfoGAN's MNIST generator (Chen et al. 2016, Appendix C.1), the network of Lucic et al. 2018 for MNIST and
+    Fashion-MNIST. Initialised by :func:`dcgan_init`."""
     c, h, w = data_shape
     if h != w:
         raise ValueError(f"DCGAN expects square images, got {h}×{w}")
     k, base = dcgan_levels(h)
     ch = width * 2 ** max(k - 1, 0)
-    layers: list[nn.Module] = [nn.Linear(z_dim + num_classes, ch * base * base, bias=False), _Reshape(ch, base, base),
-                               nn.BatchNorm2d(ch), nn.ReLU(True)]
+    hidden: list[nn.Module] = ([nn.Linear(z_dim + num_classes, fc, bias=False), nn.BatchNorm1d(fc), nn.ReLU(True)]
+                               if fc else [])
+    layers: list[nn.Module] = [*hidden, nn.Linear(fc or z_dim + num_classes, ch * base * base, bias=False),
+                               _Reshape(ch, base, base), nn.BatchNorm2d(ch), nn.ReLU(True)]
     for i in range(k):
         out = c if i == k - 1 else ch // 2
         layers.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=(i == k - 1)))
@@ -187,14 +193,16 @@ def dcgan_generator(data_shape: tuple[int, ...], z_dim: int, width: int = 64, nu
 
 
 def dcgan_discriminator(data_shape: tuple[int, ...], width: int = 64, norm: str = "batch", num_classes: int = 0,
-                        minibatch_kernels: int = 0) -> Discriminator:
+                        minibatch_kernels: int = 0, fc: int = 0) -> Discriminator:
     """Radford et al. 2016: strided 4×4 convolutions (÷2 each, no pooling) with LeakyReLU(0.2), ``width``
     channels doubling per stage, normalisation ``norm`` after every convolution except the input layer's, then
     the shared linear head on the flattened base×base map. Initialised by :func:`dcgan_init`.
 
     ``norm="batch"`` is the paper's; it couples the samples of a batch, so objectives whose penalty needs each
     sample scored independently use ``"layer"`` (GroupNorm(1, C): layer norm over (C, H, W)) instead (see
-    :meth:`models.config.GANConfig.per_sample_penalty`)."""
+    :meth:`models.config.GANConfig.per_sample_penalty`). ``fc`` > 0 adds a hidden fully connected layer of that
+    width (normalised like the convolutions, LeakyReLU) before the head: InfoGAN's MNIST discriminator with
+    ``fc=1024`` at 28 px (Chen et al. 2016; Lucic et al. 2018)."""
     c, h, _ = data_shape
     k, base = dcgan_levels(h)
     layers: list[nn.Module] = []
@@ -210,4 +218,11 @@ def dcgan_discriminator(data_shape: tuple[int, ...], width: int = 64, norm: str 
         layers.append(nn.LeakyReLU(0.2, True))
         ch_in, ch = ch, ch * 2
     layers.append(nn.Flatten())
-    return dcgan_init(Discriminator(nn.Sequential(*layers), ch_in * res * res, num_classes, minibatch_kernels, norm))
+    features = ch_in * res * res
+    if fc:
+        layers.append(_sn(nn.Linear(features, fc, bias=norm not in ("batch", "layer")), norm))
+        if norm in ("batch", "layer"):
+            layers.append(nn.BatchNorm1d(fc) if norm == "batch" else nn.LayerNorm(fc))
+        layers.append(nn.LeakyReLU(0.2, True))
+        features = fc
+    return dcgan_init(Discriminator(nn.Sequential(*layers), features, num_classes, minibatch_kernels, norm))

@@ -1,4 +1,5 @@
-"""Mutation check of the loss tests: run as ``python tests/mutation_check.py`` (not collected by pytest).
+"""Mutation check of the loss tests: run as ``python tests/mutation_check.py [NAME ...]`` (not collected by pytest;
+NAME substrings pick some mutants).
 
 Each mutant edits one line of ``models/`` (a flipped sign, swapped real/fake, one ε per batch in the
 gradient penalty, ...), runs the tests that should notice, and restores the file. A mutant is *killed* when
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOSSES, CLASSIC, COURSE = "tests/models/test_losses.py", "tests/models/test_classic_objectives.py", \
     "tests/models/test_course_objectives.py"
 STEP = "tests/models/test_training_step.py"
+KIT = "tests/models/test_modern_kit.py"          # issue 28: rpgan, R1/R2, dragan, began, g_ema, diffaugment
 # the classic file without its slow Lightning runs over every variant × architecture (STEP covers the step)
 
 # (name, file, original text, mutated text, tests to run)
@@ -120,6 +122,64 @@ MUTANTS = [
      "    return torch.log(2 * u / (1 + u))", [COURSE]),
     ("GAN conjugate: naive -log(1 - e^t)", "models/losses.py", "lambda t: -torch.log(-torch.expm1(t))",
      "lambda t: -torch.log(1 - torch.exp(t))", [COURSE]),
+    # --- issue 28: relativistic pairing, R1/R2, DRAGAN, BEGAN, the EMA generator, DiffAugment
+    ("rpgan D: flip sign", "models/losses.py", "return F.softplus(fake - real).mean()",
+     "return F.softplus(real - fake).mean()", [KIT]),
+    ("rpgan G: flip sign", "models/losses.py", "return F.softplus(real - fake).mean()",
+     "return F.softplus(fake - real).mean()", [KIT]),
+    ("rpgan variant D: swap real/fake", "models/variants/rpgan.py", "rpgan_d_loss(real.score, fake.score)",
+     "rpgan_d_loss(fake.score, real.score)", [KIT]),
+    ("rpgan variant G: flip sign", "models/variants/rpgan.py", "return rpgan_g_loss(fake.score, real.score)",
+     "return -rpgan_g_loss(fake.score, real.score)", [KIT]),
+    ("R1/R2: γ instead of γ/2", "models/losses.py", "return 0.5 * gamma * input_grad_sq_norm(real_score",
+     "return gamma * input_grad_sq_norm(real_score", [KIT]),
+    ("R1/R2: norm instead of squared norm", "models/losses.py", "return grad.flatten(1).pow(2).sum(1)",
+     "return grad.flatten(1).norm(dim=1)", [KIT]),
+    ("R1/R2: drop create_graph", "models/losses.py", "(grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)",
+     "(grad,) = torch.autograd.grad(score.sum(), x, create_graph=False)", [KIT]),
+    ("R1 on fakes instead of reals", "models/base.py", "reg = r1_penalty(real_c.score, real_in, r1)",
+     "reg = r1_penalty(fake_c.score, fake_in.requires_grad_(True), r1)", [KIT]),
+    ("R2 on reals instead of fakes", "models/base.py", "reg = r2_penalty(fake_c.score, fake_in, r2)",
+     "reg = r2_penalty(real_c.score, real_in.requires_grad_(True), r2)", [KIT]),
+    ("R1 subtracted from D's loss", "models/base.py", "                self.track(\"r1\", reg)\n                loss = loss + reg",
+     "                self.track(\"r1\", reg)\n                loss = loss - reg", [KIT]),
+    ("dragan penalty: ‖∇‖ + 1", "models/losses.py", "(grad.flatten(1).norm(2, dim=1) - 1.0)",
+     "(grad.flatten(1).norm(2, dim=1) + 1.0)", [KIT]),
+    ("dragan perturbation: drop std(x)", "models/losses.py", "return x + alpha * (c * std * u)",
+     "return x + alpha * (c * u)", [KIT]),
+    ("dragan perturbation: one α per batch", "models/losses.py",
+     "alpha = torch.rand(x.shape[0], *([1] * (x.dim() - 1))", "alpha = torch.rand(1, *([1] * (x.dim() - 1))", [KIT]),
+    ("dragan variant: penalty around the fakes", "models/variants/dragan.py",
+     "dragan_penalty(lambda x: disc(x, label)[0], real_x,", "dragan_penalty(lambda x: disc(x, label)[0], fake_x,",
+     [KIT]),
+    ("began D: + k L(G(z))", "models/losses.py", "return real_loss.mean() - k * fake_loss.mean()",
+     "return real_loss.mean() + k * fake_loss.mean()", [KIT]),
+    ("began k update: sign of the error", "models/losses.py",
+     "(gamma * real_loss.detach().mean() - fake_loss.detach().mean())",
+     "(fake_loss.detach().mean() - gamma * real_loss.detach().mean())", [KIT]),
+    ("began k update: no clipping", "models/losses.py", "fake_loss.detach().mean())).clamp(0.0, 1.0)",
+     "fake_loss.detach().mean()))", [KIT]),
+    ("began M_global: drop |.|", "models/losses.py", "return r + (gamma * r - fake_loss.detach().mean()).abs()",
+     "return r + (gamma * r - fake_loss.detach().mean())", [KIT]),
+    ("began energy: squared instead of L1", "models/variants/began.py", "    energy_power = 1 ",
+     "    energy_power = 2 ", [KIT]),
+    ("g_ema: decay applied the wrong way round", "models/base.py",
+     "torch._foreach_lerp_(ema_params, params, 1.0 - self.cfg.g_ema)",
+     "torch._foreach_lerp_(ema_params, params, self.cfg.g_ema)", [KIT]),
+    ("g_ema: sample the raw G", "models/base.py",
+     "generator = self.generator_ema if self.generator_ema is not None else self.generator",
+     "generator = self.generator", [KIT]),
+    ("diffaugment: real side not augmented (D step)", "models/base.py",
+     "real_a, fake_a = self.augment(real_in), self.augment(fake_in)", "real_a, fake_a = real_in, self.augment(fake_in)",
+     [KIT]),
+    ("diffaugment: fake side not augmented (D step)", "models/base.py",
+     "real_a, fake_a = self.augment(real_in), self.augment(fake_in)", "real_a, fake_a = self.augment(real_in), fake_in",
+     [KIT]),
+    ("diffaugment: fake not augmented in the G step", "models/base.py",
+     "fake_c = self.critique(disc, self.augment(fake), y)", "fake_c = self.critique(disc, fake, y)", [KIT]),
+    ("diffaugment: translation fills with edge pixels", "models/augment.py",
+     "padded = torch.nn.functional.pad(x, [1, 1, 1, 1])", "padded = torch.nn.functional.pad(x, [1, 1, 1, 1], mode=\"replicate\")",
+     [KIT]),
 ]
 
 
@@ -150,7 +210,10 @@ def main() -> int:
     # SIGTERM (e.g. a killed job) unwinds through the `finally` below, so a mutant is never left in place
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows, survived = [], 0
+    only = sys.argv[1:]                  # optional substrings: run only the mutants whose name contains one
     for name, rel, old, new, tests in MUTANTS:
+        if only and not any(o in name for o in only):
+            continue
         path = ROOT / rel
         text = path.read_text()
         path.write_text(text.replace(old, new))

@@ -108,10 +108,47 @@ class TextbookDiscriminator(nn.Module):
         return self.main(x).view(-1)
 
 
+class InfoGANGenerator(nn.Module):
+    """The MNIST generator of InfoGAN (Chen et al. 2016, Appendix C.1, Table 1), the network Lucic et al. 2018 use
+    for MNIST and Fashion-MNIST (compare_gan's ``AbstractGAN.generator``): FC 1024, BN, ReLU -> FC 7·7·128, BN,
+    ReLU -> 4×4 up-convolution 64 (stride 2), BN, ReLU -> 4×4 up-convolution 1 (stride 2) -> tanh (images in
+    [-1, 1] here; their sigmoid maps to [0, 1])."""
+
+    def __init__(self, nz: int = 100, nc: int = 1) -> None:
+        super().__init__()
+        self.fc = nn.Sequential(nn.Linear(nz, 1024, bias=False), nn.BatchNorm1d(1024), nn.ReLU(True),
+                                nn.Linear(1024, 128 * 7 * 7, bias=False), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU(True))
+        self.conv = nn.Sequential(
+            nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True),          # 14×14
+            nn.ConvTranspose2d(64, nc, 4, 2, 1), nn.Tanh())                                               # 28×28
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.fc(z.view(z.shape[0], -1)).view(-1, 128, 7, 7))
+
+
+class InfoGANDiscriminator(nn.Module):
+    """InfoGAN's MNIST discriminator (Chen et al. 2016, Table 1; compare_gan's ``AbstractGAN.discriminator``):
+    4×4 conv 64 (stride 2), lReLU 0.2 -> 4×4 conv 128 (stride 2), BN, lReLU -> FC 1024, BN, lReLU -> FC 1."""
+
+    def __init__(self, nc: int = 1) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(nc, 64, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),                                  # 14×14
+            nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2, inplace=True),  # 7×7
+            nn.Flatten(), nn.Linear(128 * 7 * 7, 1024, bias=False), nn.BatchNorm1d(1024),
+            nn.LeakyReLU(0.2, inplace=True), nn.Linear(1024, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x).view(-1)
+
+
+NETWORKS = {"radford": (TextbookGenerator, TextbookDiscriminator), "infogan": (InfoGANGenerator, InfoGANDiscriminator)}
+
+
 def weights_init(m: nn.Module) -> None:
     """pytorch/examples dcgan ``weights_init``."""
     name = m.__class__.__name__
-    if name.find("Conv") != -1:
+    if name.find("Conv") != -1 or name == "Linear":          # Linear: the InfoGAN network's FC layers, as compare_gan
         nn.init.normal_(m.weight.data, 0.0, 0.02)
     elif name.find("BatchNorm") != -1:
         nn.init.normal_(m.weight.data, 1.0, 0.02)
@@ -119,11 +156,13 @@ def weights_init(m: nn.Module) -> None:
 
 
 def train_textbook(images: torch.Tensor, iterations: int, *, seed: int = 0, batch_size: int = 64, nz: int = 100,
-                   lr: float = 2e-4, beta1: float = 0.5) -> TextbookGenerator:
-    """Train the textbook DCGAN on ``images`` (uint8 ``(N, 1, 28, 28)``) for ``iterations`` D+G steps."""
+                   lr: float = 2e-4, beta1: float = 0.5, net: str = "radford") -> nn.Module:
+    """Train the textbook DCGAN (``net="radford"``) or InfoGAN's MNIST network (``"infogan"``) on ``images`` (uint8
+    ``(N, 1, 28, 28)``) for ``iterations`` D+G steps."""
     torch.manual_seed(seed)
     data = images.float().div(127.5).sub(1.0)
-    net_g, net_d = TextbookGenerator(nz), TextbookDiscriminator()
+    g_cls, d_cls = NETWORKS[net]
+    net_g, net_d = g_cls(nz), d_cls()
     net_g.apply(weights_init)
     net_d.apply(weights_init)
     criterion = nn.BCEWithLogitsLoss()
@@ -161,7 +200,7 @@ def score_domain_fd(sample_fn, root: str | os.PathLike, seed: int = 0) -> float:
     return values["domain_fd"]
 
 
-def run_textbook(root: str | os.PathLike, iterations: int, seed: int = 0) -> dict:
+def run_textbook(root: str | os.PathLike, iterations: int, seed: int = 0, net: str = "radford") -> dict:
     """Train on ``root``'s MNIST train split and score; the generator sampled as the example does (train mode,
     batch statistics) and in eval mode (running statistics, as GANBench samples)."""
     from datamodules.mnist import MNISTDataModule
@@ -169,9 +208,9 @@ def run_textbook(root: str | os.PathLike, iterations: int, seed: int = 0) -> dic
     dm = MNISTDataModule(root=str(root), seed=seed)
     dm.setup()
     t0 = time.perf_counter()
-    net_g = train_textbook(dm.train_x, iterations, seed=seed)
+    net_g = train_textbook(dm.train_x, iterations, seed=seed, net=net)
     seconds = time.perf_counter() - t0
-    out = {"iterations": iterations, "seed": seed, "train_seconds": round(seconds, 1)}
+    out = {"network": net, "iterations": iterations, "seed": seed, "train_seconds": round(seconds, 1)}
     for mode in ("train", "eval"):
         net_g.train(mode == "train")
 
@@ -195,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--json", default="")
+    t.add_argument("--net", choices=sorted(NETWORKS), default="radford",
+                   help="radford: pytorch/examples' DCGAN at 28 px; infogan: InfoGAN's MNIST network (Lucic et al.'s)")
     args = p.parse_args(argv)
     if args.command == "write-data":
         x, _ = digits_as_mnist(args.root)
@@ -203,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.root:
         p.error("textbook needs --root or $GANBENCH_DATA (a directory holding MNIST/raw)")
     torch.set_num_threads(args.threads)
-    result = run_textbook(args.root, args.iterations, args.seed)
+    result = run_textbook(args.root, args.iterations, args.seed, args.net)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

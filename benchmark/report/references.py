@@ -28,7 +28,8 @@ for _dataset in ("ring8", "grid25"):
         _ref.update(protocol=REFERENCE_PROTOCOL[_dataset], requires={"num_generated": 2500})
 
 # Lucic et al. 2018, best FID after a wide hyper-parameter search (quoted: Dai & Wipf 2019 Table 1; PA-GAN Table 2).
-# "variant" names our objective where it is the same loss (their DRAGAN and BEGAN have no GANBench counterpart).
+# "variant" names our objective where it is the same loss (every row of their table now has one: dragan and began
+# since issue 28).
 LUCIC_PROTOCOL = ("FID, 10k generated samples, TF Inception; budget MNIST and Fashion-MNIST 20 epochs, CIFAR-10 100, "
                   "CelebA 40; best of a wide hyper-parameter search")
 _LUCIC_FID = {   # model: (our variant, MNIST, Fashion-MNIST, CIFAR-10, CelebA)
@@ -37,8 +38,8 @@ _LUCIC_FID = {   # model: (our variant, MNIST, Fashion-MNIST, CIFAR-10, CelebA)
     "LSGAN": ("lsgan", "7.8 ± 0.6", "30.7 ± 2.2", "87.1", "53.9 ± 2.8"),
     "WGAN": ("wgan", "6.7 ± 0.4", "21.5 ± 1.6", "55.2 ± 2.3", "41.3 ± 2.0"),
     "WGAN-GP": ("wgan_gp", "20.3 ± 5.0", "24.5 ± 2.1", "55.8 ± 0.9", "30.3 ± 1.0"),
-    "DRAGAN": (None, "7.6 ± 0.4", "27.7 ± 1.2", "69.8 ± 2.0", "42.3 ± 3.0"),
-    "BEGAN": (None, "13.1 ± 1.0", "22.9 ± 0.9", "71.4 ± 1.6", "38.9 ± 0.9"),
+    "DRAGAN": ("dragan", "7.6 ± 0.4", "27.7 ± 1.2", "69.8 ± 2.0", "42.3 ± 3.0"),
+    "BEGAN": ("began", "13.1 ± 1.0", "22.9 ± 0.9", "71.4 ± 1.6", "38.9 ± 0.9"),
 }
 for _model, (_variant, *_values) in _LUCIC_FID.items():
     for _dataset, _fid in zip(("mnist", "fashion_mnist", "cifar10", "celeba"), _values):
@@ -49,7 +50,7 @@ for _model, (_variant, *_values) in _LUCIC_FID.items():
 STUDIOGAN_PROTOCOL = "TF Inception, 50k generated vs the training set; StudioGAN's networks and budgets"
 for _model, _variant, _is, _fid in [("DCGAN", "nsgan", "6.11", "48.29"), ("LSGAN", "lsgan", "6.55", "40.22"),
                                     ("WGAN-WC", "wgan", "3.59", "107.68"), ("WGAN-GP", "wgan_gp", "5.22", "53.98"),
-                                    ("DRAGAN", None, "6.59", "34.69"), ("SNGAN (conditional)", None, "8.83", "9.01")]:
+                                    ("DRAGAN", "dragan", "6.59", "34.69"), ("SNGAN (conditional)", None, "8.83", "9.01")]:
     REFERENCES["cifar10"].append(
         {"source": f"StudioGAN benchmark, {_model}", "variant": _variant, "is": _is, "fid": _fid,
          "protocol": STUDIOGAN_PROTOCOL,

@@ -61,6 +61,9 @@ class RunOptions:
 EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "strategy", "threads", "wandb",
                      "project", "group", "resume", "checkpoint_every", "name", "sample_every", "compile",
                      "channels_last", "eval_every", "eval_samples", "fuse_iterations", "progress"}
+# model options added after runs were recorded (issue 28), left out of a run's identity while off so every earlier
+# run keeps its id (and its results); when set they enter it like any other option
+OFF_UNLESS_SET = {"r1_gamma": 0.0, "r2_gamma": 0.0, "g_ema": 0.0, "diffaugment": "", "dcgan_fc": 0}
 # datamodule options that say where/how data is read, not which data: the same run on another machine
 # (another data root, a cache or not) keeps its identity
 DATA_EXECUTION_OPTIONS = {"root", "download", "cache", "num_threads", "on_device"}
@@ -151,7 +154,8 @@ class ResolvedRun:
 
     def config(self) -> dict[str, Any]:
         """Every hyper-parameter that defines the run (the model config with all defaults filled in)."""
-        model_cfg = dataclasses.asdict(self.variant_cls.Config(**self.model))
+        model_cfg = {k: v for k, v in dataclasses.asdict(self.variant_cls.Config(**self.model)).items()
+                     if not (k in OFF_UNLESS_SET and v == OFF_UNLESS_SET[k])}
         run = {k: v for k, v in dataclasses.asdict(self.run).items() if k not in EXECUTION_OPTIONS}
         data = {f"data.{k}": v for k, v in self.data.items() if k not in DATA_EXECUTION_OPTIONS}
         return {**run, **model_cfg, **data}

@@ -293,6 +293,14 @@ def metric_names(run, dm) -> list[str]:
     return [m for m in run.metrics.split(",") if m] if run.metrics else list(dm.metrics)
 
 
+def generator_protocol(protocols: dict[str, dict], g_ema: float) -> dict[str, dict]:
+    """Every score's protocol with the generator that was scored: ``"ema <decay>"`` (the weight average of
+    ``g_ema``, :meth:`models.base.GANModule.sample`) when on; unchanged otherwise (the trained G)."""
+    if not g_ema:
+        return protocols
+    return {name: {**p, "generator": f"ema {g_ema:g}"} for name, p in protocols.items()}
+
+
 def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path, rid: str, *, world: int = 1,
               is_zero: bool = True) -> None:
     """Sample, score and keep samples; a diverged model is still sampled (NaNs are kept out of the scores).
@@ -313,7 +321,7 @@ def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path,
     if record["status"] == "completed":
         if is_zero:
             values, protocols = score.evaluate(names, sample_fn, dm, seed=r.seed, conditional=bool(model.cond_classes))
-            record["metrics"], record["protocol"] = values, protocols
+            record["metrics"], record["protocol"] = values, generator_protocol(protocols, model.cfg.g_ema)
         else:                                       # the same sequence of gathers as score.evaluate, no scoring
             for _, n, labels in score.sample_requests(names, dm, conditional=bool(model.cond_classes)):
                 sample_fn(n, labels)

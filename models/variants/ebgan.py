@@ -41,16 +41,18 @@ class EBGANConfig(GANConfig):
 
 
 class AutoencoderDiscriminator(nn.Module):
-    """``forward(x, y) -> (energy (B,), code (B, code_dim))`` with energy = mean over dims of (x - dec(enc(x)))²."""
+    """``forward(x, y) -> (energy (B,), code (B, code_dim))`` with energy = mean over dims of |x - dec(enc(x))|^η
+    (η = 2 for EBGAN's squared error, 1 for BEGAN's L1)."""
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module) -> None:
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, eta: int = 2) -> None:
         super().__init__()
-        self.encoder, self.decoder = encoder, decoder
+        self.encoder, self.decoder, self.eta = encoder, decoder, eta
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         code = self.encoder(x)
         recon = self.decoder(code).view_as(x)
-        return (x - recon).pow(2).flatten(1).mean(1), code
+        diff = x - recon
+        return (diff.pow(2) if self.eta == 2 else diff.abs().pow(self.eta)).flatten(1).mean(1), code
 
 
 @register_variant
@@ -60,16 +62,17 @@ class EBGAN(GANModule):
     name = "ebgan"
     Config = EBGANConfig
     score_is_logit = False
+    energy_power = 2            # η of the energy |x - AE(x)|^η: EBGAN's squared error
 
     def build_discriminator(self, index: int) -> nn.Module:
         c = self.cfg
         size = self.member_size(index)                          # ensemble members of increasing capacity
         if c.arch == "dcgan":
-            body = networks.dcgan_discriminator(self.data_shape, size, c.d_norm).body
+            body = networks.dcgan_discriminator(self.data_shape, size, c.d_norm, fc=c.dcgan_fc).body
             feat = body(torch.zeros(2, *self.data_shape)).shape[1]
             encoder = nn.Sequential(body, nn.Linear(feat, c.code_dim))
-            decoder = networks.dcgan_generator(self.data_shape, c.code_dim, size).body
-            return AutoencoderDiscriminator(encoder, decoder)
+            decoder = networks.dcgan_generator(self.data_shape, c.code_dim, size, fc=c.dcgan_fc).body
+            return AutoencoderDiscriminator(encoder, decoder, self.energy_power)
         hidden, dim = size, math.prod(self.data_shape)
         encoder = nn.Sequential(nn.Flatten(), *networks.mlp_body(dim, hidden, c.depth, c.activation, c.d_norm),
                                 nn.Linear(hidden, c.code_dim))
@@ -77,7 +80,7 @@ class EBGAN(GANModule):
         decoder.append(nn.Linear(hidden, dim))
         if self.data_kind == "image":
             decoder.append(nn.Tanh())
-        return AutoencoderDiscriminator(encoder, decoder)
+        return AutoencoderDiscriminator(encoder, decoder, self.energy_power)
 
     def d_loss(self, real: Critique, fake: Critique):
         return ebgan_d_loss(real.score, fake.score, self.cfg.margin)

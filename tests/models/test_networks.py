@@ -204,3 +204,25 @@ def test_projection_term_depends_on_the_label():
     # score = linear(φ(x)) + ⟨embed(y), φ(x)⟩, so the difference between two labels is ⟨e1 - e0, φ(x)⟩
     e = d.head.embed.weight
     torch.testing.assert_close(s1 - s0, f @ (e[1] - e[0]))
+
+
+def test_dcgan_fc_1024_at_28px_is_infogans_mnist_network_lucic_et_al():
+    # compared with the separately written InfoGAN network of benchmark/perf/dcgan_reference.py: the same
+    # convolutions and FC layers (batch norm aside: ours normalises the projection per channel, InfoGAN per unit)
+    from torch import nn
+
+    from benchmark.perf.dcgan_reference import InfoGANDiscriminator, InfoGANGenerator
+    from models import get_variant
+
+    def shapes(module):
+        return sorted(tuple(p.shape) for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))
+                      for p in m.parameters(recurse=False))
+
+    m = get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image", arch="dcgan", dcgan_fc=1024)
+    assert shapes(m.generator) == shapes(InfoGANGenerator(100))
+    assert shapes(m.discriminators[0]) == shapes(InfoGANDiscriminator())
+    assert m.generator(torch.randn(3, 100)).shape == (3, 1, 28, 28)
+    plain = get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image", arch="dcgan")
+    assert not any(isinstance(mod, nn.BatchNorm1d) for mod in plain.modules())        # default: Radford's, no FC
+    sn = get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image", arch="dcgan", dcgan_fc=64, r1_gamma=1.0)
+    assert any(isinstance(mod, nn.LayerNorm) for mod in sn.discriminators[0].modules())   # per-sample: layer norm
