@@ -13,9 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .commands import add_evaluate_parser, add_perf_parser, add_theory_parser
+from .commands import DATASETS, VARIANTS, add_evaluate_parser, add_perf_parser, add_theory_parser
 from .errors import EXIT_USAGE, UsageError
 from .io import check_writable, load_yaml_mapping
+from .suggest import check_name, check_run_names, check_sweep_names
+
+
+class Parser(argparse.ArgumentParser):
+    """No abbreviated flags (``report --wandb disabled`` is not ``--wandb-report``); sub-parsers inherit it."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 def parse_extra_options(tokens: list[str]) -> dict[str, str]:
@@ -55,17 +64,19 @@ class FullRunHelp(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from .train.option_help import format_rows, option_rows
+        try:
+            variant = check_name("variant", getattr(namespace, "variant", None) or "nsgan", VARIANTS)
+            data = check_name("dataset", getattr(namespace, "data", None) or "ring8", DATASETS)
+        except UsageError as e:
+            parser.exit(2, f"error: {e}\n")
+        from .train.option_help import format_rows, format_sweep_cell, option_rows
 
         parser.print_help()
-        variant, data = getattr(namespace, "variant", None) or "nsgan", getattr(namespace, "data", None) or "ring8"
-        try:
-            rows = option_rows(variant, data)
-        except KeyError as e:
-            parser.exit(2, f"error: {e.args[0]}\n")
+        rows = option_rows(variant, data)
         print(f"\nall options of a run of {variant!r} on {data!r} (give --variant/--data before --help for "
               "another): owner, --name, default, type or choices, help")
-        print(format_rows(rows))
+        print(format_rows(rows), end="")
+        print(format_sweep_cell(variant, data, rows))
         parser.exit(0)
 
 
@@ -95,13 +106,14 @@ def gather_run_options(args: argparse.Namespace, extra: list[str]) -> dict[str, 
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    options = check_run_names(gather_run_options(args, extra))   # names checked before torch is imported
     from models import ConfigError
 
     from .train.options import resolve
     from .train.run import execute
 
     try:
-        resolved = resolve(gather_run_options(args, extra))
+        resolved = resolve(options)
     except ConfigError as e:
         raise UsageError(str(e)) from None
     if args.print_config:
@@ -202,11 +214,13 @@ def publish_report(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     import json
 
+    sweep_file = args.sweep or Path(__file__).parent / "sweeps" / "default.yaml"
+    check_sweep_names(load_yaml_mapping(sweep_file, "sweep"), sweep_file)   # names, before torch is imported
     from models import ConfigError
 
     from .train import sweep as S
 
-    spec = S.load_sweep(args.sweep or S.DEFAULT_SWEEP)
+    spec = S.load_sweep(sweep_file)
     try:
         planned = S.plan(spec, quick=args.quick, results_dir=args.results_dir)
     except ConfigError as e:
@@ -335,7 +349,7 @@ COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep, "tune": cmd_tune, "check": 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmark",
+    parser = Parser(prog="python -m benchmark",
                                      description="GANBench: train classic GAN objectives under one protocol.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("list", help="list the registered variants, datasets and metrics")
@@ -385,7 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_options(args: argparse.Namespace) -> int:
-    from .train.option_help import format_rows, option_rows
+    args.variant = check_name("variant", args.variant, VARIANTS)
+    args.data = check_name("dataset", args.data, DATASETS)
+    from .train.option_help import format_rows, format_sweep_cell, option_rows
 
     try:
         rows = option_rows(args.variant, args.data)
@@ -393,6 +409,7 @@ def cmd_options(args: argparse.Namespace) -> int:
         raise UsageError(e.args[0]) from None
     print(f"options of a run of {args.variant!r} on {args.data!r} (owner, --name, default, type or choices, help):")
     sys.stdout.write(format_rows(rows))
+    sys.stdout.write(format_sweep_cell(args.variant, args.data, rows))
     return 0
 
 
