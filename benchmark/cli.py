@@ -305,11 +305,21 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .io import load_runs
-    from .report.check import ThresholdError, evaluate_bounds, format_table, load_thresholds, thresholds_path
+    from .report.check import (
+        ThresholdError,
+        calibration_mismatches,
+        describe_calibration,
+        evaluate_bounds,
+        format_table,
+        load_calibration,
+        load_thresholds,
+        thresholds_path,
+    )
 
     args.thresholds = thresholds_path(args.results_dir, args.thresholds)
     try:
         bounds = load_thresholds(args.thresholds)
+        calibration = load_calibration(args.thresholds)
     except ThresholdError as e:
         raise UsageError(str(e)) from None
     if args.only:
@@ -322,7 +332,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"--only {args.only!r} selects no bound of {args.thresholds}")
     rows = evaluate_bounds(bounds, load_runs(args.results_dir), group=args.group)
     print(f"thresholds: {args.thresholds}")
+    print(f"calibrated on: {describe_calibration(calibration)}")
+    differ = calibration_mismatches(calibration, rows)
+    if differ:
+        print(f"warning: the runs of {args.results_dir} differ from that calibration ({'; '.join(differ)}): a "
+              "breach below may come from the budget or seeds, not a regression")
     print(format_table(rows))
+    if differ:
+        print("(these bounds were calibrated on other budgets or seeds: see the warning above)")
     return 0 if all(r["passed"] for r in rows) else 1
 
 
