@@ -361,7 +361,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(str(e.args[0]) if e.args else str(e)) from None
 
 
-COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep, "tune": cmd_tune, "check": cmd_check, "perf": cmd_perf, "evaluate": cmd_evaluate,
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import cmd_generate as run
+
+    return run(args)
+
+
+COMMANDS: dict[str, Callable] = {"generate": cmd_generate, "sweep": cmd_sweep, "tune": cmd_tune, "check": cmd_check, "perf": cmd_perf, "evaluate": cmd_evaluate,
                                  "theory": lambda args: __import__("benchmark.theory").theory.cmd_theory(args)}
 
 
@@ -407,6 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_perf_parser(sub)                             # argument definitions only: no torch import
     add_evaluate_parser(sub)
     add_theory_parser(sub)
+    p = sub.add_parser("generate", help="write N samples of a trained run (PNGs, or .npy for points) for evaluate")
+    p.add_argument("--run", required=True, help="a run JSON, or a run id under --results-dir/runs")
+    p.add_argument("--num", type=int, default=None,
+                   help="samples to write (default: as many as the run's metrics scored, its protocol)")
+    p.add_argument("--out", required=True, help="a new (or empty) folder for the samples")
+    p.add_argument("--seed", type=int, default=None, help="noise seed (default: the run's seed)")
+    p.add_argument("--results-dir", dest="results_dir", default="results", help="where a run id is looked up")
     p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--wandb-report", action="store_true",

@@ -319,6 +319,12 @@ def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path,
         record["eval_processes"] = world
     if not is_zero:
         return
+    try:                                            # the final generator, for `python -m benchmark generate`
+        gen = C.save_generator(model, results_dir / C.GENERATOR_DIR / f"{rid}.pt")
+        record["generator"] = os.path.relpath(gen, results_dir)
+    except OSError as e:
+        print(f"warning: the generator of {rid} was not kept ({e.strerror or e}); the scores are kept",
+              file=sys.stderr)
     if r.save_samples:
         samples = model.sample(r.save_samples)
         samples = torch.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
