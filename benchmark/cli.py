@@ -350,6 +350,11 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .suggest import missing_data
+
+    missing = missing_data(args.reference, {}, command="evaluate")     # before torch is imported
+    if missing:
+        raise UsageError(missing)
     from .score.folder import run_evaluate
 
     try:

@@ -172,6 +172,21 @@ DATASET_OPTIONS = {  # a datamodule's constructor arguments (seed comes from the
     'ring8': ('batch_size', 'on_device', 'num_samples', 'data_seed'),
     'stacked_mnist': ('batch_size', 'on_device', 'root', 'download', 'split', 'num_samples', 'data_seed'),
 }
+# dataset -> (folder under the data root, files in it that must exist): a missing dataset is refused before torch
+# is imported (benchmark/suggest.py); the datamodules' `folder` and `required_files()` (tests/test_fast_cli.py)
+DATA_FILES = {
+    'celeba': ('celeba', ('img_align_celeba/', 'list_eval_partition.txt', 'identity_CelebA.txt',
+                          'list_attr_celeba.txt', 'list_bbox_celeba.txt', 'list_landmarks_align_celeba.txt')),
+    'cifar10': ('cifar-10-batches-py', ('data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4',
+                                        'data_batch_5', 'test_batch', 'batches.meta')),
+    'fashion_mnist': ('FashionMNIST/raw', ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
+                                           't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')),
+    'mnist': ('MNIST/raw', ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte',
+                            't10k-labels-idx1-ubyte')),
+    'stacked_mnist': ('MNIST/raw', ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte',
+                                    't10k-labels-idx1-ubyte')),
+}
+DATA_ENV = "GANBENCH_DATA"          # the data root when --root is not given (else ./data)
 # a sweep file's own keys (benchmark.train.sweep.SWEEP_KEYS); any other top-level key is a run option
 SWEEP_KEYS = frozenset({"name", "description", "seeds", "variants", "datasets", "options", "dataset_options",
                         "variant_options", "grid", "quick", "search", "recipes", "override_recipes"})
@@ -179,4 +194,4 @@ SWEEP_KEYS = frozenset({"name", "description", "seeds", "variants", "datasets", 
 
 __all__ = ["VARIANTS", "DATASETS", "METRICS", "list_text", "PERF_DEFAULT_VARIANTS", "THEORY_EXPERIMENTS",
            "add_perf_parser", "add_evaluate_parser", "add_theory_parser", "RUN_OPTIONS", "GAN_OPTIONS",
-           "VARIANT_OPTIONS", "DATASET_OPTIONS", "SWEEP_KEYS"]
+           "VARIANT_OPTIONS", "DATASET_OPTIONS", "SWEEP_KEYS", "DATA_FILES", "DATA_ENV"]

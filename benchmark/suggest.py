@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .commands import DATASET_OPTIONS, DATASETS, GAN_OPTIONS, RUN_OPTIONS, SWEEP_KEYS, VARIANT_OPTIONS, VARIANTS
+from .commands import (DATA_ENV, DATA_FILES, DATASET_OPTIONS, DATASETS, GAN_OPTIONS, RUN_OPTIONS, SWEEP_KEYS,
+                       VARIANT_OPTIONS, VARIANTS)
 from .errors import UsageError
 
 # words newcomers try, and the options they mean
@@ -75,7 +76,8 @@ def unknown_option_message(name: str, valid: Iterable[str], variant: str, data: 
 def check_run_names(options: dict[str, Any]) -> dict[str, Any]:
     """Check a ``run``'s variant, dataset and option names against the catalogue; the options with the variant
     and dataset names made canonical (``wgan-gp`` -> ``wgan_gp``). ``UsageError`` for the first bad name, or
-    when no variant is given (a run of a silently chosen objective is never what was meant)."""
+    when no variant is given (a run of a silently chosen objective is never what was meant), or when its dataset's
+    files are missing (:func:`missing_data`)."""
     options = {canonical(k): v for k, v in options.items()}
     if options.get("variant") in (None, ""):
         raise UsageError("run needs --variant NAME (one of: " + ", ".join(sorted(VARIANTS)) + "); "
@@ -86,7 +88,34 @@ def check_run_names(options: dict[str, Any]) -> dict[str, Any]:
     for key in options:
         if key not in valid:
             raise UsageError(unknown_option_message(key, valid, options["variant"], options["data"]))
+    missing = missing_data(options["data"], options)
+    if missing:
+        raise UsageError(missing)
     return options
+
+
+def missing_data(data: str, options: dict[str, Any], *, command: str = "run") -> str | None:
+    """One line saying what is missing and how to get it, when ``data`` needs files that are not under its root
+    (``--root``, else ``$GANBENCH_DATA``, else ``./data``) and ``--download`` is not on; ``None`` otherwise.
+    ``command="evaluate"`` gives the advice that fits ``evaluate`` (no ``--download``, no ``--root``)."""
+    if data not in DATA_FILES or str(options.get("download", "")).strip().lower() in ("1", "true", "yes", "on"):
+        return None
+    root_given = options.get("root") not in (None, "", "None", "none", "null")
+    root = Path(str(options["root"]) if root_given else (os.environ.get(DATA_ENV) or "./data")).expanduser()
+    folder, files = DATA_FILES[data]
+    missing = [f for f in files if not (root / folder / f).exists()]
+    if not missing:
+        return None
+    where = "--root" if root_given else (f"${DATA_ENV}" if os.environ.get(DATA_ENV) else "the default ./data")
+    if command == "evaluate":
+        return (f"--reference {data}: not found: {(root / folder).resolve()} (the data root from {where}) lacks "
+                f"{', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}; evaluate reads a dataset from "
+                f"${DATA_ENV} (else ./data) and never downloads: set {DATA_ENV}=DIR for the folder holding {folder}/, "
+                f"or download it there once (online) with `python -m benchmark run --variant nsgan --data {data} "
+                f"--root DIR --download true --iterations 1`")
+    return (f"dataset {data!r} not found: {(root / folder).resolve()} (the data root from {where}) lacks "
+            f"{', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}; add --download true to download it "
+            f"(needs internet), or give --root DIR (or ${DATA_ENV}=DIR) for the folder holding {folder}/")
 
 
 def check_sweep_names(spec: dict[str, Any], path: str | os.PathLike) -> None:
@@ -137,6 +166,14 @@ def check_sweep_names(spec: dict[str, Any], path: str | os.PathLike) -> None:
                         f"lists them)" if near else f"valid options: {', '.join(sorted(valid))}")
                 raise UsageError(f"sweep {where}{at}: option {str(option)!r} is accepted by no run of this sweep; "
                                  + hint)
+    shared = {**levels[0][1], **(spec.get("options") if isinstance(spec.get("options"), dict) else {})}
+    per_data = spec.get("dataset_options") if isinstance(spec.get("dataset_options"), dict) else {}
+    for d in datasets:
+        own = per_data.get(d) if isinstance(per_data.get(d), dict) else {}
+        missing = missing_data(d, {**shared, **own})
+        if missing:                                   # the sweep spells the options as YAML keys
+            yaml_words = missing.replace("--download true", "download: true").replace("--root DIR", "root: DIR")
+            raise UsageError(f"sweep {where}: {yaml_words} (under dataset_options.{d})")
 
 
 def _name_line(kind: str, name: Any, registry: Iterable[str]) -> str:
@@ -148,4 +185,4 @@ def _name_line(kind: str, name: Any, registry: Iterable[str]) -> str:
 
 
 __all__ = ["ALIASES", "canonical", "close_names", "check_name", "option_names", "unknown_option_message",
-           "check_run_names", "check_sweep_names"]
+           "check_run_names", "check_sweep_names", "missing_data"]

@@ -106,6 +106,17 @@ def test_option_catalogue_matches_the_registries():
     assert set(commands.SWEEP_KEYS) == set(sweep.SWEEP_KEYS)
 
 
+def test_data_file_catalogue_matches_the_datamodules(tmp_path):
+    import datamodules
+    from datamodules.vision import DATA_ENV, TorchvisionImageDataModule
+
+    needs_files = {n for n, c in datamodules.DATAMODULES.items() if issubclass(c, TorchvisionImageDataModule)}
+    assert set(commands.DATA_FILES) == needs_files and commands.DATA_ENV == DATA_ENV
+    for name, (folder, files) in commands.DATA_FILES.items():
+        dm = datamodules.DATAMODULES[name](root=str(tmp_path))
+        assert (dm.directory.relative_to(tmp_path).as_posix(), tuple(dm.required_files())) == (folder, files), name
+
+
 REFUSAL_PROBE = """
 import io, json, sys, contextlib
 from benchmark.cli import main
@@ -144,13 +155,23 @@ def _sweep_file(tmp_path, text):
      ["variant_options.wgan", "option 'clipp'", "did you mean clip"]),
     (["sweep", "S:variants: [nsgan]\ndatasets: [ring8]\nseeds: [0]\ngrid: {lr: [1e-3]}\n"],
      ["grid", "option 'lr'", "did you mean lr_g, lr_d"]),
+    # missing data: the CLI's own words (--download true, --root), within a second, exit 2, no run file
+    (["run", "--variant", "nsgan", "--data", "cifar10", "--root", "ROOT"],
+     ["dataset 'cifar10' not found", "cifar-10-batches-py", "data_batch_1", "--download true", "--root DIR"]),
+    (["run", "--variant", "nsgan", "--data", "mnist", "--root", "ROOT", "--download", "false"],
+     ["dataset 'mnist' not found", "MNIST/raw", "--download true"]),
+    (["sweep", "S:variants: [nsgan]\ndatasets: [fashion_mnist]\nseeds: [0]\nroot: ROOT\n"],
+     ["dataset 'fashion_mnist' not found", "download: true", "root: DIR", "dataset_options.fashion_mnist"]),
+    (["evaluate", "--images", "ROOT", "--reference", "cifar10"],
+     ["--reference cifar10: not found", "never downloads", "GANBENCH_DATA=DIR", "--download true"]),
 ])
 def test_misspelled_names_are_refused_before_torch_with_a_suggestion(argv, fragments, tmp_path):
     """`run`, `options` and `sweep` refuse a misspelled name from the static catalogue: exit 2, one `error:` line
     with a did-you-mean, and no torch/Lightning/models import (what made it take 9-18 s)."""
-    argv = [_sweep_file(tmp_path, a[2:]) if a.startswith("S:") else a for a in argv]
+    argv = [_sweep_file(tmp_path, a[2:].replace("ROOT", str(tmp_path / "data"))) if a.startswith("S:")
+            else a.replace("ROOT", str(tmp_path / "data")) for a in argv]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    if argv[0] != "options":
+    if argv[0] in ("run", "sweep"):
         argv += ["--results-dir", str(tmp_path / "r")]
     out = subprocess.run([sys.executable, "-c", REFUSAL_PROBE, *argv],
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)

@@ -131,7 +131,10 @@ def prepare(run: RunState) -> None:
     r = resolved.run
     pl.seed_everything(r.seed, workers=True, verbose=False)
     run.dm = dm = resolved.datamodule_cls(seed=r.seed, **resolved.data)
-    dm.setup()
+    try:
+        dm.setup()
+    except FileNotFoundError as e:                   # DatasetMissingError: bad input, no failed run file
+        raise UsageError("; ".join(line.strip() for line in str(e).splitlines() if line.strip())) from None
     check_batch_size(dm, r)
     check_metrics(dm, r)
     run.ckpt_dir = C.checkpoint_dir(run.results_dir, r.name or run.rid)
