@@ -12,9 +12,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .commands import add_evaluate_parser, add_perf_parser, add_theory_parser
+from .commands import DATASETS, VARIANTS, add_evaluate_parser, add_perf_parser, add_theory_parser
 from .errors import EXIT_USAGE, UsageError
 from .io import check_writable, load_yaml_mapping
+from .suggest import check_name, check_run_names, check_sweep_names
+
+
+class Parser(argparse.ArgumentParser):
+    """No abbreviated flags (``report --wandb disabled`` is not ``--wandb-report``); sub-parsers inherit it."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 def parse_extra_options(tokens: list[str]) -> dict[str, str]:
@@ -54,17 +63,19 @@ class FullRunHelp(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from .train.option_help import format_rows, option_rows
+        try:
+            variant = check_name("variant", getattr(namespace, "variant", None) or "nsgan", VARIANTS)
+            data = check_name("dataset", getattr(namespace, "data", None) or "ring8", DATASETS)
+        except UsageError as e:
+            parser.exit(2, f"error: {e}\n")
+        from .train.option_help import format_rows, format_sweep_cell, option_rows
 
         parser.print_help()
-        variant, data = getattr(namespace, "variant", None) or "nsgan", getattr(namespace, "data", None) or "ring8"
-        try:
-            rows = option_rows(variant, data)
-        except KeyError as e:
-            parser.exit(2, f"error: {e.args[0]}\n")
+        rows = option_rows(variant, data)
         print(f"\nall options of a run of {variant!r} on {data!r} (give --variant/--data before --help for "
               "another): owner, --name, default, type or choices, help")
-        print(format_rows(rows))
+        print(format_rows(rows), end="")
+        print(format_sweep_cell(variant, data, rows))
         parser.exit(0)
 
 
@@ -94,13 +105,14 @@ def gather_run_options(args: argparse.Namespace, extra: list[str]) -> dict[str, 
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    options = check_run_names(gather_run_options(args, extra))   # names checked before torch is imported
     from models import ConfigError
 
     from .train.options import resolve
     from .train.run import execute
 
     try:
-        resolved = resolve(gather_run_options(args, extra))
+        resolved = resolve(options)
     except ConfigError as e:
         raise UsageError(str(e)) from None
     if args.print_config:
@@ -182,6 +194,8 @@ def publish_report(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    sweep_file = args.sweep or Path(__file__).parent / "sweeps" / "default.yaml"
+    check_sweep_names(load_yaml_mapping(sweep_file, "sweep"), sweep_file)   # names, before torch is imported
     from .train.sweep_command import sweep_command
 
     return sweep_command(args.sweep, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs,
@@ -209,11 +223,21 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .io import load_runs
-    from .report.check import ThresholdError, evaluate_bounds, format_table, load_thresholds, thresholds_path
+    from .report.check import (
+        ThresholdError,
+        calibration_mismatches,
+        describe_calibration,
+        evaluate_bounds,
+        format_table,
+        load_calibration,
+        load_thresholds,
+        thresholds_path,
+    )
 
     args.thresholds = thresholds_path(args.results_dir, args.thresholds)
     try:
         bounds = load_thresholds(args.thresholds)
+        calibration = load_calibration(args.thresholds)
     except ThresholdError as e:
         raise UsageError(str(e)) from None
     if args.only:
@@ -226,7 +250,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"--only {args.only!r} selects no bound of {args.thresholds}")
     rows = evaluate_bounds(bounds, load_runs(args.results_dir), group=args.group)
     print(f"thresholds: {args.thresholds}")
+    print(f"calibrated on: {describe_calibration(calibration)}")
+    differ = calibration_mismatches(calibration, rows)
+    if differ:
+        print(f"warning: the runs of {args.results_dir} differ from that calibration ({'; '.join(differ)}): a "
+              "breach below may come from the budget or seeds, not a regression")
     print(format_table(rows))
+    if differ:
+        print("(these bounds were calibrated on other budgets or seeds: see the warning above)")
     return 0 if all(r["passed"] for r in rows) else 1
 
 
@@ -237,6 +268,11 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .suggest import missing_data
+
+    missing = missing_data(args.reference, {}, command="evaluate")     # before torch is imported
+    if missing:
+        raise UsageError(missing)
     from .score.folder import run_evaluate
 
     try:
@@ -248,12 +284,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(str(e.args[0]) if e.args else str(e)) from None
 
 
-COMMANDS: dict[str, Callable] = {"sweep": cmd_sweep, "tune": cmd_tune, "check": cmd_check, "perf": cmd_perf, "evaluate": cmd_evaluate,
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import cmd_generate as run
+
+    return run(args)
+
+
+COMMANDS: dict[str, Callable] = {"generate": cmd_generate, "sweep": cmd_sweep, "tune": cmd_tune, "check": cmd_check, "perf": cmd_perf, "evaluate": cmd_evaluate,
                                  "theory": lambda args: __import__("benchmark.theory").theory.cmd_theory(args)}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmark",
+    parser = Parser(prog="python -m benchmark",
                                      description="GANBench: train classic GAN objectives under one protocol.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("list", help="list the registered variants, datasets and metrics")
@@ -294,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_perf_parser(sub)                             # argument definitions only: no torch import
     add_evaluate_parser(sub)
     add_theory_parser(sub)
+    p = sub.add_parser("generate", help="write N samples of a trained run (PNGs, or .npy for points) for evaluate")
+    p.add_argument("--run", required=True, help="a run JSON, or a run id under --results-dir/runs")
+    p.add_argument("--num", type=int, default=None,
+                   help="samples to write (default: as many as the run's metrics scored, its protocol)")
+    p.add_argument("--out", required=True, help="a new (or empty) folder for the samples")
+    p.add_argument("--seed", type=int, default=None, help="noise seed (default: the run's seed)")
+    p.add_argument("--results-dir", dest="results_dir", default="results", help="where a run id is looked up")
     p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--wandb-report", action="store_true",
@@ -303,7 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_options(args: argparse.Namespace) -> int:
-    from .train.option_help import format_rows, option_rows
+    args.variant = check_name("variant", args.variant, VARIANTS)
+    args.data = check_name("dataset", args.data, DATASETS)
+    from .train.option_help import format_rows, format_sweep_cell, option_rows
 
     try:
         rows = option_rows(args.variant, args.data)
@@ -311,6 +362,7 @@ def cmd_options(args: argparse.Namespace) -> int:
         raise UsageError(e.args[0]) from None
     print(f"options of a run of {args.variant!r} on {args.data!r} (owner, --name, default, type or choices, help):")
     sys.stdout.write(format_rows(rows))
+    sys.stdout.write(format_sweep_cell(args.variant, args.data, rows))
     return 0
 
 

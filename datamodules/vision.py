@@ -40,8 +40,8 @@ def missing_message(dataset: str, directory: Path, files: list[str], missing: li
             f"  missing: {', '.join(missing) if missing else '(none; see above)'}\n"
             f"Download it (needs internet) with:\n"
             f"  {command}\n"
-            f"or pass download=True to the datamodule. The data root is the 'root' option, "
-            f"else ${DATA_ENV}, else ./data.")
+            f"or add --download true to `python -m benchmark run` (download=True for the datamodule). The data root "
+            f"is --root DIR (the 'root' option), else ${DATA_ENV}, else ./data.")
 
 
 class TorchvisionImageDataModule(GANDataModule):

@@ -38,15 +38,15 @@ def test_list_prints_variants_datasets_metrics(capsys):
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["run", "--variant", "nosuchgan"], "unknown variant 'nosuchgan'; choose one of:"),
-    (["run", "--data", "nosuchdata"], "unknown dataset 'nosuchdata'; choose one of:"),
-    (["run", "--lr-gee", "0.1"], "unknown option 'lr_gee'"),
-    (["run", "--lr-g", "-1"], "lr_g=-1.0 must be > 0"),
-    (["run", "--n-critic", "0"], "n_critic=0 must be >= 1"),
-    (["run", "--iterations", "ten"], "iterations='ten' is not a valid int"),
-    (["run", "--arch", "resnet"], "arch='resnet' is not valid; choose one of: mlp, dcgan"),
+    (["run", "--variant", "nosuchgan"], "unknown variant 'nosuchgan': did you mean 'nsgan'"),
+    (["run", "--variant", "nsgan", "--data", "nosuchdata"], "unknown dataset 'nosuchdata'; choose one of:"),
+    (["run", "--variant", "nsgan", "--lr-gee", "0.1"], "unknown option 'lr_gee'"),
+    (["run", "--variant", "nsgan", "--lr-g", "-1"], "lr_g=-1.0 must be > 0"),
+    (["run", "--variant", "nsgan", "--n-critic", "0"], "n_critic=0 must be >= 1"),
+    (["run", "--variant", "nsgan", "--iterations", "ten"], "iterations='ten' is not a valid int"),
+    (["run", "--variant", "nsgan", "--arch", "resnet"], "arch='resnet' is not valid; choose one of: mlp, dcgan"),
     (["run", "--variant", "minimax", "--pi", "1.5"], "pi=1.5 must lie strictly between 0 and 1"),
-    (["run", "--data", "ring8", "--arch", "dcgan"], "arch='dcgan' needs image data"),
+    (["run", "--variant", "nsgan", "--data", "ring8", "--arch", "dcgan"], "arch='dcgan' needs image data"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(argv, fragment, tmp_path, capsys):
     code = main([*argv, "--results-dir", str(tmp_path / "res"), "--iterations", "1"]
@@ -71,7 +71,7 @@ def test_bad_config_file(tmp_path, capsys):
 def test_unwritable_results_dir(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert main(["run", "--iterations", "1", "--results-dir", str(blocker)]) == 2
+    assert main(["run", "--variant", "nsgan", "--iterations", "1", "--results-dir", str(blocker)]) == 2
     assert "is not writable" in capsys.readouterr().err
 
 

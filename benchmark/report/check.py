@@ -9,6 +9,10 @@
       digits:
         domain_fd: "<= 40"
 
+An optional top-level ``calibration`` mapping says what the bounds were measured on (``sweep``, ``seeds``,
+``iterations`` per dataset, ``measured``): ``check`` prints it and flags checked runs whose seeds or budget differ
+(:func:`calibration_mismatches`), since bounds of a 2,000-iteration, 3-seed sweep say little about a quick run.
+
 ``python -m benchmark check --results-dir X`` reads ``X/thresholds.yaml`` when it exists, else the repository's
 committed ``results/thresholds.yaml`` (found next to the package, not the current directory); ``--thresholds``
 names another file (:func:`thresholds_path`).
@@ -63,6 +67,8 @@ def parse_thresholds(data: Any, source: str = "thresholds") -> list[Bound]:
         raise ThresholdError(f"{source}: expected a mapping variant -> dataset -> metric -> bound")
     bounds = []
     for variant, per_data in data.items():
+        if variant == CALIBRATION:
+            continue
         known("variant", variant, models.VARIANTS)
         if not isinstance(per_data, dict) or not per_data:
             raise ThresholdError(f"{source}: {variant}: expected a non-empty mapping dataset -> metric -> bound "
@@ -90,6 +96,63 @@ def parse_thresholds(data: Any, source: str = "thresholds") -> list[Bound]:
     return bounds
 
 
+CALIBRATION = "calibration"        # the top-level key of the bounds' provenance (not a variant)
+
+
+def parse_calibration(data: Any, source: str = "thresholds") -> dict[str, Any]:
+    """The ``calibration`` mapping of a thresholds file ({} when absent): ``seeds`` a list of ints, ``iterations``
+    an int or a mapping dataset -> int."""
+    cal = data.get(CALIBRATION) if isinstance(data, dict) else None
+    if cal is None:
+        return {}
+    if not isinstance(cal, dict):
+        raise ThresholdError(f"{source}: {CALIBRATION} must be a mapping (sweep, seeds, iterations, measured)")
+    seeds, its = cal.get("seeds"), cal.get("iterations")
+    if seeds is not None and not (isinstance(seeds, list) and all(isinstance(x, int) for x in seeds)):
+        raise ThresholdError(f"{source}: {CALIBRATION}.seeds must be a list of integers, got {seeds!r}")
+    if its is not None and not (isinstance(its, int) or (isinstance(its, dict)
+                                                         and all(isinstance(v, int) for v in its.values()))):
+        raise ThresholdError(f"{source}: {CALIBRATION}.iterations must be an integer or a mapping dataset -> "
+                             f"integer, got {its!r}")
+    return cal
+
+
+def describe_calibration(cal: dict[str, Any]) -> str:
+    """``sweep default, seeds [0, 1, 2], iterations ring8 2000 ...`` (one line)."""
+    if not cal:
+        return "not recorded (no `calibration` in the file)"
+    its = cal.get("iterations")
+    its = " ".join(f"{d} {n}" for d, n in its.items()) if isinstance(its, dict) else its
+    parts = [f"sweep {cal['sweep']}" if cal.get("sweep") else "", f"seeds {cal['seeds']}" if cal.get("seeds") else "",
+             f"iterations {its}" if its else "", f"measured {cal['measured']}" if cal.get("measured") else ""]
+    return ", ".join(p for p in parts if p)
+
+
+def calibration_mismatches(cal: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """How the runs :func:`evaluate_bounds` checked differ from the calibration: per dataset, budgets other
+    than the calibrated one and seed sets other than the calibrated seeds (empty when they agree)."""
+    if not cal:
+        return []
+    want_seeds, its = cal.get("seeds"), cal.get("iterations")
+    budget: dict[str, set] = {}
+    seeds: dict[str, set] = {}
+    for r in rows:
+        d = r["bound"].dataset
+        budget.setdefault(d, set()).update(r.get("iterations", ()))
+        seeds.setdefault(d, set()).add(tuple(r.get("seeds", ())))
+    out = []
+    for d in sorted(budget):
+        want = its.get(d) if isinstance(its, dict) else its
+        other = sorted(n for n in budget[d] if n is not None and want is not None and n != want)
+        if other:
+            out.append(f"{d}: {', '.join(map(str, other))} iterations (bounds: {want})")
+        if want_seeds is not None:
+            diff = sorted({s for s in seeds[d] if s and list(s) != sorted(want_seeds)})
+            if diff:
+                out.append(f"{d}: seeds {', '.join(str(list(s)) for s in diff)} (bounds: {sorted(want_seeds)})")
+    return out
+
+
 REPO_THRESHOLDS = Path(__file__).resolve().parents[2] / "results" / "thresholds.yaml"
 
 
@@ -103,11 +166,19 @@ def thresholds_path(results_dir: str | Path, given: str | Path | None = None) ->
 
 
 def load_thresholds(path: str | Path) -> list[Bound]:
+    return parse_thresholds(_read(path), str(path))
+
+
+def load_calibration(path: str | Path) -> dict[str, Any]:
+    """The file's ``calibration`` mapping (:func:`parse_calibration`)."""
+    return parse_calibration(_read(path), str(path))
+
+
+def _read(path: str | Path) -> Any:
     try:
-        data = read_yaml(path, "thresholds")
+        return read_yaml(path, "thresholds")
     except ValueError as e:
         raise ThresholdError(str(e)) from None
-    return parse_thresholds(data, str(path))
 
 
 def latest_per_seed(runs: list[dict], variant: str, dataset: str, group: str | None = None) -> list[dict]:
@@ -139,7 +210,8 @@ def evaluate_bounds(bounds: list[Bound], runs: list[dict], group: str | None = N
             vals.append(float("nan") if v is None else float(v))
         value = statistics.fmean(vals) if vals else float("nan")
         rows.append({"bound": b, "value": value, "n": len(vals), "passed": bool(vals) and b.holds(value),
-                     "note": "" if vals else "no results"})
+                     "note": "" if vals else "no results", "seeds": sorted(r.get("seed") for r in picked),
+                     "iterations": sorted({(r.get("config") or {}).get("iterations") for r in picked}, key=str)})
     return rows
 
 

@@ -196,13 +196,37 @@ def evaluate_images(images: Tensor | str | os.PathLike, reference: Any, metrics:
             "images": {"source": source, "count": int(fake.shape[0]), "shape": list(fake.shape[1:])}}
 
 
+FID_MIN_SAMPLES = 2048       # FID below this many images per side is strongly biased (Chong & Forsyth 2020)
+
+
+def small_sample_warnings(result: dict) -> list[str]:
+    """A warning per FID computed on fewer than :data:`FID_MIN_SAMPLES` generated or real images: its bias
+    grows as the sample shrinks, so such a FID is comparable only with one of the same sizes; KID is unbiased."""
+    out = []
+    for name, value in result["values"].items():
+        p = result["protocols"].get(name) or {}
+        if value is None or not name.endswith("fid"):
+            continue
+        n_g, n_r = p.get("num_generated"), p.get("num_real")
+        small = [f"{n} {side}" for n, side in ((n_g, "generated"), (n_r, "real")) if n and n < FID_MIN_SAMPLES]
+        if small:
+            out.append(f"warning: {name} on {' and '.join(small)} images (< {FID_MIN_SAMPLES:,} per side) is biased "
+                       "upwards and depends on the sample size: compare it only at equal sizes, or use kid "
+                       "(unbiased for small samples)")
+    return out
+
+
 def format_scores(result: dict) -> str:
-    """Human-readable scores, each followed by its protocol."""
+    """Human-readable scores: every value first (one line each), then each score's protocol."""
     lines = []
     for name, value in result["values"].items():
-        p = result["protocols"][name]
         shown = "unavailable" if value is None else f"{value:.6g}"
         lines.append(f"{name:>15s} = {shown}")
+    lines.append("")
+    lines.append("protocol:")
+    for name, value in result["values"].items():
+        p = result["protocols"][name]
+        lines.append(f"  {name}:")
         if value is None and "reason" in p:
             lines.append(f"{'':>17s}reason: {p['reason']}")
         for k in sorted(p):
@@ -259,6 +283,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         for p in result["protocols"].values():         # the scores are of the readable images only
             p["images_skipped_unreadable"] = len(loaded.skipped)
     print(format_scores(result))
+    for line in small_sample_warnings(result):
+        print(line, file=sys.stderr)
     if args.json:
         write_json(result, args.json)
         print(f"wrote {args.json}")

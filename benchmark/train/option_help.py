@@ -1,7 +1,7 @@
 """``python -m benchmark options``: every option of a run with its default, type, choices and one-line help.
 
 The help of a dataclass field is the trailing ``# ...`` comment of its line in the source (RunOptions, GANConfig
-and the variant Configs document their fields that way), read with :mod:`ast` (the fields) and :mod:`tokenize`
+and the variant Configs document their fields that way), with the comment-only lines that continue it, read with :mod:`ast` (the fields) and :mod:`tokenize`
 (the comments); a field a subclass redeclares without a comment keeps its base class's help. A datamodule's
 constructor arguments get their type and default from the signature.
 """
@@ -42,15 +42,23 @@ def field_comments(cls: type) -> dict[str, str]:
             source = textwrap.dedent(inspect.getsource(klass))
         except (OSError, TypeError):
             continue
-        comments = {tok.start[0]: tok.string.lstrip("#").strip()
+        lines = source.splitlines()
+        comments = {tok.start[0]: (tok.start[1], tok.string.lstrip("#").strip())
                     for tok in tokenize.generate_tokens(io.StringIO(source).readline)
                     if tok.type == tokenize.COMMENT}
         body = ast.parse(source).body[0]
         for node in getattr(body, "body", []):
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                text = comments.get(node.end_lineno) or comments.get(node.lineno)
-                if text:
-                    out[node.target.id] = text
+                line = node.end_lineno if node.end_lineno in comments else node.lineno
+                if line not in comments:
+                    continue
+                parts = [comments[line][1]]
+                # the comment goes on over comment-only lines indented past the field (not a `# --- section`)
+                while (line + 1 in comments and lines[line].lstrip().startswith("#")
+                       and comments[line + 1][0] > node.col_offset):
+                    line += 1
+                    parts.append(comments[line][1])
+                out[node.target.id] = " ".join(p for p in parts if p)
     return out
 
 
@@ -100,4 +108,48 @@ def format_rows(rows: list[OptionRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["OptionRow", "field_comments", "describe_type", "option_rows", "format_rows"]
+def sweep_cell(variant: str, data: str, sweep: str | None = None) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """What a sweep file (default: the default sweep of ``./run_all.sh``) sets for its (variant, data) cell:
+    ``(options, recipe entry, sweep name)``; options are ``{}`` when the sweep does not run that cell.
+
+    The options are :func:`benchmark.train.sweep.cell_options`: the shared levels, ``variant_options`` and the
+    tuned recipe (``recipes.yaml``: the entry holds its ``options`` and ``provenance``), i.e. everything a run of
+    the cell sets beyond the defaults and its seed.
+    """
+    from pathlib import Path
+
+    from . import sweep as S
+    from .recipes import load_recipes
+
+    spec = S.with_all_expanded(S.load_sweep(sweep or S.DEFAULT_SWEEP))
+    name = str(spec.get("name"))
+    if variant not in (spec.get("variants") or []) or data not in (spec.get("datasets") or []):
+        return {}, {}, name
+    recipes = load_recipes(Path(spec["_base_dir"]) / spec["recipes"]) if spec.get("recipes") else {}
+    entry = (recipes.get(variant) or {}).get(data) or {}
+    return S.cell_options(spec, recipes, variant, data), entry, name
+
+
+def format_sweep_cell(variant: str, data: str, rows: list[OptionRow], sweep: str | None = None) -> str:
+    """The section of ``options`` / ``run --help`` that shows which defaults a sweep's cell replaces (its tuned
+    recipe's values marked ``recipe``) and the ``run`` command that trains one of its runs."""
+    options, entry, name = sweep_cell(variant, data, sweep)
+    if not options:
+        return f"\nthe {name} sweep does not run {variant} on {data}: its runs use the defaults above\n"
+    defaults = {r.name: r.default for r in rows}
+    recipe, prov = entry.get("options") or {}, entry.get("provenance") or {}
+    src = (f"tuned recipe from {prov.get('sweep')} (trial {prov.get('trial')} of {prov.get('trials')}, "
+           f"{prov.get('metric')} median {prov.get('median')}, {prov.get('date')})" if recipe
+           else "no tuned recipe: the variant's paper optimiser defaults")
+    lines = ["", f"the {name} sweep (`python -m benchmark sweep`, ./run_all.sh) replaces these defaults for "
+             f"{variant} on {data}; {src}:"]
+    for k, v in options.items():
+        lines.append(f"  {'recipe' if k in recipe else 'sweep':10s} --{k.replace('_', '-'):22s} {str(v):10s} "
+                     f"(default {defaults.get(k)})")
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
+    lines.append(f"a run of that cell: python -m benchmark run --variant {variant} --data {data} --seed 0 {flags}")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["OptionRow", "field_comments", "describe_type", "option_rows", "format_rows", "sweep_cell",
+           "format_sweep_cell"]

@@ -21,6 +21,7 @@ from models.config import field_types, validate
 from datamodules import get_datamodule
 
 from ..score import METRIC_GROUPS, check_supported
+from ..suggest import unknown_option_message
 
 
 @dataclass
@@ -119,7 +120,15 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
         if tp is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
-            return int(value) if not isinstance(value, str) else int(value, 10)
+            if not isinstance(value, str):
+                return int(value)
+            try:
+                return int(value, 10)
+            except ValueError:                             # "1e3", "2000.0": an integral float is that int
+                f = float(value)
+                if not (math.isfinite(f) and f.is_integer()):
+                    raise
+                return int(f)
         if tp is float:
             if isinstance(value, bool):
                 raise ValueError
@@ -314,9 +323,8 @@ def resolve(options: dict[str, Any], *, datamodule_cls: type | None = None) -> R
         elif key in d_schema:
             data_kw[key] = coerce(value, d_schema[key][0], key)
         else:
-            valid = sorted(set(run_types) | set(model_types) | set(d_schema))
-            raise ConfigError(f"unknown option {key!r} for variant {variant_name!r} on dataset {data_name!r}; "
-                              f"valid options: {', '.join(valid)}")
+            raise ConfigError(unknown_option_message(key, set(run_types) | set(model_types) | set(d_schema),
+                                                     variant_name, data_name))
     run = RunOptions(**run_kw)
     validate(run)
     check_execution(run)

@@ -129,7 +129,10 @@ def prepare(run: RunState) -> None:
     r = resolved.run
     pl.seed_everything(r.seed, workers=True, verbose=False)
     run.dm = dm = resolved.datamodule_cls(seed=r.seed, **resolved.data)
-    dm.setup()
+    try:
+        dm.setup()
+    except FileNotFoundError as e:                   # DatasetMissingError: bad input, no failed run file
+        raise UsageError("; ".join(line.strip() for line in str(e).splitlines() if line.strip())) from None
     check_batch_size(dm, r)
     check_metrics(dm, r)
     if run.is_zero:                  # an unusable cache is an error now, not after training; build ahead
@@ -330,6 +333,12 @@ def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path,
         record["eval_processes"] = world
     if not is_zero:
         return
+    try:                                            # the final generator, for `python -m benchmark generate`
+        gen = C.save_generator(model, results_dir / C.GENERATOR_DIR / f"{rid}.pt")
+        record["generator"] = os.path.relpath(gen, results_dir)
+    except OSError as e:
+        print(f"warning: the generator of {rid} was not kept ({e.strerror or e}); the scores are kept",
+              file=sys.stderr)
     if r.save_samples:
         samples = model.sample(r.save_samples)
         samples = torch.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)

@@ -200,8 +200,8 @@ def test_missing_mnist_exact_message_without_hanging(tmp_path):
         f"Download it (needs internet) with:\n"
         f"  python -c \"from torchvision.datasets import MNIST; "
         f"[MNIST('{tmp_path}', train=t, download=True) for t in (True, False)]\"\n"
-        f"or pass download=True to the datamodule. The data root is the 'root' option, else $GANBENCH_DATA, "
-        f"else ./data.")
+        f"or add --download true to `python -m benchmark run` (download=True for the datamodule). The data root "
+        f"is --root DIR (the 'root' option), else $GANBENCH_DATA, else ./data.")
     assert isinstance(err.value, FileNotFoundError)
 
 
@@ -252,9 +252,16 @@ def test_dcgan_nsgan_runs_through_cli_on_mnist_and_image_folder(tmp_path, monkey
     assert main(["run", "--data", "mnist", "--root", str(tmp_path / "data"), "--batch-size", "16", *common]) == 0
     assert main(["run", "--data", "image_folder", "--path", str(folder), "--resolution", "32", "--channels", "1",
                  "--batch-size", "2", *common]) == 0
-    assert main(["run", "--data", "fashion_mnist", "--root", str(tmp_path / "empty"), *common]) == 1
+    # missing data is bad input: exit 2, no failed run file (it used to break `report`)
+    assert main(["run", "--data", "fashion_mnist", "--root", str(tmp_path / "empty"), *common]) == 2
     records = {r["dataset"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "res" / "runs").glob("*.json"))}
     assert records["mnist"]["status"] == records["image_folder"]["status"] == "completed"
     assert records["mnist"]["steps"] == records["image_folder"]["steps"] == 2
-    assert records["fashion_mnist"]["status"] == "failed"
-    assert records["fashion_mnist"]["error"].startswith(f"DatasetMissingError: FashionMNIST not found in {tmp_path}")
+    assert "fashion_mnist" not in records
+    broken = tmp_path / "broken" / "FashionMNIST" / "raw"         # files there but unreadable: found at set-up
+    broken.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (broken / name).write_bytes(b"not idx")
+    assert main(["run", "--data", "fashion_mnist", "--root", str(tmp_path / "broken"), *common]) == 2
+    assert len(list((tmp_path / "res" / "runs").glob("*.json"))) == 2

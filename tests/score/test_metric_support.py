@@ -60,7 +60,7 @@ def test_labels_known_only_once_read_are_checked_on_the_set_up_data(tmp_path):
 def test_run_on_an_unlabelled_folder_with_domain_metrics_exits_2_before_training(tmp_path, capsys):
     folder = _folder(tmp_path / "imgs", False)
     results = tmp_path / "results"
-    code = main(["run", "--data", "image_folder", "--path", str(folder), "--resolution", "8", "--batch-size", "4",
+    code = main(["run", "--variant", "nsgan", "--data", "image_folder", "--path", str(folder), "--resolution", "8", "--batch-size", "4",
                  "--metrics", "domain_fd", "--iterations", "2", "--results-dir", str(results)])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and "domain_fd" in err and "no labels" in err, err

@@ -27,8 +27,8 @@ def wait_for(predicate, proc, timeout=240):
         time.sleep(0.2)
 
 
-RUN = ["run", "--iterations", "1000000", "--num-samples", "256", "--batch-size", "32", "--metrics",
-       "modes_covered", "--save-samples", "0", "--checkpoint-every", "20", "--name", "sig"]
+RUN = ["run", "--variant", "nsgan", "--iterations", "1000000", "--num-samples", "256", "--batch-size", "32",
+       "--metrics", "modes_covered", "--save-samples", "0", "--checkpoint-every", "20", "--name", "sig"]
 
 
 def interrupt_once(tmp_path, sig, min_ckpts):

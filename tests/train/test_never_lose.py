@@ -128,7 +128,7 @@ def test_read_only_runs_dir_is_refused_before_training(tmp_path, capsys):
     runs.mkdir(parents=True)
     runs.chmod(0o500)
     try:
-        code = main(["run", "--iterations", "2", "--results-dir", str(tmp_path / "results")])
+        code = main(["run", "--variant", "nsgan", "--iterations", "2", "--results-dir", str(tmp_path / "results")])
     finally:
         runs.chmod(0o700)
     err = capsys.readouterr().err
@@ -140,6 +140,6 @@ def test_runs_path_that_is_not_a_directory_is_refused_before_training(tmp_path, 
 
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "runs").write_text("not a directory")
-    code = main(["run", "--iterations", "2", "--results-dir", str(tmp_path / "results")])
+    code = main(["run", "--variant", "nsgan", "--iterations", "2", "--results-dir", str(tmp_path / "results")])
     err = capsys.readouterr().err
     assert code == 2 and "runs" in err and "not writable" in err, err

@@ -21,6 +21,19 @@ class Child(Base):
     d: Literal["p", "q"] = "p"      # a choice
 
 
+@dataclass
+class Continued:
+    a: int = 1                      # a help that goes on
+                                    # over a second line (0 = off)
+    # --- a section comment, not part of a's help
+    b: int = 2                      # b help
+
+
+def test_a_help_comment_continued_on_comment_lines_is_read_whole():
+    """`run --help` used to cut such helps mid-sentence ("--fuse-iterations ... (0 = auto, see")."""
+    assert field_comments(Continued) == {"a": "a help that goes on over a second line (0 = off)", "b": "b help"}
+
+
 def test_field_comments_are_inherited_and_overridden():
     assert field_comments(Child) == {"a": "the a help", "b": "b, redefined", "d": "a choice"}
     assert field_comments(Base) == {"a": "the a help", "b": "the b help"}
@@ -33,7 +46,8 @@ def test_describe_type():
 
 
 def option_line(out: str, name: str) -> str:
-    lines = [line for line in out.splitlines() if re.search(rf"--{name}\s", line)]
+    table = out.split("\n\n")[0]                      # the rows; the default sweep's section follows a blank line
+    lines = [line for line in table.splitlines() if re.search(rf"--{name}\s", line)]
     assert len(lines) == 1, out
     return lines[0]
 
@@ -66,3 +80,31 @@ def test_option_rows_cover_every_field_once():
 def test_options_unknown_variant_is_a_usage_error(capsys):
     assert main(["options", "--variant", "nosuchgan"]) == 2
     assert "nosuchgan" in capsys.readouterr().err
+
+
+def test_options_and_run_help_show_the_default_sweeps_recipe_for_the_cell(capsys):
+    """`options` (and `run --help`) say which defaults the default sweep's cell replaces, its tuned recipe's values
+    marked `recipe`, and the run command that reproduces one of its runs."""
+    import yaml
+
+    from benchmark.train.sweep import DEFAULT_SWEEP
+
+    recipe = yaml.safe_load((DEFAULT_SWEEP.parent / "recipes.yaml").read_text())["wgan_gp"]["digits"]["options"]
+    assert main(["options", "--variant", "wgan-gp", "--data", "digits"]) == 0
+    out = capsys.readouterr().out
+    section = out.split("\n\n", 1)[1]
+    assert "the default sweep" in section and "replaces these defaults for wgan_gp on digits" in section
+    for k, v in recipe.items():
+        line = [x for x in section.splitlines()
+                if x.startswith("  ") and re.search(rf"--{k.replace('_', '-')}\s", x)]
+        assert len(line) == 1 and line[0].split()[:3] == ["recipe", f"--{k.replace('_', '-')}", str(v)], section
+    assert option_line(out, "gp-weight").split()[2] == "10.0" and "(default 10.0)" in section
+    command = [x for x in section.splitlines() if x.startswith("a run of that cell:")][0]
+    assert "--variant wgan_gp --data digits" in command and f"--lr-g {recipe['lr_g']}" in command
+    try:
+        main(["run", "--variant", "wgan_gp", "--data", "digits", "--help"])
+    except SystemExit as e:
+        assert e.code == 0
+    assert section.strip() in capsys.readouterr().out
+    assert main(["options", "--variant", "nsgan", "--data", "cifar10"]) == 0
+    assert "the default sweep does not run nsgan on cifar10" in capsys.readouterr().out

@@ -89,7 +89,7 @@ def test_ddp_rank_other_than_0_does_not_print_the_interrupted_line(tmp_path, mon
     record = {"run_id": "x", "status": "interrupted", "signal": "SIGTERM", "steps": 7, "checkpoint": "c.ckpt"}
     monkeypatch.setattr(R, "execute", lambda resolved: record)
     STATE.signum = signal.SIGTERM
-    args = Namespace(config=None, variant=None, data=None, seed=None, iterations=None, progress=None,
+    args = Namespace(config=None, variant="nsgan", data=None, seed=None, iterations=None, progress=None,
                      results_dir=str(tmp_path), print_config=False)
     monkeypatch.setattr(rank_zero_only, "rank", 1, raising=False)
     assert cli.cmd_run(args, []) == 143
