@@ -45,8 +45,8 @@ def test_absent_fields_stay_absent():
 def test_a_malformed_record_is_skipped_with_a_warning_naming_the_field(tmp_path, capsys, bad, reason):
     runs = tmp_path / "runs"
     runs.mkdir()
-    atomic_write_json(runs / "good.json", {"variant": "nsgan", "seed": 0, "metrics": {"fid": 1.0}})
-    (runs / "bad.json").write_text(json.dumps({"variant": "nsgan", **bad}))
+    atomic_write_json(runs / "good.json", {"variant": "nsgan", "dataset": "ring8", "seed": 0, "metrics": {"fid": 1.0}})
+    (runs / "bad.json").write_text(json.dumps({"variant": "nsgan", "dataset": "ring8", "seed": 0, **bad}))
     assert [r["run_id"] for r in load_runs(tmp_path)] == ["good"]
     err = capsys.readouterr().err
     assert "warning: skipping run file" in err and "bad.json" in err and reason in err
