@@ -60,7 +60,8 @@ def test_failure_records_the_iteration_reached(tmp_path):
 
 
 def test_run_json_is_standard_and_restores_nonfinite(tmp_path):
-    rec = {"variant": "nsgan", "status": "diverged", "metrics": {"reverse_kl": math.inf, "w1": -math.inf},
+    rec = {"variant": "nsgan", "dataset": "ring8", "seed": 0, "status": "diverged",
+           "metrics": {"reverse_kl": math.inf, "w1": -math.inf},
            "history": [{"loss_d": math.nan, "loss_g": 1.0}]}
     p = atomic_write_json(tmp_path / "runs" / "a.json", rec)
     stored = json.loads(p.read_text(), parse_constant=_strict)          # strict parsers accept it
@@ -74,7 +75,8 @@ def test_run_json_is_standard_and_restores_nonfinite(tmp_path):
 
 def test_old_run_json_with_bare_nan_still_loads(tmp_path):
     (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "old.json").write_text('{"variant": "nsgan", "metrics": {"reverse_kl": Infinity, "x": NaN}}')
+    (tmp_path / "runs" / "old.json").write_text('{"variant": "nsgan", "dataset": "ring8", "seed": 0, '
+                                                '"metrics": {"reverse_kl": Infinity, "x": NaN}}')
     (loaded,) = load_runs(tmp_path)
     assert loaded["metrics"]["reverse_kl"] == math.inf and math.isnan(loaded["metrics"]["x"])
 
@@ -93,7 +95,7 @@ def test_bad_run_file_is_skipped_with_a_warning_naming_it(case, data, reason, tm
     runs = tmp_path / "runs"
     runs.mkdir()
     (runs / "bad.json").write_bytes(data)
-    atomic_write_json(runs / "good.json", {"variant": "nsgan", "status": "completed"})
+    atomic_write_json(runs / "good.json", {"variant": "nsgan", "dataset": "ring8", "seed": 0, "status": "completed"})
     loaded = load_runs(tmp_path)
     assert [r["run_id"] for r in loaded] == ["good"]
     err = capsys.readouterr().err
