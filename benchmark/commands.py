@@ -33,10 +33,10 @@ DATASETS = {
     'cifar10': ('image', (3, 32, 32), ('fid', 'kid', 'precision', 'recall', 'density', 'coverage')),
     'digits': ('image', (1, 8, 8), ('domain_fd', 'domain_is', 'class_coverage')),
     'fashion_mnist': ('image', (1, 28, 28), ('fid', 'kid', 'precision', 'recall', 'density', 'coverage')),
-    'grid25': ('points', (2,), ('modes_covered', 'high_quality', 'reverse_kl')),
+    'grid25': ('points', (2,), ('mmd', 'modes_covered_strict', 'modes_covered', 'high_quality', 'reverse_kl')),
     'image_folder': ('image', (3, 64, 64), ('fid', 'kid', 'precision', 'recall', 'density', 'coverage')),
     'mnist': ('image', (1, 28, 28), ('fid', 'kid', 'precision', 'recall', 'density', 'coverage')),
-    'ring8': ('points', (2,), ('modes_covered', 'high_quality', 'reverse_kl')),
+    'ring8': ('points', (2,), ('mmd', 'modes_covered_strict', 'modes_covered', 'high_quality', 'reverse_kl')),
     'stacked_mnist': ('image', (3, 28, 28), ('stacked_modes', 'stacked_kl', 'fid', 'kid')),
 # metric -> higher is better
 }
@@ -50,7 +50,9 @@ METRICS = {
     'high_quality': True,
     'is': True,
     'kid': False,
+    'mmd': False,
     'modes_covered': True,
+    'modes_covered_strict': True,
     'precision': True,
     'recall': True,
     'reverse_kl': False,
