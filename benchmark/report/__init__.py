@@ -17,6 +17,7 @@ from datamodules import get_datamodule
 from ..io import atomic_write_text, load_runs
 from ..samples import save_sample_plot
 from .aggregate import aggregate
+from .baselines import baselines_for
 from .html import log_wandb_table, write_html_report
 from .markdown import summary_csv, summary_markdown
 
@@ -38,14 +39,19 @@ def ensure_sample_plots(runs: list[dict], results_dir: Path) -> list[Path]:
     return made
 
 
-def build_report(results_dir: str | Path = "results") -> list[Path]:
+def build_report(results_dir: str | Path = "results", *, baselines: bool = True) -> list[Path]:
     """Write ``summary.md``, ``summary.csv``, ``report.html`` (and missing sample plots), log the comparison as a
-    ``wandb.Table`` (unless ``WANDB_MODE=disabled``); return the written paths."""
+    ``wandb.Table`` (unless ``WANDB_MODE=disabled``); return the written paths. ``baselines``: score (or read
+    from ``baselines.json``) each dataset's true-data, noise and collapsed baselines (:mod:`.baselines`)."""
     results_dir = Path(results_dir)
     runs = load_runs(results_dir)
     if not runs:
         raise FileNotFoundError(f"no run files under {results_dir / 'runs'}: run a sweep first (./run_all.sh)")
-    rows = aggregate(runs)
+    base = baselines_for(runs, results_dir) if baselines else {}
+    for dataset, b in base.items():
+        if "unavailable" in b:
+            print(f"warning: no baselines for {dataset} ({b['unavailable']})")
+    rows = aggregate(runs, base)
     md, cs = results_dir / "summary.md", results_dir / "summary.csv"
     atomic_write_text(md, summary_markdown(runs, rows))
     atomic_write_text(cs, summary_csv(rows))
