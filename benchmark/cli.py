@@ -319,7 +319,12 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .score.folder import run_evaluate
+    if (args.images is None) == (args.points is None):
+        raise UsageError("evaluate needs exactly one of --images DIR (images) and --points FILE.npy (2-D points)")
+    if args.points is not None:
+        from .score.points import run_points_evaluate as run_evaluate
+    else:
+        from .score.folder import run_evaluate
 
     try:
         return run_evaluate(args)
