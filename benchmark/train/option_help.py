@@ -87,6 +87,40 @@ def option_rows(variant: str, data: str) -> list[OptionRow]:
     return rows
 
 
+def sweep_options(sweep: str, variant: str, data: str) -> tuple[str, dict[str, Any]]:
+    """``(sweep file, options)`` of the first planned run of ``variant`` on ``data`` in ``sweep`` (a path, or the
+    name of a file under ``benchmark/sweeps/``, e.g. ``default``): every level applied, the recipes included.
+
+    Raises:
+        KeyError: no such sweep file, or the sweep does not run that variant on that dataset.
+    """
+    from pathlib import Path
+
+    from .sweep import DEFAULT_SWEEP, load_sweep, plan
+
+    path = Path(sweep)
+    if not path.is_file():
+        path = DEFAULT_SWEEP.parent / f"{sweep}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in DEFAULT_SWEEP.parent.glob("*.yaml") if p.stem != "recipes")
+        raise KeyError(f"--sweep {sweep!r}: no such file; give a sweep file or one of: {', '.join(names)}")
+    for run in plan(load_sweep(path)):
+        if run.options.get("variant") == variant and run.options.get("data") == data:
+            opts = {k: v for k, v in run.options.items() if k not in ("group", "results_dir", "trial")}
+            return str(path), opts
+    raise KeyError(f"--sweep {sweep!r} does not run {variant!r} on {data!r}")
+
+
+def with_sweep_values(rows: list[OptionRow], values: dict[str, Any]) -> list[OptionRow]:
+    """``rows`` with each default replaced by the sweep's value, the help prefixed ``[sweep]`` where it differs."""
+    out = []
+    for r in rows:
+        if r.name in values and values[r.name] != r.default and r.name not in ("variant", "data"):
+            r = r._replace(default=values[r.name], help=f"[sweep; default {r.default}] {r.help}".rstrip())
+        out.append(r)
+    return out
+
+
 def format_rows(rows: list[OptionRow]) -> str:
     """One line per option: ``owner --name default type-or-choices help``."""
     lines = []
@@ -100,4 +134,5 @@ def format_rows(rows: list[OptionRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["OptionRow", "field_comments", "describe_type", "option_rows", "format_rows"]
+__all__ = ["OptionRow", "field_comments", "describe_type", "option_rows", "format_rows", "sweep_options",
+           "with_sweep_values"]
