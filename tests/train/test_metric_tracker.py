@@ -33,7 +33,8 @@ def test_ring8_scores_every_n_iterations_without_changing_training(tmp_path):
     rows = eval_rows(with_cb["history"])
     assert sorted(rows) == [5, 10, 15, 20]                  # 10 and 20 share the flush rows of log_every=10
     for scores in rows.values():
-        assert set(scores) == {"eval/modes_covered", "eval/high_quality", "eval/reverse_kl"}
+        assert set(scores) == {"eval/mmd", "eval/modes_covered", "eval/modes_covered_strict", "eval/high_quality",
+                               "eval/reverse_kl"}
         assert 0 <= scores["eval/modes_covered"] <= 8 and scores["eval/modes_covered"] == int(scores["eval/modes_covered"])
         assert 0 <= scores["eval/high_quality"] <= 100
         assert scores["eval/reverse_kl"] >= 0 or math.isinf(scores["eval/reverse_kl"])
