@@ -54,6 +54,7 @@ from .markdown import (
     leaderboard_matrix,
     mean_rank_text,
     rank_text,
+    table_order,
 )
 from .references import REFERENCES, matching_references
 
@@ -534,7 +535,7 @@ def cell_config(cell_runs: list[dict]) -> str:
 def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: dict[str, str]) -> str:
     drows = [r for r in rows if r["dataset"] == dataset and r["selected"]]
     metrics = sorted({r["metric"] for r in drows if r["metric"]})
-    variants = sorted({r["variant"] for r in drows}, key=lambda v: (v.startswith("baseline: "), v))  # baselines last
+    variants = sorted({r["variant"] for r in drows}, key=table_order)
     base_variant = {labels[r["run_id"]]: r["variant"] for r in runs if r["dataset"] == dataset}
     cell_runs: dict[str, list[dict]] = defaultdict(list)
     for r in runs:

@@ -52,6 +52,14 @@ def leaderboard_matrix(board: dict, group: str) -> tuple[list[str], list[dict]]:
     return datasets, lines
 
 
+BASELINE_LABELS = [f"baseline: {what}" for what in BASELINES.values()]
+
+
+def table_order(label: str) -> tuple:
+    """Sort key of a table's rows: the cells by label, then the baselines (true data, noise, collapsed)."""
+    return (label in BASELINE_LABELS, BASELINE_LABELS.index(label) if label in BASELINE_LABELS else 0, label)
+
+
 def rank_text(e: dict) -> str:
     """The rank shown for a leaderboard entry: ``#k``, ``not better than noise`` or ``unranked``."""
     if e.get("noise"):
@@ -152,8 +160,7 @@ def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
         drows = [r for r in rows if r["dataset"] == dataset]
         metrics = sorted({r["metric"] for r in drows if r["metric"]})
         primary = primary_metric(dataset, metrics)
-        variants = sorted({r["variant"] for r in drows if r["selected"]},
-                          key=lambda v: (v.startswith("baseline: "), v))          # the baselines last
+        variants = sorted({r["variant"] for r in drows if r["selected"]}, key=table_order)
         iters = sorted({run["steps"] for run in runs if run["dataset"] == dataset})
         out.write(f"\n### {dataset}\n\nGAN iterations per run: {', '.join(map(str, iters))}\n\n")
         selected_runs = [run for run in runs if run["dataset"] == dataset
