@@ -61,9 +61,10 @@ def mode_statistics(points: Tensor, modes: Tensor, std: float, threshold: float 
             "high_quality": 100.0 * n_hq / points.shape[0], "reverse_kl": rkl}
 
 
-def mmd2_rbf(x: Tensor, y: Tensor, bandwidth: float, chunk: int = 1024) -> float:
+def mmd2_rbf(x: Tensor, y: Tensor, bandwidth: float, chunk: int = 1024, kyy: float | None = None) -> float:
     """Unbiased MMD²_u(x, y) with k(a, b) = exp(−‖a − b‖² / (2 bandwidth²)) (Gretton et al. 2012, eq. 3):
-    mean_{i≠j} k(x_i, x_j) + mean_{i≠j} k(y_i, y_j) − 2 mean_{i,j} k(x_i, y_j); float64, in row chunks."""
+    mean_{i≠j} k(x_i, x_j) + mean_{i≠j} k(y_i, y_j) − 2 mean_{i,j} k(x_i, y_j); float64, in row chunks.
+    ``kyy``: the second term when already known (a fixed reference ``y``: :func:`reference_kyy`)."""
     x, y = x.detach().double().cpu(), y.detach().double().cpu()
     if x.shape[0] < 2 or y.shape[0] < 2:
         raise ValueError("the unbiased MMD needs at least 2 points in each sample")
@@ -75,8 +76,31 @@ def mmd2_rbf(x: Tensor, y: Tensor, bandwidth: float, chunk: int = 1024) -> float
 
     n, m = x.shape[0], y.shape[0]
     kxx = (ksum(x, x) - n) / (n * (n - 1))            # the diagonal k(x_i, x_i) = 1 left out
-    kyy = (ksum(y, y) - m) / (m * (m - 1))
+    if kyy is None:
+        kyy = (ksum(y, y) - m) / (m * (m - 1))
     return kxx + kyy - 2.0 * ksum(x, y) / (n * m)
+
+
+_KYY: dict[tuple[str, float, int, int], float] = {}
+
+
+def reference_kyy(name: str, ref: Tensor, bandwidth: float, seed: int = REFERENCE_SEED) -> float:
+    """mean_{i≠j} k(y_i, y_j) of a dataset's fixed reference sample, computed once per process (in-training
+    evaluation scores every ``eval_every`` iterations against the same reference)."""
+    key = (name, bandwidth, int(ref.shape[0]), seed)
+    if key not in _KYY:
+        m = ref.shape[0]
+        _KYY[key] = self_kernel_sum(ref, bandwidth) / (m * (m - 1))
+    return _KYY[key]
+
+
+def self_kernel_sum(y: Tensor, bandwidth: float, chunk: int = 1024) -> float:
+    """sum_{i≠j} k(y_i, y_j) (the diagonal, k = 1, left out)."""
+    y = y.detach().double().cpu()
+    gamma = 1.0 / (2.0 * bandwidth ** 2)
+    total = sum(float(torch.exp(-gamma * torch.cdist(y[i:i + chunk], y).square()).sum())
+                for i in range(0, y.shape[0], chunk))
+    return total - y.shape[0]
 
 
 def mixture_reference(datamodule, n: int = REFERENCE_SIZE, seed: int = REFERENCE_SEED) -> Tensor:
@@ -129,7 +153,8 @@ class MixtureMMD(MetricGroup):
 
     def __call__(self, fake, datamodule, *, seed=0, fake_labels=None):
         ref = mixture_reference(datamodule)
-        value = mmd2_rbf(fake, ref, datamodule.std)
+        kyy = reference_kyy(getattr(datamodule, "name", type(datamodule).__name__), ref, datamodule.std)
+        value = mmd2_rbf(fake, ref, datamodule.std, kyy=kyy)
         protocol = {"implementation": "ganbench.mmd2_rbf (unbiased U-statistic, float64)", "metric": "mmd",
                     "kernel": f"exp(-|x-y|^2 / (2 h^2)), h = the mode std {datamodule.std:g}",
                     "num_generated": int(fake.shape[0]), "num_real": int(ref.shape[0]),

@@ -104,3 +104,15 @@ def test_ring8_baselines_order_and_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(B, "score_baselines", boom)
     assert B.dataset_baselines("ring8", ["mmd", "modes_covered_strict"], tmp_path, draws=2)["values"] == v
     assert "unavailable" in B.dataset_baselines("ring8", ["mmd"], tmp_path, draws=3)      # another key: rescored
+
+
+def test_a_lone_conditional_variant_is_not_green():
+    from benchmark.report.html import leaderboard_html
+
+    runs = [rec("nsgan", s, 0.001) for s in range(2)] + [rec("nsgan2", s, 0.002) for s in range(2)]
+    for m in (0.3, 0.001):                     # at noise level (0 modes) and beating noise: alone either way
+        cg = [dict(rec("cgan", s, m), config={"variant": "cgan", "data": "ring8", "seed": s, "iterations": 2000,
+                                               "conditional": True}, run_id=f"cgan-{s}") for s in range(2)]
+        page = leaderboard_html(aggregate(runs + cg, NOISE))
+        cond = page[page.index("Conditional objectives"):]
+        assert 'class="num best"' not in cond and 'class="num best"' in page[:page.index("Conditional objectives")]

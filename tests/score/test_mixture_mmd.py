@@ -72,3 +72,13 @@ def test_registered_group_uses_a_fresh_reference_not_the_training_set():
     assert str(REFERENCE_SEED) in protocols["mmd"]["reference"]
     assert not torch.equal(mixture_reference(dm), dm.train_x)
     assert Ring8DataModule.primary_metric() == "mmd" and Grid25DataModule.primary_metric() == "mmd"
+
+
+def test_cached_reference_term_changes_nothing():
+    from benchmark.score.toy import reference_kyy
+
+    ref = mixture_reference(Grid25DataModule)
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(700, 2, generator=g) * 8 - 4
+    kyy = reference_kyy("grid25", ref, 0.05)
+    assert mmd2_rbf(x, ref, 0.05, kyy=kyy) == pytest.approx(mmd2_rbf(x, ref, 0.05), rel=1e-12)
