@@ -102,7 +102,7 @@ def test_end_to_end_run_through_the_cli(tmp_path):
         assert key in rec
     assert rec["status"] == "completed" and rec["steps"] == 40 and rec["seed"] == 1
     assert rec["config"]["hidden"] == 32 and rec["config"]["data.batch_size"] == 64
-    assert set(rec["metrics"]) == {"modes_covered", "high_quality", "reverse_kl"}
+    assert set(rec["metrics"]) == {"mmd", "modes_covered_strict", "modes_covered", "high_quality", "reverse_kl"}
     assert rec["protocol"]["modes_covered"]["num_generated"] == 2500
     assert [h["iteration"] for h in rec["history"]] == [10, 20, 30, 40]
     assert rec["versions"]["torch"]
