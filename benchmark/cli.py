@@ -268,12 +268,17 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if (args.images is None) == (args.points is None):
+        raise UsageError("evaluate needs exactly one of --images DIR (images) and --points FILE.npy (2-D points)")
     from .suggest import missing_data
 
     missing = missing_data(args.reference, {}, command="evaluate")     # before torch is imported
     if missing:
         raise UsageError(missing)
-    from .score.folder import run_evaluate
+    if args.points is not None:
+        from .score.points import run_points_evaluate as run_evaluate
+    else:
+        from .score.folder import run_evaluate
 
     try:
         return run_evaluate(args)
@@ -307,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("options", help="list every option of a variant on a dataset with its default")
     p.add_argument("--variant", default="nsgan")
     p.add_argument("--data", default="ring8")
+    p.add_argument("--sweep", default=None, metavar="SWEEP",
+                   help="show the values this sweep uses for the run (its levels and recipes applied): a sweep "
+                        "file or a name under benchmark/sweeps/, e.g. default")
     p = sub.add_parser("sweep", help="run a sweep file (default: the embedded toy + digits sweep), resumably")
     p.add_argument("sweep", nargs="?", help="sweep YAML (default: benchmark/sweeps/default.yaml)")
     p.add_argument("--quick", action="store_true", help="the sweep's smoke-check size")
@@ -354,15 +362,30 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_options(args: argparse.Namespace) -> int:
     args.variant = check_name("variant", args.variant, VARIANTS)
     args.data = check_name("dataset", args.data, DATASETS)
-    from .train.option_help import format_rows, format_sweep_cell, option_rows
+    from models import ConfigError
+
+    from .train.option_help import format_rows, format_sweep_cell, option_rows, sweep_options, with_sweep_values
 
     try:
-        rows = option_rows(args.variant, args.data)
+        rows = defaults = option_rows(args.variant, args.data)
+        if args.sweep:
+            path, values = sweep_options(args.sweep, args.variant, args.data)
+            rows = with_sweep_values(rows, values)
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    print(f"options of a run of {args.variant!r} on {args.data!r} (owner, --name, default, type or choices, help):")
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    if args.sweep:
+        print(f"options of a run of {args.variant!r} on {args.data!r} in sweep {path} (its values, recipes "
+              "applied; [sweep] marks those that differ from the default): owner, --name, value, type, help")
+    else:
+        print(f"options of a run of {args.variant!r} on {args.data!r} (owner, --name, default, type or choices, "
+              "help):")
     sys.stdout.write(format_rows(rows))
-    sys.stdout.write(format_sweep_cell(args.variant, args.data, rows))
+    try:
+        sys.stdout.write(format_sweep_cell(args.variant, args.data, defaults, args.sweep))
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
     return 0
 
 

@@ -58,6 +58,7 @@ EVALUATE_DESCRIPTION = """\
 Score a folder (or tensor) of generated images against a dataset split or another folder.
 
   python -m benchmark evaluate --images DIR --reference DATASET_OR_DIR --metrics fid,kid,... [--json FILE]
+  python -m benchmark evaluate --points FILE.npy --reference ring8 [--metrics mmd,...] [--json FILE]
 
 prints every score with its protocol; --json writes {"values", "protocols", "images"} atomically.
 """
@@ -81,7 +82,10 @@ def add_perf_parser(sub) -> argparse.ArgumentParser:
 def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("evaluate", help="score a folder of images against a dataset or another folder",
                               description=EVALUATE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--images", required=True, help="folder of generated images (PNG/JPG)")
+    p.add_argument("--images", default=None, help="folder of generated images (PNG/JPG)")
+    p.add_argument("--points", default=None,
+                   help="a .npy file of generated 2-D points, shape (N, 2), scored against a mixture dataset "
+                        "(--reference ring8 or grid25) with a run's metrics and protocol")
     p.add_argument("--reference", required=True, help="dataset name (its reference split) or a folder")
     p.add_argument("--metrics", default=None,
                    help="comma-separated metric names (default: the reference dataset's own metrics)")

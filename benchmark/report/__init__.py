@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..io import atomic_write_text, load_runs, load_samples
 from ..samples import save_sample_plot
 from .aggregate import aggregate
+from .baselines import baselines_for
 from .html import build_html, log_wandb_table
 from .markdown import summary_csv, summary_markdown
 
@@ -53,16 +54,21 @@ def check_outputs(paths: list[Path]) -> None:
                              "(chmod u+w) or copy the results elsewhere")
 
 
-def build_report(results_dir: str | Path = "results") -> list[Path]:
+def build_report(results_dir: str | Path = "results", *, baselines: bool = True) -> list[Path]:
     """Write ``summary.md``, ``summary.csv``, ``report.html`` (and missing sample plots), log the comparison as a
-    ``wandb.Table`` (unless ``WANDB_MODE=disabled``); return the written paths."""
+    ``wandb.Table`` (unless ``WANDB_MODE=disabled``); return the written paths. ``baselines``: score (or read
+    from ``baselines.json``) each dataset's true-data, noise and collapsed baselines (:mod:`.baselines`)."""
     results_dir = Path(results_dir)
     runs = load_runs(results_dir)
     if not runs:
         raise FileNotFoundError(f"no run files under {results_dir / 'runs'}: run a sweep first (./run_all.sh)")
     md, cs, page = results_dir / "summary.md", results_dir / "summary.csv", results_dir / "report.html"
     check_outputs([md, cs, page])               # before anything is rewritten: all three or none
-    rows = aggregate(runs)
+    base = baselines_for(runs, results_dir) if baselines else {}
+    for dataset, b in base.items():
+        if "unavailable" in b:
+            print(f"warning: no baselines for {dataset} ({b['unavailable']})")
+    rows = aggregate(runs, base)
     md_text, csv_text = summary_markdown(runs, rows), summary_csv(rows)
     made = ensure_sample_plots(runs, results_dir)
     html_text = build_html(runs, rows, results_dir)

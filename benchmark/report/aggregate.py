@@ -27,6 +27,17 @@ Definitions (also stated in the report):
 * **Rank** (per dataset, per group): 1 + the number of entries whose interval lies entirely on the better side
   of this entry's interval; entries whose intervals overlap the same better ones share a rank. A cell of one
   seed has no interval: it ties with every entry (and counts as no better than any).
+* **Baselines** (:mod:`.baselines`): per dataset, the true data, a sampler that ignores the data ("noise") and a
+  collapsed sampler, each scored on :data:`~.baselines.BASELINE_DRAWS` draws with the runs' protocol; their rows
+  carry ``baseline`` and are never ranked.
+* **Not better than noise**: a cell whose interval (one seed: its value) is not entirely on the better side of
+  the noise baseline's interval. It is never ranked first: it is placed after every cell that beats noise
+  (rank 1 + their number), and when no cell of its group beats noise the dataset ranks nothing in that group
+  (rank ``None``, left out of the mean rank).
+* **Smoke run**: when every run trained at most :data:`SMOKE_ITERATIONS` GAN iterations (``--quick``), nothing
+  is ranked (rank ``None``).
+* Fewer than :data:`MIN_SEEDS` seeds in a cell is flagged (``few_seeds``): its interval is barely an interval
+  (with 3 seeds the 95% percentile-bootstrap interval of the median is the min–max).
 """
 from __future__ import annotations
 
@@ -47,6 +58,8 @@ COLLAPSE_FRACTION = 0.5
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 IGNORED_KEYS = {"seed", "group"}
+MIN_SEEDS = 5
+SMOKE_ITERATIONS = 100
 SCORED_STATUSES = ("completed", "diverged")
 
 
@@ -60,12 +73,13 @@ def arrow(metric: str) -> str:
 
 
 def primary_metric(dataset: str, metrics: list[str]) -> str | None:
-    """The dataset's primary metric (declared by its datamodule) when its runs scored it, else their first."""
+    """The dataset's primary metric (declared by its datamodule) when its runs scored it, else the first of its
+    declared metrics they scored (runs from before a primary metric was added), else their first."""
     try:
-        declared = get_datamodule(dataset).primary_metric()
+        declared = tuple(get_datamodule(dataset).metrics)
     except KeyError:
-        declared = None
-    return declared if declared in metrics else (metrics[0] if metrics else None)
+        declared = ()
+    return next((m for m in declared if m in metrics), metrics[0] if metrics else None)
 
 
 def coverage_metric(metrics: list[str] | set[str]) -> str | None:
@@ -169,12 +183,13 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
 
 
-def aggregate(runs: list[dict]) -> list[dict[str, Any]]:
+def aggregate(runs: list[dict], baselines: dict[str, dict] | None = None) -> list[dict[str, Any]]:
     """One row per (dataset, label, metric), see the module doc. Keys: dataset, variant (the label), base (the
     label without a trial), metric, median, ci_low, ci_high, n_stat (seeds in the median), mean, std, n (scored
     completed runs), best, best_run, values (``[(value, run_id, seed)]`` of completed runs), completed, diverged,
     failed, interrupted, collapsed (count), collapsed_runs, coverage_metric, conditional, trial (``{"sweep",
-    "index", "params"}`` or None), selected (enters the leaderboard and the main tables)."""
+    "index", "params"}`` or None), selected (enters the leaderboard and the main tables), baseline (None for a
+    run's cell; see :func:`baseline_rows` for ``baselines``, the output of :func:`.baselines.baselines_for`)."""
     labels = run_labels(runs)
     by_cell: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in runs:
@@ -215,9 +230,55 @@ def aggregate(runs: list[dict]) -> list[dict[str, Any]]:
                          "diverged": counts.get("diverged", 0), "failed": counts.get("failed", 0),
                          "interrupted": counts.get("interrupted", 0), "collapsed": len(collapsed),
                          "collapsed_runs": collapsed, "coverage_metric": cov,
-                         "conditional": any(is_conditional(r) for r in cell), "trial": trial, "selected": True})
+                         "conditional": any(is_conditional(r) for r in cell), "trial": trial, "selected": True,
+                         "baseline": None})
     _select_best_trials(rows)
+    return rows + baseline_rows(baselines or {})
+
+
+def baseline_rows(baselines: dict[str, dict]) -> list[dict[str, Any]]:
+    """One row per (dataset, baseline, metric) with the keys of :func:`aggregate`'s rows, over the draws; the
+    label is ``baseline: <what>`` and ``baseline`` names the sampler (``true``, ``noise``, ``collapsed``)."""
+    from .baselines import BASELINES, decode
+
+    rows = []
+    for dataset, b in sorted(baselines.items()):
+        for name, per_metric in (b.get("values") or {}).items():
+            label = f"baseline: {BASELINES.get(name, name)}"
+            for m, raw in sorted(per_metric.items()):
+                vals = [decode(v) for v in raw]
+                if any(v is None for v in vals) or not vals:
+                    continue
+                stat = [worst(m) if math.isnan(v) else v for v in vals]
+                finite = [v for v in vals if math.isfinite(v)]
+                lo, hi = bootstrap_interval(stat)
+                best = (min if lower_is_better(m) else max)(stat)
+                rows.append({"dataset": dataset, "variant": label, "base": label, "metric": m,
+                             "median": statistics.median(stat), "ci_low": lo, "ci_high": hi, "n_stat": len(stat),
+                             "mean": statistics.fmean(finite) if len(finite) == len(vals) else math.inf,
+                             "std": (statistics.stdev(finite) if len(finite) > 1 else 0.0)
+                             if len(finite) == len(vals) else None,
+                             "n": len(vals), "best": best, "best_run": None,
+                             "values": [(v, f"baseline-{name}-draw{d}", d) for d, v in enumerate(vals)],
+                             "completed": len(vals), "diverged": 0, "failed": 0, "interrupted": 0, "collapsed": 0,
+                             "collapsed_runs": [], "coverage_metric": None, "conditional": False, "trial": None,
+                             "selected": True, "baseline": name})
     return rows
+
+
+def is_smoke(runs: list[dict]) -> bool:
+    """Whether the runs are a smoke check (``--quick``): every run trained at most :data:`SMOKE_ITERATIONS`
+    GAN iterations (by its configured budget, else its steps)."""
+    budgets = [(r.get("config") or {}).get("iterations", r.get("steps")) for r in runs]
+    budgets = [b for b in budgets if isinstance(b, (int, float))]
+    return bool(budgets) and max(budgets) <= SMOKE_ITERATIONS
+
+
+def beats(a: dict, b: dict, metric: str) -> bool:
+    """``a``'s interval (its value for one seed) lies entirely on the better side of ``b``'s."""
+    if lower_is_better(metric):
+        return a["ci_high"] < b["ci_low"]
+    return a["ci_low"] > b["ci_high"]
 
 
 def _better_key(metric: str, row: dict) -> tuple:
@@ -252,14 +313,16 @@ def _strictly_better(a: dict, b: dict, metric: str) -> bool:
     return a["ci_low"] > b["ci_high"]
 
 
-def leaderboard(rows: list[dict]) -> dict[str, Any]:
+def leaderboard(rows: list[dict], *, smoke: bool = False) -> dict[str, Any]:
     """Per dataset and group (``unconditional``/``conditional``), the selected cells ranked on the primary metric
     (ties where the 95% intervals overlap, see the module doc), and per group the mean rank of each label across
     the datasets it ran on. ``{"datasets": {dataset: {"metric": m, "groups": {group: [entry]}}}, "overall":
-    {group: [{"label", "mean_rank", "ranks": {dataset: rank}}]}}``; an entry is the row plus ``rank`` and
-    ``trials`` (how many trials were searched, 0 for ordinary runs)."""
-    out: dict[str, Any] = {"datasets": {}, "overall": {}}
-    ranks: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    {group: [{"label", "mean_rank", "ranks": {dataset: rank}}]}, "smoke": smoke}``; an entry is the row plus
+    ``rank`` (``None``: unranked, see the module doc), ``noise`` (not better than the noise baseline),
+    ``few_seeds`` and ``trials`` (how many trials were searched, 0 for ordinary runs); a dataset also holds
+    ``baselines`` (``{name: row}`` on its primary metric). ``smoke``: rank nothing (:func:`is_smoke`)."""
+    out: dict[str, Any] = {"datasets": {}, "overall": {}, "smoke": smoke}
+    ranks: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
     for dataset in sorted({r["dataset"] for r in rows}):
         drows = [r for r in rows if r["dataset"] == dataset]
         metric = primary_metric(dataset, sorted({r["metric"] for r in drows if r["metric"]}))
@@ -269,23 +332,35 @@ def leaderboard(rows: list[dict]) -> dict[str, Any]:
         for r in drows:
             if r["trial"] is not None and r["metric"] == metric:
                 trials[r["base"]] += 1
+        base_rows = {r["baseline"]: r for r in drows if r.get("baseline") and r["metric"] == metric}
+        noise = base_rows.get("noise")
         groups: dict[str, list[dict]] = {}
         for group, cond in (("unconditional", False), ("conditional", True)):
             cand = [r for r in drows if r["metric"] == metric and r["selected"] and r["conditional"] == cond
-                    and r["median"] is not None]
+                    and r["median"] is not None and not r.get("baseline")]
             cand.sort(key=lambda r: _better_key(metric, r))
+            is_noise = {id(r): noise is not None and not beats(r, noise, metric) for r in cand}
+            n_beat = sum(not v for v in is_noise.values())
             entries = []
             for r in cand:
-                rank = 1 + sum(_strictly_better(o, r, metric) for o in cand if o is not r)
-                entries.append({**r, "rank": rank, "trials": trials.get(r["base"], 0)})
-                ranks[group][r["base"]][dataset] = rank
+                rank: int | None = 1 + sum(_strictly_better(o, r, metric) for o in cand if o is not r)
+                if is_noise[id(r)]:
+                    rank = max(rank, 1 + n_beat) if n_beat else None
+                if smoke:
+                    rank = None
+                entries.append({**r, "rank": rank, "noise": is_noise[id(r)], "few_seeds": r["n_stat"] < MIN_SEEDS,
+                                "trials": trials.get(r["base"], 0)})
+                ranks[group].setdefault(r["base"], {})
+                if rank is not None:
+                    ranks[group][r["base"]][dataset] = rank
             if entries:
                 groups[group] = entries
-        out["datasets"][dataset] = {"metric": metric, "groups": groups}
+        out["datasets"][dataset] = {"metric": metric, "groups": groups, "baselines": base_rows}
     for group, per_label in ranks.items():
-        table = [{"label": lab, "mean_rank": statistics.fmean(rk.values()), "ranks": dict(rk)}
+        table = [{"label": lab, "mean_rank": statistics.fmean(rk.values()) if rk else None, "ranks": dict(rk)}
                  for lab, rk in per_label.items()]
-        table.sort(key=lambda e: (e["mean_rank"], -len(e["ranks"]), e["label"]))
+        table.sort(key=lambda e: (math.inf if e["mean_rank"] is None else e["mean_rank"], -len(e["ranks"]),
+                                  e["label"]))
         out["overall"][group] = table
     return out
 

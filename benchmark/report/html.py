@@ -38,13 +38,24 @@ from .aggregate import (
     arrow,
     fmt,
     fmt_ci,
+    is_smoke,
     leaderboard,
     lower_is_better,
     primary_metric,
     protocol_line,
     run_labels,
 )
-from .markdown import GROUP_TITLES, STATS_NOTE, leaderboard_cells, leaderboard_matrix
+from .markdown import (
+    GROUP_TITLES,
+    SMOKE_NOTE,
+    STATS_NOTE,
+    baseline_lines,
+    entry_notes,
+    leaderboard_matrix,
+    mean_rank_text,
+    rank_text,
+    table_order,
+)
 from .references import REFERENCES, matching_references
 
 LOSS_KEYS = ("d_loss", "g_loss")
@@ -545,7 +556,7 @@ def cell_config(cell_runs: list[dict]) -> str:
 def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: dict[str, str]) -> str:
     drows = [r for r in rows if r["dataset"] == dataset and r["selected"]]
     metrics = sorted({r["metric"] for r in drows if r["metric"]})
-    variants = sorted({r["variant"] for r in drows})
+    variants = sorted({r["variant"] for r in drows}, key=table_order)
     base_variant = {labels[r["run_id"]]: r["variant"] for r in runs if r["dataset"] == dataset}
     cell_runs: dict[str, list[dict]] = defaultdict(list)
     for r in runs:
@@ -556,7 +567,7 @@ def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: 
     for m in metrics:
         for cond in (False, True):
             meds = [r["median"] for r in drows if r["metric"] == m and r["conditional"] == cond
-                    and r["median"] is not None and not math.isnan(r["median"])]
+                    and r["median"] is not None and not math.isnan(r["median"]) and not r.get("baseline")]
             if meds:
                 best_median[(m, cond)] = (min if lower_is_better(m) else max)(meds)
     head = "".join(f"<th>{_e(m)} {arrow(m)}</th>" for m in metrics)
@@ -576,7 +587,8 @@ def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: 
                 cells.append(f'<td class="num">–{published}</td>')
                 continue
             key = (m, r["conditional"])
-            best = key in best_median and r["median"] == best_median[key] and len(variants) > 1
+            best = key in best_median and r["median"] == best_median[key] and len(variants) > 1 \
+                and not r.get("baseline")
             spread = (f'mean {fmt(r["mean"])} ± {fmt(r["std"], 2)} · n={r["n"]} · best {fmt(r["best"])}'
                       if r["n"] > 1 else "n=1 (one seed: no spread)")
             cells.append(f'<td class="num{" best" if best else ""}"><span class="v">{fmt_ci(r)}</span>'
@@ -585,7 +597,9 @@ def _comparison_table(runs: list[dict], rows: list[dict], dataset: str, labels: 
         cond = ' <span class="tag" title="uses the class labels: ranked among conditional variants">' \
                'conditional</span>' if any_row["conditional"] else ""
         config = (f'<details class="cfg"><summary>hyper-parameters</summary><pre>{_e(cell_config(cell_runs[v]))}'
-                  f"</pre></details>")
+                  f"</pre></details>") if not any_row.get("baseline") else \
+            ' <span class="tag" title="scored with the same protocol; see the leaderboard note">baseline</span>'
+
         collapsed = any_row["collapsed"]
         body.append(f"<tr><th>{_e(v)}{cond}{config}</th><td{cls}>{status}</td>"
                     f'<td class="num{" status-bad" if collapsed else ""}">{collapsed}</td>{"".join(cells)}'
@@ -718,12 +732,15 @@ def _figure(uri: str | None, caption: str) -> str:
         else ""
 
 
-def leaderboard_html(rows: list[dict]) -> str:
+def leaderboard_html(rows: list[dict], *, smoke: bool = False) -> str:
     """The leaderboard (see :func:`benchmark.report.aggregate.leaderboard`): per group a variant × dataset matrix,
-    each cell the rank, the median and its 95% interval on the dataset's primary metric, rank 1 in green."""
-    board = leaderboard(rows)
+    each cell the rank, the median and its 95% interval on the dataset's primary metric, then the dataset's
+    baselines. Rank 1 is green only where it beats the noise baseline and was ranked against another cell;
+    a smoke run (``smoke``) ranks nothing."""
+    board = leaderboard(rows, smoke=smoke)
     parts = ['<h2 id="leaderboard">Leaderboard: which objective wins where</h2>',
-             f'<p class="small muted">Rank · {_e(STATS_NOTE)}</p>']
+             (f'<p class="note"><strong>{_e(SMOKE_NOTE.replace("**", ""))}</strong></p>' if smoke else "")
+             + f'<p class="small muted">Rank · {_e(STATS_NOTE)}</p>']
     for group, title in GROUP_TITLES.items():
         datasets, lines = leaderboard_matrix(board, group)
         if not lines:
@@ -732,13 +749,26 @@ def leaderboard_html(rows: list[dict]) -> str:
                        f'{arrow(board["datasets"][d]["metric"])}</span></th>' for d in datasets)
         body = []
         for line in lines:
-            cells = leaderboard_cells(line, datasets, lambda e, notes: (
-                f'<td class="num{" best" if e["rank"] == 1 else ""}"><span class="rank">#{e["rank"]}'
-                f'</span> <span class="v">{_e(fmt_ci(e))}</span><span class="sub">n={e["n_stat"]}'
-                f'{(" · " + _e(notes)) if notes else ""}</span></td>'), '<td class="num muted">–</td>')
+            cells = []
+            for d in datasets:
+                e = line["cells"][d]
+                if e is None:
+                    cells.append('<td class="num muted">–</td>')
+                    continue
+                notes = entry_notes(e)
+                alone = len(board["datasets"][d]["groups"][group]) < 2
+                green = e["rank"] == 1 and not e["noise"] and not alone
+                cls = " best" if green else (" muted" if e["noise"] else "")
+                cells.append(f'<td class="num{cls}"><span class="rank">{_e(rank_text(e))}'
+                             f'</span> <span class="v">{_e(fmt_ci(e))}</span><span class="sub">n={e["n_stat"]}'
+                             f'{(" · " + _e(notes)) if notes else ""}</span></td>')
             sw = f'<span class="swatch" style="background:{variant_color(variant_of(line["label"]))}"></span>'
-            body.append(f'<tr><th>{sw}{_e(line["label"])}</th><td class="num">{line["mean_rank"]:.2g}</td>'
-                        f'{"".join(cells)}</tr>')
+            body.append(f'<tr><th>{sw}{_e(line["label"])}</th><td class="num">{mean_rank_text(line["mean_rank"])}'
+                        f'</td>{"".join(cells)}</tr>')
+        for label, cells in baseline_lines(board, datasets):
+            body.append(f'<tr><th class="muted"><em>{_e(label)}</em></th><td class="num muted">–</td>' + "".join(
+                f'<td class="num muted"><span class="v">{_e(fmt_ci(b))}</span><span class="sub">{b["n_stat"]} '
+                f'draws</span></td>' if b else '<td class="num muted">–</td>' for b in cells.values()) + "</tr>")
         parts.append(f"<h3>{_e(title)}</h3><div class='tablewrap'><table class='board'><thead><tr><th>variant</th>"
                      f"<th>mean rank</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
     return "".join(parts) if len(parts) > 2 else ""
@@ -776,7 +806,7 @@ def dataset_section(runs: list[dict], rows: list[dict], dataset: str, labels: di
              _comparison_table(runs, rows, dataset, labels), _protocol_items(runs, dataset, metrics),
              _references_block(runs, rows, dataset, metrics)]
     if primary:
-        entries = sorted((r for r in drows if r["metric"] == primary and r["selected"]),
+        entries = sorted((r for r in drows if r["metric"] == primary and r["selected"] and not r.get("baseline")),
                          key=lambda r: (r["conditional"], r["variant"]))
         strip = plot_strip(entries, primary)
         parts.append(_figure(strip, f"{primary} per seed (one dot per completed seed; red edge: collapsed; red "
@@ -858,7 +888,7 @@ def build_html(runs: list[dict], rows: list[dict], results_dir: str | os.PathLik
 <body><main>
 <h1>GANBench report</h1>
 <div class="facts">{''.join(f'<div class="fact"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in facts)}</div>
-{leaderboard_html(rows)}
+{leaderboard_html(rows, smoke=is_smoke(runs))}
 <nav>Sections: {nav}</nav>
 <p class="muted small">Built {now} by <code>python -m benchmark report</code> from the {len(runs)} run JSONs under
 <code>runs/</code> (sweep group{'s' if len(groups) > 1 else ''}: {_e(', '.join(groups))}; runs finished

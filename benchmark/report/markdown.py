@@ -8,24 +8,38 @@ import re
 from collections import defaultdict
 
 from .aggregate import (
+    BOOTSTRAP_RESAMPLES,
     COLLAPSE_FRACTION,
+    MIN_SEEDS,
+    SMOKE_ITERATIONS,
     arrow,
     fmt,
     fmt_ci,
+    is_smoke,
     leaderboard,
     primary_metric,
     protocol_line,
 )
+from .baselines import BASELINE_DRAWS, BASELINES
 from .convergence import convergence_note
 from .references import matching_references
 
 GROUP_TITLES = {"unconditional": "Unconditional objectives",
                 "conditional": "Conditional objectives (use the labels; ranked among themselves)"}
-STATS_NOTE = ("median [95% percentile-bootstrap interval] over seeds (a diverged seed counts as the worst score); "
-              "ranks per dataset on its primary metric, 1 + the number of variants whose interval lies entirely "
-              "on the better side, so variants with overlapping intervals share a rank (one seed: no interval, a tie); a seed 'collapsed' when "
+STATS_NOTE = (f"median [95% percentile-bootstrap interval] over seeds: {BOOTSTRAP_RESAMPLES} resamples of the seeds "
+              "with replacement, the 2.5% and 97.5% order statistics of their medians (fixed RNG seed); a diverged "
+              "seed counts as the worst score. Ties: ranks per dataset on its primary metric, 1 + the number of "
+              "variants whose interval lies entirely on the better side, so variants with overlapping intervals "
+              "share a rank (one seed: no interval, a tie). With 3 seeds the interval is the min–max, so most "
+              f"cells tie: a cell with fewer than {MIN_SEEDS} seeds is flagged '<{MIN_SEEDS} seeds'. Baselines "
+              f"(true data, noise, collapsed; {BASELINE_DRAWS} draws each, scored with the runs' protocol) are "
+              "shown under each table and never ranked; a cell whose interval (one seed: its value) is not entirely "
+              "better than the noise baseline's is marked 'not better than noise' and is never ranked first (it "
+              "ranks after every cell that beats noise; unranked when none does). A seed 'collapsed' when "
               f"its mode coverage is ≤ 1 or below {COLLAPSE_FRACTION:g} × its cell's median coverage. Runs of a "
               "hyper-parameter search: only each variant's best trial (best median) is ranked.")
+SMOKE_NOTE = (f"**Smoke run**: every run trained at most {SMOKE_ITERATIONS} GAN iterations (`--quick`: one seed, "
+              "a check that the pipeline works). These scores rank nothing; run the full sweep for a leaderboard.")
 
 
 def md(x, table: bool = True) -> str:
@@ -51,8 +65,39 @@ def leaderboard_matrix(board: dict, group: str) -> tuple[list[str], list[dict]]:
     return datasets, lines
 
 
+BASELINE_LABELS = [f"baseline: {what}" for what in BASELINES.values()]
+
+
+def table_order(label: str) -> tuple:
+    """Sort key of a table's rows: the cells by label, then the baselines (true data, noise, collapsed)."""
+    return (label in BASELINE_LABELS, BASELINE_LABELS.index(label) if label in BASELINE_LABELS else 0, label)
+
+
+def rank_text(e: dict) -> str:
+    """The rank shown for a leaderboard entry: ``#k``, ``not better than noise`` or ``unranked``."""
+    if e.get("noise"):
+        return "not better than noise" + (f" (#{e['rank']})" if e["rank"] is not None else "")
+    return f"#{e['rank']}" if e["rank"] is not None else "unranked"
+
+
+def mean_rank_text(v: float | None) -> str:
+    return "–" if v is None else f"{v:.2g}"
+
+
+def baseline_lines(board: dict, datasets: list[str]) -> list[tuple[str, dict[str, dict | None]]]:
+    """``(label, {dataset: baseline row or None})`` for each baseline any of ``datasets`` has."""
+    out = []
+    for name, what in BASELINES.items():
+        cells = {d: board["datasets"][d].get("baselines", {}).get(name) for d in datasets}
+        if any(cells.values()):
+            out.append((f"baseline: {what}", cells))
+    return out
+
+
 def entry_notes(e: dict) -> str:
     notes = []
+    if e.get("few_seeds"):
+        notes.append(f"<{MIN_SEEDS} seeds")
     if e["collapsed"]:
         notes.append(f"{e['collapsed']} collapsed")
     if e["diverged"]:
@@ -64,17 +109,10 @@ def entry_notes(e: dict) -> str:
     return ", ".join(notes)
 
 
-def leaderboard_cells(line: dict, datasets: list[str], cell, missing: str) -> list[str]:
-    """One leaderboard line's cells, a dataset each: ``cell(entry, notes)`` (notes: :func:`entry_notes`) where the
-    line has an entry, else ``missing``."""
-    return [missing if line["cells"][d] is None else cell(line["cells"][d], entry_notes(line["cells"][d]))
-            for d in datasets]
-
-
-def leaderboard_markdown(rows: list[dict]) -> str:
-    board = leaderboard(rows)
+def leaderboard_markdown(rows: list[dict], *, smoke: bool = False) -> str:
+    board = leaderboard(rows, smoke=smoke)
     out = io.StringIO()
-    out.write(f"\n## Leaderboard\n\nCells: rank · {STATS_NOTE}\n")
+    out.write(f"\n## Leaderboard\n\n" + (f"{SMOKE_NOTE}\n\n" if smoke else "") + f"Cells: rank · {STATS_NOTE}\n")
     for group, title in GROUP_TITLES.items():
         datasets, lines = leaderboard_matrix(board, group)
         if not lines:
@@ -83,16 +121,51 @@ def leaderboard_markdown(rows: list[dict]) -> str:
             f"{md(d)} ({md(board['datasets'][d]['metric'])} {arrow(board['datasets'][d]['metric'])})" for d in datasets)
                   + " |\n|---|---|" + "---|" * len(datasets) + "\n")
         for line in lines:
-            cells = leaderboard_cells(line, datasets, lambda e, notes: (
-                f"#{e['rank']} · {fmt_ci(e)} (n={e['n_stat']}{'; ' + md(notes) if notes else ''})"), "–")
-            out.write(f"| {md(line['label'])} | {line['mean_rank']:.2g} | " + " | ".join(cells) + " |\n")
+            cells = []
+            for d in datasets:
+                e = line["cells"][d]
+                if e is None:
+                    cells.append("–")
+                    continue
+                notes = entry_notes(e)
+                cells.append(f"{rank_text(e)} · {fmt_ci(e)} (n={e['n_stat']}{'; ' + md(notes) if notes else ''})")
+            out.write(f"| {md(line['label'])} | {mean_rank_text(line['mean_rank'])} | " + " | ".join(cells) + " |\n")
+        for label, cells in baseline_lines(board, datasets):
+            out.write(f"| *{md(label)}* | – | " + " | ".join(
+                f"{fmt_ci(b)} ({b['n_stat']} draws)" if b else "–" for b in cells.values()) + " |\n")
+    return out.getvalue()
+
+
+def reproduce_markdown(runs: list[dict], rows: list[dict]) -> str:
+    """Per leaderboard cell, the command that reproduces one of its seeds (its best run by the primary metric)."""
+    from ..train.options import reproduce_command
+
+    board = leaderboard(rows)
+    by_id = {r["run_id"]: r for r in runs}
+    out = io.StringIO()
+    out.write("\n## Reproduce a cell\n\nEach command trains one seed of a leaderboard cell (the run with its "
+              "best primary score) with every option that differs from the defaults, the tuned recipe included; "
+              "it writes the same run id.\n\n")
+    for dataset, v in board["datasets"].items():
+        for group in v["groups"].values():
+            for e in group:
+                run = by_id.get(e.get("best_run") or "")
+                if run is None or not run.get("config"):
+                    continue
+                try:
+                    cmd = reproduce_command(run["config"])
+                except Exception as err:        # an old record whose options no longer resolve
+                    cmd = f"(not reproducible with this version: {err})"
+                out.write(f"- {md(dataset)} · {md(e['variant'])} (seed {md(run.get('seed'))}): `{md(cmd, table=False).replace('`', chr(39))}`\n")
     return out.getvalue()
 
 
 def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
     out = io.StringIO()
-    out.write("# GANBench summary\n\nBuilt from the run JSONs under `runs/` by `python -m benchmark report`.\n")
-    out.write(leaderboard_markdown(rows))
+    smoke = is_smoke(runs)
+    out.write("# GANBench summary\n\n" + (f"{SMOKE_NOTE}\n\n" if smoke else "")
+              + "Built from the run JSONs under `runs/` by `python -m benchmark report`.\n")
+    out.write(leaderboard_markdown(rows, smoke=smoke))
     out.write("\n## Per dataset\n\nCells: median [95% bootstrap interval]; mean ± std over seeds (n = runs scored; "
               "best run's value). Statuses: completed / diverged / failed; collapsed: seeds whose mode coverage "
               "collapsed (see the leaderboard's definition).\n")
@@ -100,7 +173,7 @@ def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
         drows = [r for r in rows if r["dataset"] == dataset]
         metrics = sorted({r["metric"] for r in drows if r["metric"]})
         primary = primary_metric(dataset, metrics)
-        variants = sorted({r["variant"] for r in drows if r["selected"]})
+        variants = sorted({r["variant"] for r in drows if r["selected"]}, key=table_order)
         iters = sorted({run["steps"] for run in runs if run["dataset"] == dataset})
         out.write(f"\n### {md(dataset)}\n\nGAN iterations per run: {md(', '.join(map(str, iters)))}\n\n")
         selected_runs = [run for run in runs if run["dataset"] == dataset
@@ -149,6 +222,7 @@ def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
             out.write("| source | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols) + "\n")
             for ref, ok in refs:
                 out.write(f"| {ref['source']} | " + " | ".join(ref[c] if c in ok else "–" for c in cols) + " |\n")
+    out.write(reproduce_markdown(runs, rows))
     failed = [r for r in runs if r.get("status") == "failed"]
     if failed:
         out.write("\n## Failed runs\n\n")
@@ -159,7 +233,7 @@ def summary_markdown(runs: list[dict], rows: list[dict]) -> str:
 
 CSV_FIELDS = ["dataset", "variant", "metric", "median", "ci_low", "ci_high", "n_stat", "mean", "std", "n", "best",
               "best_run", "completed", "diverged", "failed", "interrupted", "collapsed", "conditional", "trial",
-              "selected"]
+              "selected", "baseline"]
 
 
 def summary_csv(rows: list[dict]) -> str:
@@ -168,5 +242,5 @@ def summary_csv(rows: list[dict]) -> str:
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: (r["trial"] or {}).get("index", "") if k == "trial" else r[k] for k in CSV_FIELDS})
+        w.writerow({k: (r["trial"] or {}).get("index", "") if k == "trial" else r.get(k) for k in CSV_FIELDS})
     return buf.getvalue()

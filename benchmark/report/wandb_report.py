@@ -23,7 +23,7 @@ from typing import Any
 
 from ..train.tracking import call_within, wandb_key_available, wandb_mode
 from .aggregate import aggregate, arrow, fmt_ci, leaderboard, lower_is_better
-from .markdown import GROUP_TITLES, STATS_NOTE, entry_notes
+from .markdown import GROUP_TITLES, STATS_NOTE, entry_notes, rank_text
 
 SAVE_TIMEOUT_S = 120.0          # report.save() makes a few GraphQL calls; a dead network fails after this
 FINISHED = ("completed", "diverged")
@@ -40,7 +40,7 @@ def leaderboard_markdown(board: dict, dataset: str) -> str:
         lines = [f"*{GROUP_TITLES.get(group, group)}*", "",
                  f"| rank | variant | {metric} {arrow(metric)} median [95% CI] | seeds | notes |",
                  "|---|---|---|---|---|"]
-        lines += [f"| {e['rank']} | {e['variant']} | {fmt_ci(e)} | {e['n_stat']} | {entry_notes(e) or ''} |"
+        lines += [f"| {e['rank'] if e['rank'] is not None and not e.get('noise') else rank_text(e)} | {e['variant']} | {fmt_ci(e)} | {e['n_stat']} | {entry_notes(e) or ''} |"
                   for e in entries]
         parts.append("\n".join(lines))
     return "\n\n".join(parts)

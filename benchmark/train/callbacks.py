@@ -49,10 +49,10 @@ class SampleLogger(PeriodicCallback):
     isolated around the sampling (:func:`benchmark.train.rng.isolated_rng`), so a run's training is
     bit-identical with and without this callback.
 
-    For 2-D mixtures it also computes the mode statistics (``modes_covered``, ``high_quality``, ``reverse_kl``) of
-    the samples, logs them as ``eval/<name>`` and adds them to the history row of that iteration (when
-    ``every_n_iterations`` is a multiple of the model's ``log_every``), which the HTML report plots as metric vs
-    GAN iteration.
+    For 2-D mixtures it also computes the mode statistics (``modes_covered``, ``modes_covered_strict``,
+    ``high_quality``, ``reverse_kl``) of the samples, logs them as ``eval/<name>`` and adds them to the history
+    row of that iteration (when ``every_n_iterations`` is a multiple of the model's ``log_every``), which the HTML
+    report plots as metric vs GAN iteration.
 
     Args:
         every_n_iterations: GAN iterations between plots (> 0). The last iteration is skipped: the runner logs

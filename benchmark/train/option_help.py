@@ -7,6 +7,8 @@ constructor arguments get their type and default from the signature.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import ast
 import dataclasses
 import inspect
@@ -95,6 +97,50 @@ def option_rows(variant: str, data: str) -> list[OptionRow]:
     return rows
 
 
+def sweep_file(sweep: str) -> "Path":
+    """The sweep file ``sweep`` names: a path, or the name of a file under ``benchmark/sweeps/`` (``default``).
+
+    Raises:
+        KeyError: no such file (the message lists the shipped sweeps).
+    """
+    from .sweep import DEFAULT_SWEEP
+
+    path = Path(sweep)
+    if not path.is_file():
+        path = DEFAULT_SWEEP.parent / f"{sweep}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in DEFAULT_SWEEP.parent.glob("*.yaml") if p.stem != "recipes")
+        raise KeyError(f"--sweep {sweep!r}: no such file; give a sweep file or one of: {', '.join(names)}")
+    return path
+
+
+def sweep_options(sweep: str, variant: str, data: str) -> tuple[str, dict[str, Any]]:
+    """``(sweep file, options)`` of the first planned run of ``variant`` on ``data`` in ``sweep`` (a path, or the
+    name of a file under ``benchmark/sweeps/``, e.g. ``default``): every level applied, the recipes included.
+
+    Raises:
+        KeyError: no such sweep file, or the sweep does not run that variant on that dataset.
+    """
+    from .sweep import load_sweep, plan
+
+    path = sweep_file(sweep)
+    for run in plan(load_sweep(path)):
+        if run.options.get("variant") == variant and run.options.get("data") == data:
+            opts = {k: v for k, v in run.options.items() if k not in ("group", "results_dir", "trial")}
+            return str(path), opts
+    raise KeyError(f"--sweep {sweep!r} does not run {variant!r} on {data!r}")
+
+
+def with_sweep_values(rows: list[OptionRow], values: dict[str, Any]) -> list[OptionRow]:
+    """``rows`` with each default replaced by the sweep's value, the help prefixed ``[sweep]`` where it differs."""
+    out = []
+    for r in rows:
+        if r.name in values and values[r.name] != r.default and r.name not in ("variant", "data"):
+            r = r._replace(default=values[r.name], help=f"[sweep; default {r.default}] {r.help}".rstrip())
+        out.append(r)
+    return out
+
+
 def format_rows(rows: list[OptionRow]) -> str:
     """One line per option: ``owner --name default type-or-choices help``."""
     lines = []
@@ -116,16 +162,13 @@ def sweep_cell(variant: str, data: str, sweep: str | None = None) -> tuple[dict[
     tuned recipe (``recipes.yaml``: the entry holds its ``options`` and ``provenance``), i.e. everything a run of
     the cell sets beyond the defaults and its seed.
     """
-    from pathlib import Path
-
     from . import sweep as S
-    from .recipes import load_recipes
 
-    spec = S.with_all_expanded(S.load_sweep(sweep or S.DEFAULT_SWEEP))
+    spec = S.with_all_expanded(S.load_sweep(sweep_file(sweep) if sweep else S.DEFAULT_SWEEP))
     name = str(spec.get("name"))
     if variant not in (spec.get("variants") or []) or data not in (spec.get("datasets") or []):
         return {}, {}, name
-    recipes = load_recipes(Path(spec["_base_dir"]) / spec["recipes"]) if spec.get("recipes") else {}
+    recipes = spec.recipes()
     entry = (recipes.get(variant) or {}).get(data) or {}
     return S.cell_options(spec, recipes, variant, data), entry, name
 
@@ -151,5 +194,5 @@ def format_sweep_cell(variant: str, data: str, rows: list[OptionRow], sweep: str
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["OptionRow", "field_comments", "describe_type", "option_rows", "format_rows", "sweep_cell",
-           "format_sweep_cell"]
+__all__ = ["OptionRow", "field_comments", "describe_type", "option_rows", "format_rows", "sweep_file",
+           "sweep_options", "with_sweep_values", "sweep_cell", "format_sweep_cell"]

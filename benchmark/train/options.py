@@ -369,4 +369,22 @@ def option_table(variant: str, data: str) -> list[tuple[str, str, Any]]:
     return rows
 
 
-__all__ = ["RunOptions", "ResolvedRun", "resolve", "coerce", "option_table", "EXECUTION_OPTIONS"]
+def reproduce_command(config: dict[str, Any]) -> str:
+    """The ``python -m benchmark run ...`` command that trains the run whose identity is ``config`` (a run
+    record's ``config``): its variant, data and seed, then every option whose value differs from the default
+    (recipe values included), so the command gives back the same run id and scores."""
+    import shlex
+
+    default = resolve({"variant": config["variant"], "data": config["data"]}).config()
+    parts = ["python -m benchmark run", f"--variant {config['variant']}", f"--data {config['data']}",
+             f"--seed {config.get('seed', 0)}"]
+    for key, value in config.items():
+        if key in ("variant", "data", "seed") or (key in default and default[key] == value):
+            continue
+        name = key.split(".", 1)[1] if key.startswith("data.") else key
+        parts.append(f"--{name.replace('_', '-')} {shlex.quote(str(value))}")
+    return " ".join(parts)
+
+
+__all__ = ["RunOptions", "ResolvedRun", "resolve", "coerce", "option_table", "EXECUTION_OPTIONS",
+           "reproduce_command"]

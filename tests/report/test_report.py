@@ -59,9 +59,11 @@ def write_run(root: Path, variant: str, dataset: str, seed: int, metrics: dict, 
 @pytest.fixture
 def results(tmp_path: Path) -> Path:
     for seed in (0, 1):
-        write_run(tmp_path, "nsgan", "ring8", seed, {"modes_covered": 7.0 + seed, "high_quality": 80.0 + seed,
-                                                      "reverse_kl": 0.2 - 0.1 * seed}, TOY_PROTOCOL, kind="points")
-        write_run(tmp_path, "wgan_gp", "ring8", seed, {"modes_covered": 5.0, "high_quality": 40.0,
+        write_run(tmp_path, "nsgan", "ring8", seed, {"mmd": 0.001 * (1 + seed), "modes_covered": 7.0 + seed,
+                                                      "high_quality": 80.0 + seed, "reverse_kl": 0.2 - 0.1 * seed},
+                  TOY_PROTOCOL, kind="points")
+        # ring8's noise baseline scores mmd ≈ 0.041: wgan_gp beats it, by less than nsgan
+        write_run(tmp_path, "wgan_gp", "ring8", seed, {"mmd": 0.03, "modes_covered": 5.0, "high_quality": 40.0,
                                                         "reverse_kl": 0.5}, TOY_PROTOCOL, kind="points")
     # MNIST scored under Lucic et al.'s protocol (10k samples, TF Inception): their numbers appear beside ours
     write_run(tmp_path, "nsgan", "mnist", 0, {"fid": 31.25, "kid": 0.02}, FID_PROTOCOL, kind="image", group="mnist")
@@ -101,11 +103,17 @@ def test_html_report_tables_plots_and_references(results):
     doc = Collector()
     doc.feed(page.read_text())
     text = " ".join(doc.text)
-    # the leaderboard comes first: ring8 ranks nsgan (7, 8 modes) above wgan_gp (5, 5): intervals apart
+    # the leaderboard comes first: ring8 ranks nsgan (mmd 0.001, 0.002) above wgan_gp (0.03, 0.03): intervals apart
     page_text = page.read_text()
     assert page_text.index('id="leaderboard"') < page_text.index('id="ring8"')
-    assert re.search(r'<td class="num best"><span class="rank">#1</span> <span class="v">7.5 \[7, 8\]', page_text)
-    assert re.search(r'<span class="rank">#2</span> <span class="v">5 \[5, 5\]', page_text)
+    assert re.search(r'<td class="num best"><span class="rank">#1</span> <span class="v">0.0015 \[0.001, 0.002\]',
+                     page_text)
+    assert re.search(r'<span class="rank">#2</span> <span class="v">0.03 \[0.03, 0.03\]', page_text)
+    # the three baselines under the leaderboard and in the dataset's table, scored like the runs
+    board = page_text[:page_text.index('id="ring8"')]
+    for b in ("true data (a fresh sample)", "noise (ignores the data)", "collapsed (one mode)"):
+        assert f"baseline: {b}" in board and f"baseline: {b}" in page_text[page_text.index('id="ring8"'):]
+    assert (results / "baselines.json").exists()
     # the comparison table: median [95% interval], then mean ± std with n and the best run, best median marked
     assert "mean 7.5 ± 0.71 · n=2 · best 8" in text and "n=1 (one seed: no spread)" in text
     assert re.search(r'class="num best"><span class="v">7.5 \[7, 8\]', page_text)
@@ -113,7 +121,7 @@ def test_html_report_tables_plots_and_references(results):
     assert "Failed runs" in text and "wgan-ring8-s0" in text
     assert "hyper-parameters" in text and "iterations: 400" in text and "data: 'ring8'" in text  # config per row
     # protocol lines under the tables, identical protocols on one line
-    assert "high_quality, modes_covered, reverse_kl" in text and "3 std of the nearest mode" in text
+    assert "high_quality, mmd, modes_covered, reverse_kl" in text and "3 std of the nearest mode" in text
     # published numbers only where the dataset appears and the protocol matches, our medians beneath them
     assert "PacGAN" in text and "6.3 ± 0.5" in text                   # ring8, 2,500 samples
     assert "GANBench nsgan (median [95% interval])" in text
@@ -246,7 +254,8 @@ def test_sample_logger_logs_uint8_images_without_changing_training():
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and img.std() > 0
     assert any("eval/modes_covered" in m for _, m in cap.metrics)
     assert "modes_covered" in with_cb.history[0] and "modes_covered" not in without.history[0]
-    strip = [{k: v for k, v in row.items() if k not in ("modes_covered", "high_quality", "reverse_kl")}
+    strip = [{k: v for k, v in row.items()
+              if k not in ("modes_covered", "modes_covered_strict", "high_quality", "reverse_kl")}
              for row in with_cb.history]
     assert strip == without.history                                   # RNG forked: identical training
     with pytest.raises(ValueError):

@@ -12,7 +12,9 @@ def test_points_on_every_mode_cover_all_with_zero_kl():
     modes = Ring8DataModule.modes()
     pts = modes.repeat_interleave(10, dim=0)
     s = mode_statistics(pts, modes, std=0.02)
-    assert s == {"modes_covered": 8.0, "high_quality": 100.0, "reverse_kl": pytest.approx(0.0, abs=1e-12)}
+    # 80 points, 10 per mode: the strict rule asks ceil(0.25 * 80/8 * (1 - e^-4.5)) = 3 per mode
+    assert s == {"modes_covered": 8.0, "modes_covered_strict": 8.0, "high_quality": 100.0,
+                 "reverse_kl": pytest.approx(0.0, abs=1e-12)}
 
 
 def test_half_the_modes_and_far_points():
@@ -51,3 +53,21 @@ def test_real_ring_data_scores_perfectly():
     # in 2-D, P(‖x - μ‖ ≤ 3σ) = 1 - exp(-9/2) = 98.89%; binomial std over 2,500 points ≈ 0.21 points
     assert s["modes_covered"] == 8 and s["reverse_kl"] < 0.01
     assert s["high_quality"] == pytest.approx(100 * (1 - math.exp(-4.5)), abs=0.8)
+
+
+def test_strict_coverage_counts_a_mode_only_from_a_quarter_of_its_share():
+    modes = Ring8DataModule.modes()
+    n = 800                                          # expected high-quality points per mode: 100 (1 - e^-4.5)
+    need = math.ceil(0.25 * n / 8 * (1 - math.exp(-4.5)))                           # = 25 by hand
+    assert need == 25
+    pts = torch.cat([modes[0].repeat(need, 1), modes[1].repeat(need - 1, 1), modes[2].repeat(1, 1)])
+    pts = torch.cat([pts, torch.zeros(n - pts.shape[0], 2)])                        # the rest far from every mode
+    s = mode_statistics(pts, modes, 0.02)
+    assert s["modes_covered"] == 3 and s["modes_covered_strict"] == 1
+
+
+def test_uniform_noise_covers_modes_but_not_strictly():
+    g = torch.Generator().manual_seed(0)
+    pts = torch.rand(2500, 2, generator=g) * 10 - 5
+    s = mode_statistics(pts, Grid25DataModule.modes(), 0.05)
+    assert s["modes_covered"] >= 15 and s["modes_covered_strict"] == 0

@@ -29,7 +29,7 @@ CASES = [
     ("metric the dataset cannot compute: fid on points", lambda t, r: ["run", "--metrics", "fid,modes_covered",
                                                                        "--results-dir", r],
      ["'ring8'", "fid (Inception metrics need images, not points)",
-      "supports: high_quality, modes_covered, reverse_kl"]),
+      "supports: high_quality, mmd, modes_covered, modes_covered_strict, reverse_kl"]),
     ("metric the dataset cannot compute: modes on images", lambda t, r: ["run", "--data", "digits", "--metrics",
                                                                          "modes_covered", "--results-dir", r],
      ["'digits'", "modes_covered (mode coverage needs 2-D points", "domain_fd"]),
