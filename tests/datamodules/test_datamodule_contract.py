@@ -12,6 +12,16 @@ def test_ring_and_grid_geometry():
     assert g.shape == (25, 2) and set(g[:, 0].tolist()) == {-4.0, -2.0, 0.0, 2.0, 4.0}
 
 
+@pytest.mark.parametrize("name", sorted(DATAMODULES))
+def test_has_modes_is_declared_with_the_mode_centres(name):
+    cls = DATAMODULES[name]
+    modes = cls.known_modes()
+    if cls.has_modes:
+        assert modes.ndim == 2 and modes.shape[1:] == cls.dims and modes.shape[0] >= 2
+    else:
+        assert modes is None and not callable(getattr(cls, "modes", None))
+
+
 def test_toy_data_is_fixed_across_run_seeds():
     a, b = Ring8DataModule(seed=0, num_samples=100), Ring8DataModule(seed=5, num_samples=100)
     a.setup(), b.setup()
