@@ -38,9 +38,10 @@ def ensure_sample_plots(runs: list[dict], results_dir: Path) -> list[Path]:
     return made
 
 
-def build_report(results_dir: str | Path = "results") -> list[Path]:
-    """Write ``summary.md``, ``summary.csv``, ``report.html`` (and missing sample plots), log the comparison as a
-    ``wandb.Table`` (unless ``WANDB_MODE=disabled``); return the written paths."""
+def build_report(results_dir: str | Path = "results", *, wandb: str = "disabled") -> list[Path]:
+    """Write ``summary.md``, ``summary.csv``, ``report.html`` (and missing sample plots) and, when ``wandb`` is
+    not ``disabled`` (the default: a report is not a training run, and every call would add one), log the
+    comparison as a ``wandb.Table`` in one W&B run of job type ``report``; return the written paths."""
     results_dir = Path(results_dir)
     runs = load_runs(results_dir)
     if not runs:
@@ -52,7 +53,8 @@ def build_report(results_dir: str | Path = "results") -> list[Path]:
     made = ensure_sample_plots(runs, results_dir)
     html = write_html_report(results_dir, runs, rows)
     try:
-        log_wandb_table(runs, rows)
+        if wandb != "disabled":
+            log_wandb_table(runs, rows, mode=wandb)
     except Exception as e:          # tracking must never cost the report
         print(f"warning: W&B comparison table not logged: {e}")
     return [md, cs, html, *made]
