@@ -52,7 +52,7 @@ from . import checkpoint as C
 from . import tracking
 from .callbacks import LoopTimer
 from .interrupt import STATE, Interrupted, StopOnSignal, catch_signals
-from .options import ResolvedRun, auto_threads, resolve
+from .options import ResolvedRun, auto_threads, bf16_cpu_warning, resolve
 from .trainer import build_model, fuse_steps, make_trainer, quiet_lightning, training_callbacks, world_size_of
 
 
@@ -97,6 +97,9 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
     config = resolved.config()
     rid = run_id(config)
     quiet_lightning()
+    slow_bf16 = bf16_cpu_warning(r)
+    if slow_bf16 and getattr(rank_zero_only, "rank", 0) == 0:
+        print(slow_bf16, file=sys.stderr, flush=True)
     threads = r.threads or auto_threads(r, resolved.variant_cls.Config(**resolved.model).arch)
     if threads:
         torch.set_num_threads(threads)
