@@ -232,7 +232,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import json
 
     sweep_file = args.sweep or Path(__file__).parent / "sweeps" / "default.yaml"
-    check_sweep_names(load_yaml_mapping(sweep_file, "sweep"), sweep_file)   # names, before torch is imported
+    check_sweep_names(load_yaml_mapping(sweep_file, "sweep"), sweep_file,      # names, before torch is imported
+                      check_data=not (args.dry_run or args.export_wandb))
     from models import ConfigError
 
     from .train import sweep as S
