@@ -163,11 +163,13 @@ def _lock_run(resolved):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.publish_wandb_report:
+        return publish_report_file(args.publish_wandb_report)
     from .report import build_report
 
     check_writable(args.results_dir)
     try:
-        paths = build_report(args.results_dir)
+        paths = build_report(args.results_dir, wandb=args.wandb)
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
     for p in paths:
@@ -183,7 +185,8 @@ def publish_report(args: argparse.Namespace) -> int:
     from .report.wandb_report import publish_wandb_report
 
     try:
-        publish_wandb_report(load_runs(args.results_dir), project=args.project)
+        publish_wandb_report(load_runs(args.results_dir), project=args.project,
+                             out=Path(args.results_dir) / "wandb_report.json")
     except ImportError as e:
         raise UsageError(str(e)) from None
     except Exception as e:                       # the local report is written; say why W&B has no copy
@@ -193,9 +196,24 @@ def publish_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def publish_report_file(path: str) -> int:
+    """``report --publish-wandb-report FILE``: save a report that ``--wandb-report`` kept while offline."""
+    if not Path(path).is_file():
+        raise UsageError(f"--publish-wandb-report {path!r}: no such file (`report --wandb-report` writes "
+                         "RESULTS_DIR/wandb_report.json)")
+    from .report.wandb_report import publish_report_file as publish
+
+    try:
+        publish(path)
+    except (ImportError, RuntimeError, ValueError) as e:
+        raise UsageError(f"--publish-wandb-report {path!r}: {e}") from None
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     sweep_file = args.sweep or Path(__file__).parent / "sweeps" / "default.yaml"
-    check_sweep_names(load_yaml_mapping(sweep_file, "sweep"), sweep_file)   # names, before torch is imported
+    check_sweep_names(load_yaml_mapping(sweep_file, "sweep"), sweep_file,      # names, before torch is imported
+                      check_data=not (args.dry_run or args.export_wandb))
     from .train.sweep_command import sweep_command
 
     return sweep_command(args.sweep, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs,
@@ -354,7 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="aggregate results/runs/*.json into summary tables and plots")
     p.add_argument("--results-dir", dest="results_dir", default="results")
     p.add_argument("--wandb-report", action="store_true",
-                   help="also build a W&B Report (leaderboards, curves, samples; saved when an API key is set)")
+                   help="also build a W&B Report (leaderboards, curves, samples): kept in RESULTS_DIR/"
+                        "wandb_report.json, saved to W&B when an API key is set")
+    p.add_argument("--publish-wandb-report", metavar="FILE", default=None,
+                   help="save a report kept by --wandb-report while offline (RESULTS_DIR/wandb_report.json) to W&B")
+    p.add_argument("--wandb", choices=("auto", "online", "offline", "disabled"), default="disabled",
+                   help="also log the comparison table as a W&B run of job type report (default disabled: "
+                        "`report` creates no W&B run; auto: online iff WANDB_API_KEY is set)")
     p.add_argument("--project", default="ganbench", help="W&B project of the report's runs (as `run --project`)")
     return parser
 

@@ -118,11 +118,13 @@ def missing_data(data: str, options: dict[str, Any], *, command: str = "run") ->
             f"(needs internet), or give --root DIR (or ${DATA_ENV}=DIR) for the folder holding {folder}/")
 
 
-def check_sweep_names(spec: dict[str, Any], path: str | os.PathLike) -> None:
+def check_sweep_names(spec: dict[str, Any], path: str | os.PathLike, *, check_data: bool = True) -> None:
     """Refuse a sweep file's misspelled variant, dataset or option name before the registries are imported.
 
     Only certain errors: an option is refused here when no run of the sweep (any of its variants on any of its
-    datasets) accepts it; the exact per-run check stays with :func:`benchmark.train.sweep.plan`.
+    datasets) accepts it; the exact per-run check stays with :func:`benchmark.train.sweep.plan`. With
+    ``check_data`` a dataset whose files are missing is refused too (not for a dry run or a W&B export, which
+    may be made on a machine without the data).
     """
     where = Path(path).name
 
@@ -166,6 +168,8 @@ def check_sweep_names(spec: dict[str, Any], path: str | os.PathLike) -> None:
                         f"lists them)" if near else f"valid options: {', '.join(sorted(valid))}")
                 raise UsageError(f"sweep {where}{at}: option {str(option)!r} is accepted by no run of this sweep; "
                                  + hint)
+    if not check_data:
+        return
     shared = {**levels[0][1], **(spec.get("options") if isinstance(spec.get("options"), dict) else {})}
     per_data = spec.get("dataset_options") if isinstance(spec.get("dataset_options"), dict) else {}
     for d in datasets:

@@ -348,7 +348,13 @@ _LOOP_HEADER = ["| variant | data | batch | fused it./step | dispatch | plain it
 
 
 def to_markdown(res: dict[str, Any]) -> str:
-    lines = ["# GANBench performance", "", f"Machine: {res['machine']}. Command: `{res['command']}`.", "",
+    feats = res.get("cpu_features") or {}
+    bf16 = {True: "native bf16 (AVX512-BF16 or AMX)", False: "no native bf16 (no AVX512-BF16/AMX: torch emulates "
+            "it, expect bf16 slower than fp32)", None: "unknown (flags not readable)"}[feats.get("native_bf16")]
+    cpu_line = (f"CPU features seen (/proc/cpuinfo): {', '.join(feats['flags']) or 'none of avx/amx/fma/sse4'}; "
+                f"{bf16}." if feats.get("flags") is not None else f"CPU features: {bf16}.")
+    lines = ["# GANBench performance", "", f"Machine: {res['machine']}. Command: `{res['command']}`.", "", cpu_line,
+             "",
              "## Training step: GANBench vs a hand-written PyTorch loop", "",
              "Same networks, optimisers, losses, batches and noise (tests/test_perf.py checks the parameters "
              "agree). GANBench is the runner's real path: Trainer, callbacks, on-device logging every "
@@ -446,8 +452,15 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
         if unknown:
             raise SystemExit(f"error: unknown variant(s) {', '.join(unknown)}; choose from: "
                              f"{', '.join(sorted(models.VARIANTS))} or all")
+    from ..train.options import BF16_CPU_FLAGS, cpu_flags
+
+    flags = cpu_flags()
+    seen = sorted(f for f in (flags or ()) if f.startswith(("avx", "amx", "fma", "sse4")) or f in ("neon", "asimd"))
     res: dict[str, Any] = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                                       f"torch {torch.__version__}, {args.threads} thread(s)",
+                           "cpu_features": {"flags": seen if flags is not None else None,
+                                            "native_bf16": None if flags is None
+                                            else any(f in flags for f in BF16_CPU_FLAGS)},
                            "command": "python -m benchmark perf" + (" --quick" if quick else ""), "loops": []}
     chunk = 25 if quick else 50
     for v in variants:

@@ -54,10 +54,12 @@ def check_outputs(paths: list[Path]) -> None:
                              "(chmod u+w) or copy the results elsewhere")
 
 
-def build_report(results_dir: str | Path = "results", *, baselines: bool = True) -> list[Path]:
-    """Write ``summary.md``, ``summary.csv``, ``report.html`` (and missing sample plots), log the comparison as a
-    ``wandb.Table`` (unless ``WANDB_MODE=disabled``); return the written paths. ``baselines``: score (or read
-    from ``baselines.json``) each dataset's true-data, noise and collapsed baselines (:mod:`.baselines`)."""
+def build_report(results_dir: str | Path = "results", *, baselines: bool = True, wandb: str = "disabled") -> list[Path]:
+    """Write ``summary.md``, ``summary.csv``, ``report.html`` (and missing sample plots) and, when ``wandb`` is
+    not ``disabled`` (the default: a report is not a training run, and every call would add one), log the
+    comparison as a ``wandb.Table`` in one W&B run of job type ``report``; return the written paths.
+    ``baselines``: score (or read from ``baselines.json``) each dataset's true-data, noise and collapsed
+    baselines (:mod:`.baselines`)."""
     results_dir = Path(results_dir)
     runs = load_runs(results_dir)
     if not runs:
@@ -76,7 +78,8 @@ def build_report(results_dir: str | Path = "results", *, baselines: bool = True)
     atomic_write_text(cs, csv_text)
     html = atomic_write_text(page, html_text)
     try:
-        log_wandb_table(runs, rows)
+        if wandb != "disabled":
+            log_wandb_table(runs, rows, mode=wandb)
     except Exception as e:          # tracking must never cost the report
         print(f"warning: W&B comparison table not logged: {e}")
     return [md, cs, html, *made]

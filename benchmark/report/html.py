@@ -931,11 +931,12 @@ def comparison_table_rows(runs: list[dict], rows: list[dict]) -> list[list[Any]]
     return out
 
 
-def log_wandb_table(runs: list[dict], rows: list[dict], *, project: str | None = None) -> str | None:
+def log_wandb_table(runs: list[dict], rows: list[dict], *, project: str | None = None,
+                    mode: str = "auto") -> str | None:
     """Log the comparison as a ``wandb.Table`` ("comparison") in one W&B run of job type ``report``, in the sweep's
     group (the group of the most recently finished run). Offline without ``WANDB_API_KEY``; skipped (returns
     ``None``) when ``WANDB_MODE=disabled``. Returns the W&B run's directory."""
-    mode = wandb_mode("auto")
+    mode = wandb_mode(mode)
     if mode == "disabled":
         return None
     os.environ.setdefault("WANDB_SILENT", "true")

@@ -11,15 +11,20 @@ Per dataset, under a heading naming its primary metric (:func:`benchmark.report.
 - the run set itself (its table sorted by ``final/<metric>``): the W&B training runs of the directory's run ids
   (W&B name = run id, job type ``train``; every attempt of a configuration has the same name).
 
-The report is built offline (no network call) and saved with ``report.save()`` only when W&B is online with an
-API key (``WANDB_API_KEY`` or ``wandb login``); otherwise the command says it was built and not saved. The
+The report is built offline (no network call), kept as its W&B view spec in ``RESULTS_DIR/wandb_report.json``
+(:func:`write_report_file`), and saved with ``report.save()`` only when W&B is online with an API key
+(``WANDB_API_KEY`` or ``wandb login``); otherwise the command says so, and ``python -m benchmark report
+--publish-wandb-report RESULTS_DIR/wandb_report.json`` publishes the kept file later (:func:`publish_report_file`). The
 project is ``--project`` (default ``ganbench``, as for ``run``), the entity ``WANDB_ENTITY`` or the key's
 default entity.
 """
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
+
+from ..io import atomic_write_text
 
 from ..train.tracking import call_within, wandb_key_available, wandb_mode
 from .aggregate import aggregate, arrow, fmt_ci, leaderboard, lower_is_better
@@ -97,21 +102,73 @@ def can_save() -> bool:
     return wandb_mode("auto") == "online" and wandb_key_available()
 
 
-def publish_wandb_report(runs: list[dict], *, project: str = "ganbench") -> str | None:
-    """Build the report and save it when :func:`can_save`; returns its URL, or ``None`` (printed why)."""
-    saving = can_save()
+def default_entity() -> str:
+    """``WANDB_ENTITY``, else the API key's default entity (a network call, bounded by :data:`SAVE_TIMEOUT_S`)."""
     entity = os.environ.get("WANDB_ENTITY", "")
-    if saving and not entity:
+    if not entity:
         import wandb
 
         entity = call_within(lambda: wandb.Api().default_entity, SAVE_TIMEOUT_S, lambda _: None) or ""
+    return entity
+
+
+def write_report_file(report: Any, path: str | os.PathLike) -> Path:
+    """The built report's W&B view spec as JSON (atomically): what ``report.save()`` would upload, kept so an
+    offline machine's report can be published later (:func:`read_report_file`)."""
+    spec = report._to_model().model_dump_json(by_alias=True, exclude_none=True)   # wandb-workspaces' own model
+    atomic_write_text(path, spec)
+    return Path(path)
+
+
+def read_report_file(path: str | os.PathLike, entity: str = "") -> Any:
+    """The ``Report`` of a file of :func:`write_report_file`; an empty entity (built offline) becomes ``entity``."""
+    import wandb_workspaces.reports.v2 as wr
+    from wandb_workspaces.reports.v2 import internal
+
+    model = internal.ReportViewspec.model_validate_json(Path(path).read_text("utf-8"))
+    report = wr.Report._from_model(model)
+    report.width = model.spec.width                      # _from_model leaves the default ("readable")
+    if entity and not report.entity:
+        report.entity = entity
+        for block in report.blocks:
+            for runset in getattr(block, "runsets", None) or []:
+                if not runset.entity:
+                    runset.entity = entity
+    return report
+
+
+def publish_wandb_report(runs: list[dict], *, project: str = "ganbench",
+                         out: str | os.PathLike | None = None) -> str | None:
+    """Build the report, keep it in ``out`` (a JSON view spec, when given) and save it to W&B when
+    :func:`can_save`; returns its URL, or ``None`` (printed why, and how to publish the file later)."""
+    saving = can_save()
+    entity = default_entity() if saving else os.environ.get("WANDB_ENTITY", "")
     report = build_wandb_report(runs, project=project, entity=entity)
     panels = sum(len(b.panels) for b in report.blocks if hasattr(b, "panels"))
     built = f"built W&B report {report.title!r} ({panels} panels in project {project!r})"
+    if out is not None:
+        built += f", kept in {write_report_file(report, out)}"
     if not saving:
-        print(f"{built}; not saved: no W&B API key or W&B is offline (set WANDB_API_KEY or run `wandb login`, and "
-              f"leave WANDB_MODE unset or online)")
+        later = (f"; publish it later with `python -m benchmark report --publish-wandb-report {out}`" if out
+                 else "")
+        print(f"{built}; not saved to W&B: no API key or W&B is offline (set WANDB_API_KEY or run `wandb login`, "
+              f"and leave WANDB_MODE unset or online){later}")
         return None
     call_within(report.save, SAVE_TIMEOUT_S, lambda _: None)
     print(f"{built}; saved: {report.url}")
+    return report.url
+
+
+def publish_report_file(path: str | os.PathLike) -> str:
+    """Save a report kept by :func:`publish_wandb_report` (built offline) to W&B; returns its URL.
+
+    Raises:
+        RuntimeError: W&B is not online with an API key.
+    """
+    if not can_save():
+        raise RuntimeError("publishing a W&B report needs W&B online with an API key (set WANDB_API_KEY or run "
+                           "`wandb login`, and leave WANDB_MODE unset or online)")
+    report = read_report_file(path, default_entity())
+    call_within(report.save, SAVE_TIMEOUT_S, lambda _: None)
+    print(f"published W&B report {report.title!r} from {path}: {report.url}")
     return report.url

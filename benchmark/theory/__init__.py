@@ -106,9 +106,14 @@ def markdown_table(rows: list, results: dict) -> str:
     for r in rows:
         mark = {True: "✓", False: "✗", None: ""}[r.passed]
         tol = "" if r.tolerance is None else _fmt(r.tolerance)
-        lines.append(f"| {r.experiment} | {r.case} | {r.quantity} | {_fmt(r.measured)} | {_fmt(r.theory)} | "
-                     f"{tol} | {mark} |")
+        cells = [r.experiment, r.case, r.quantity, _fmt(r.measured), _fmt(r.theory), tol, mark]
+        lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def md_cell(value: Any) -> str:
+    """A markdown table cell: ``|`` (as in ``|D(x) - D*(x)|``) escaped so it does not split the cell."""
+    return str(value).replace("\\|", "|").replace("|", "\\|").replace("\n", " ")
 
 
 def _jsonable(obj: Any) -> Any:

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import pytorch_lightning as pl
 
 CLEAR = "\r\x1b[K"          # carriage return + erase to the end of the line
+RATE_WINDOW = 8              # recent intervals whose median rate gives the ETA
 
 
 def progress_enabled(mode: str, stream: TextIO | None = None) -> bool:
@@ -75,13 +76,23 @@ class _IterationWatch(pl.Callback):
         self.t0 = time.perf_counter()
         self.it0 = int(getattr(pl_module, "iteration", 0))
         self.last_t = 0.0
+        self.samples: list[tuple[float, int]] = [(self.t0, self.it0)]
 
     def state(self, pl_module: Any) -> tuple[int, int, float | None, float]:
+        """``(iteration, total, rate, elapsed)``; the rate is the median over the recent intervals between
+        calls (:data:`RATE_WINDOW`), so the start-up's slow first steps or one stall do not swing the ETA."""
         now = time.perf_counter()
         it = int(getattr(pl_module, "iteration", 0))
         total = int(getattr(getattr(pl_module, "cfg", None), "iterations", 0) or 0)
         elapsed = now - (self.t0 if self.t0 is not None else now)
-        rate = (it - self.it0) / elapsed if elapsed > 0 and it > self.it0 else None
+        samples = getattr(self, "samples", None)
+        if samples is None:
+            samples = self.samples = [(self.t0 if self.t0 is not None else now, self.it0)]
+        if now > samples[-1][0] and it > samples[-1][1]:
+            samples.append((now, it))
+            del samples[:-(RATE_WINDOW + 1)]
+        rates = sorted((b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(samples, samples[1:]))
+        rate = rates[len(rates) // 2] if rates else None
         return it, total, rate, elapsed
 
     def due(self) -> bool:
@@ -135,7 +146,27 @@ class ProgressDisplay(_IterationWatch):
         super().on_train_start(trainer, pl_module)
         self._next_decile = 1
         if trainer.is_global_zero and self.is_tty():
+            self._hook_warnings()
             self._write(CLEAR + self.render(pl_module))
+
+    def _hook_warnings(self) -> None:
+        """A warning shown while the line is drawn starts on a cleared line, not after the progress text."""
+        import warnings
+
+        shown = self._shown = warnings.showwarning
+
+        def show(*args, **kwargs):
+            self.stream.write(CLEAR)
+            self.stream.flush()
+            shown(*args, **kwargs)
+
+        warnings.showwarning = show
+
+    def _unhook_warnings(self) -> None:
+        import warnings
+
+        if getattr(self, "_shown", None) is not None:
+            warnings.showwarning, self._shown = self._shown, None
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -155,6 +186,7 @@ class ProgressDisplay(_IterationWatch):
         if not trainer.is_global_zero:
             return
         if self.is_tty():
+            self._unhook_warnings()
             # clear the line (keeping the label): the caller prints the run's result in its place
             self._write(CLEAR + (self.label + " " if self.label else ""))
 

@@ -50,7 +50,7 @@ from . import checkpoint as C
 from . import tracking
 from .callbacks import LoopTimer
 from .interrupt import STATE, Interrupted, StopOnSignal, catch_signals
-from .options import ResolvedRun, resolve
+from .options import ResolvedRun, auto_threads, bf16_cpu_warning, resolve
 from .trainer import build_model, fuse_steps, make_trainer, quiet_lightning, training_callbacks, world_size_of
 
 
@@ -95,12 +95,16 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
     config = resolved.config()
     rid = run_id(config)
     quiet_lightning()
-    if r.threads:
-        torch.set_num_threads(r.threads)
+    slow_bf16 = bf16_cpu_warning(r)
+    if slow_bf16 and getattr(rank_zero_only, "rank", 0) == 0:
+        print(slow_bf16, file=sys.stderr, flush=True)
+    threads = r.threads or auto_threads(r, resolved.variant_cls.Config(**resolved.model).arch)
+    if threads:
+        torch.set_num_threads(threads)
     record: dict[str, Any] = {"run_id": rid, "variant": r.variant, "dataset": r.data, "seed": r.seed,
                               "status": "failed", "steps": 0, "wall_time_s": 0.0, "metrics": {}, "protocol": {},
                               "config": config, "versions": package_versions(), "history": [],
-                              "group": r.group or None, **(annotations or {})}
+                              "group": r.group or None, "threads": torch.get_num_threads(), **(annotations or {})}
     run = RunState(resolved, record, Path(r.results_dir), rid, list(callbacks or []),
                    is_zero=getattr(rank_zero_only, "rank", 0) == 0)
     t0 = time.perf_counter()

@@ -356,12 +356,27 @@ def _skipped(run: PlannedRun, reason: str) -> dict:
             "variant": o["variant"], "dataset": o["data"], "seed": o["seed"]}
 
 
+ETA_WINDOW = 9       # recent runs whose median duration estimates the rest
+
+
+def eta_from_durations(durations: list[float], remaining: int, jobs: int = 1) -> float | None:
+    """Seconds left for ``remaining`` runs: the median duration of the last :data:`ETA_WINDOW` runs each, ``jobs``
+    at a time. A median, not the mean since the start, so the first run's warm-up (imports, a classifier fitted
+    once) or one slow run does not swing it; ``None`` before any run has finished."""
+    recent = sorted(durations[-ETA_WINDOW:])
+    if not recent:
+        return None
+    return recent[len(recent) // 2] * remaining / max(1, jobs)
+
+
 class Progress:
     """``[k/n] variant data seed … it/s, ETA`` lines; cheap (one line per run plus one per ~10 s)."""
 
     def __init__(self, total: int, stream=None) -> None:
         stream = stream or sys.stdout
         self.total, self.stream, self.t0, self.done, self.train_s = total, stream, time.perf_counter(), 0, 0.0
+        self.durations: list[float] = []      # wall time of each finished run
+        self.jobs = 1                          # runs at once (the ETA divides by it)
 
     def label(self, k: int, run: PlannedRun) -> str:
         o = run.options
@@ -373,11 +388,12 @@ class Progress:
 
     def finish(self, record: dict, remaining: int) -> None:
         self.done += 1
-        elapsed = time.perf_counter() - self.t0
-        eta = elapsed / self.done * remaining
+        self.durations.append(float(record.get("wall_time_s") or 0.0))
+        eta = eta_from_durations(self.durations, remaining, self.jobs)
         ips = record.get("iterations_per_s")
         ips_s = f"{ips:7.0f} it/s" if ips else "        -"
-        self.stream.write(f"{record['status']:9s} {record['wall_time_s']:6.1f} s {ips_s}   ETA {eta / 60:5.1f} min\n")
+        self.stream.write(f"{record['status']:9s} {record['wall_time_s']:6.1f} s {ips_s}   "
+                          f"ETA {format_duration(eta):>7s}\n")
         self.stream.flush()
 
     def skip(self, k: int, run: PlannedRun, reason: str = "done already") -> None:
@@ -485,7 +501,8 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
 
     With ``live`` the workers report their iterations through a queue (:class:`QueueReporter`) and the parent
     redraws one line every ``heartbeat_s`` seconds while it waits: ``k/N runs done, R running (iterations),
-    elapsed, ETA``; the ETA counts the running runs' fractions done. Runs another process holds (see
+    elapsed, ETA``; the ETA is the running runs' own rates for what they have left plus the median finished run
+    for each run not started, over the workers (:func:`eta_from_durations`). Runs another process holds (see
     :func:`run_locked`) go to ``skipped``.
 
     The workers are plain processes pulling runs from a queue, not a ``multiprocessing.Pool``: nothing respawns
@@ -518,6 +535,7 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
     shown = 0                                                     # records of runs that actually ran
     running: dict[str, tuple[int, int, float | None]] = {}      # label -> (iteration, total, it/s)
     stream, t0 = progress.stream, time.perf_counter()
+    progress.jobs = jobs
     work = [(r, progress.label(k, r)) for k, r in todo]
     for item in work:
         tasks.put(item)
@@ -539,10 +557,15 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
     def heartbeat() -> None:
         drain()
         done = received
-        fractions = [it / total for it, total, _ in running.values() if total]
-        progressed = done + sum(fractions)
         elapsed = time.perf_counter() - t0
-        eta = elapsed / progressed * (len(todo) - progressed) if progressed > 0 else None
+        # the running runs' own rates for what they have left, the median finished run (else the running runs'
+        # projected length) for each run not started, over the workers: no absurd value from the start-up
+        left = [(total - it) / rate for it, total, rate in running.values() if total and rate]
+        whole = progress.durations[-ETA_WINDOW:] or [total / rate for it, total, rate in running.values() if total and rate]
+        queued = max(0, len(todo) - done - len(running))
+        rest = eta_from_durations(whole, queued) if queued else 0.0
+        eta = ((sum(left) + rest) / max(1, min(jobs, len(todo) - done))
+               if rest is not None and (left or not running) else None)
         its = ", ".join(f"{it}/{total}" for it, total, _ in running.values())
         busy = min(jobs, len(todo) - done)              # workers starting up have not reported yet
         stream.write(f"{CLEAR}{done}/{len(todo)} runs done, {busy} running"

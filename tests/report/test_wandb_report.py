@@ -136,4 +136,51 @@ def test_report_command_builds_it_after_the_local_report(runs, tmp_path, no_netw
         atomic_write_json(tmp_path / "runs" / f"{r['run_id']}.json", r)
     assert main(["report", "--results-dir", str(tmp_path), "--wandb-report", "--project", "gb"]) == 0
     out = capsys.readouterr().out
-    assert "summary.md" in out and "in project 'gb'); not saved" in out
+    kept = tmp_path / "wandb_report.json"
+    assert "summary.md" in out and f"in project 'gb'), kept in {kept}; not saved to W&B" in out
+    assert f"publish it later with `python -m benchmark report --publish-wandb-report {kept}`" in out
+    assert json.loads(kept.read_text())["project"]["name"] == "gb"
+
+
+def test_a_report_kept_offline_is_published_later_as_built(runs, tmp_path, no_network, monkeypatch, capsys):
+    """`--wandb-report` offline keeps the view spec; `--publish-wandb-report FILE` saves that very report once W&B
+    is online, with the key's entity filled in."""
+    from benchmark.report.wandb_report import read_report_file
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", "/nonexistent")
+    kept = tmp_path / "kept.json"
+    assert publish_wandb_report(runs, project="gb", out=kept) is None
+    built = build_wandb_report(runs, project="gb")
+    again = read_report_file(kept)                                           # nothing lost on the way
+    assert again._to_model().model_dump_json(by_alias=True, exclude_none=True) == kept.read_text()
+    assert again.title == built.title and [type(b) for b in again.blocks] == [type(b) for b in built.blocks]
+    assert main(["report", "--publish-wandb-report", str(kept)]) == 2       # offline: refused, says why
+    assert "needs W&B online with an API key" in capsys.readouterr().err
+    saved = []
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_ENTITY", "team")
+    monkeypatch.setattr(wr.Report, "save", lambda self, **k: saved.append(self) or self)
+    monkeypatch.setattr(wr.Report, "url", property(lambda self: f"https://wandb.ai/{self.entity}/{self.project}/r"))
+    assert main(["report", "--publish-wandb-report", str(kept)]) == 0
+    (report,) = saved
+    assert report.entity == "team" and report.title == built.title and len(report.blocks) == len(built.blocks)
+    assert all(rs.entity == "team" for b in report.blocks for rs in getattr(b, "runsets", None) or [])
+    assert "published W&B report" in capsys.readouterr().out
+
+
+def test_report_logs_no_wandb_run_unless_asked(runs, tmp_path, monkeypatch, capsys):
+    """Every `report` used to add a W&B run of job type report; now only `--wandb auto|online|offline` does,
+    and `--wandb disabled` is that option, not an abbreviation of --wandb-report."""
+    import benchmark.report as report_pkg
+
+    for r in runs:
+        atomic_write_json(tmp_path / "runs" / f"{r['run_id']}.json", r)
+    calls = []
+    monkeypatch.setattr(report_pkg, "log_wandb_table", lambda runs, rows, mode="auto": calls.append(mode))
+    assert main(["report", "--results-dir", str(tmp_path)]) == 0
+    assert main(["report", "--results-dir", str(tmp_path), "--wandb", "disabled"]) == 0
+    assert calls == [] and "W&B report" not in capsys.readouterr().out
+    assert main(["report", "--results-dir", str(tmp_path), "--wandb", "offline"]) == 0
+    assert calls == ["offline"]

@@ -152,6 +152,17 @@ def test_markdown_table_marks_rows_within_and_beyond_tolerance():
     assert "1e-06" in lines[2] and "→ 0" in lines[2]
 
 
+def test_markdown_cells_with_a_bar_do_not_split_the_row():
+    """`|D(x) - D*(x)|` in a cell used to add columns to the row (theory.md's tables broke)."""
+    import re
+
+    text = markdown_table([E.Row("1", "a|b", "max |D - D*|", 0.01, 0.0, 0.05)], {"wall_time_s": 1.0})
+    (line,) = [line for line in text.splitlines() if line.startswith("| 1")]
+    header = [line for line in text.splitlines() if line.startswith("| #")][0]
+    assert len(re.findall(r"(?<!\\)\|", line)) == header.count("|")          # unescaped bars: the columns
+    assert "a\\|b" in line and "max \\|D - D*\\|" in line
+
+
 def test_ebgan_loss_measures_total_variation_from_below():
     from benchmark.theory.experiments import ebgan_total_variation
 

@@ -157,3 +157,29 @@ def test_progress_line_and_durations():
     assert format_duration(75) == "1:15" and format_duration(3725) == "1:02:05" and format_duration(None) == "?"
     line = progress_line(250, 1000, 50.0, {"d_loss": 1.0, "g_loss": 2.0}, "lbl", elapsed=5)
     assert line == "lbl it 250/1000 ( 25%) 50 it/s elapsed 0:05 ETA 0:15 D 1 G 2"
+
+
+def test_etas_are_medians_of_recent_rates_and_durations():
+    """No absurd ETA early: a run's rate is the median of its recent intervals (a slow first step or one stall
+    does not move it); a sweep's is the median recent run (the first run's warm-up does not swing it)."""
+    import warnings
+
+    from benchmark.train.sweep import eta_from_durations
+
+    assert eta_from_durations([], 5) is None
+    assert eta_from_durations([60.0, 10.0, 11.0, 9.0], 6) == 6 * 11.0        # not the mean 22.5 of a slow start
+    assert eta_from_durations([10.0] * 3, 6, jobs=2) == 30.0
+    display = ProgressDisplay(stream=io.StringIO(), tty=True)
+    module = SimpleNamespace(iteration=0, cfg=SimpleNamespace(iterations=1000), history=[])
+    display.on_train_start(SimpleNamespace(is_global_zero=True), module)
+    t = display.samples[0][0]
+    # 1 iteration in the first (slow) second, then 100 it/s, one stall of 5 s in between
+    display.samples = [(t, 0), (t + 1, 1), (t + 2, 101), (t + 3, 201), (t + 8, 202), (t + 9, 302), (t + 10, 402)]
+    module.iteration = 402
+    _, _, rate, _ = display.state(module)
+    assert 99 <= rate <= 101
+    before, elsewhere = display.stream.getvalue(), io.StringIO()
+    warnings.showwarning("shown while the line is drawn", UserWarning, "x.py", 1, file=elsewhere)
+    assert display.stream.getvalue() == before + "\r\x1b[K"                 # the warning starts on a cleared line
+    display.on_train_end(SimpleNamespace(is_global_zero=True), module)
+    assert warnings.showwarning.__name__ != "show"                         # the hook is gone after training
