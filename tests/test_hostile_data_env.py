@@ -346,6 +346,37 @@ def case_checkpoint_unexpected_key_is_a_misfit(tmp_path, **_):
     assert "not tensors" in C.state_dict_misfit({**net.state_dict(), "0.weight": [1, 2]}, net)
 
 
+def case_run_resumes_past_a_checkpoint_that_does_not_fit_or_names_it(tmp_path, capsys, **_):
+    from benchmark.train import run as R
+
+    opts = {"variant": "nsgan", "data": "ring8", "iterations": 20, "checkpoint_every": 10, "fuse_iterations": 1,
+            "num_samples": 256, "batch_size": 32, "metrics": "modes_covered", "save_samples": 0, "wandb": "disabled",
+            "results_dir": str(tmp_path)}
+    first = R.execute(opts)
+    assert first["status"] == "completed"
+    ckdir = tmp_path / "checkpoints" / first["run_id"]
+    newest, older = C.list_checkpoints(ckdir)
+
+    def spoil(path):                                     # same configuration, a tensor of another shape
+        ck = torch.load(path, weights_only=True)
+        key = next(k for k, v in ck["state_dict"].items() if v.dim() == 2)
+        ck["state_dict"][key] = torch.zeros(3, 3)
+        torch.save(ck, path)
+        return key
+
+    key = spoil(newest)
+    capsys.readouterr()
+    again = R.execute(opts)                              # falls back to iter 10 and trains the last 10
+    err = capsys.readouterr().err
+    assert again["status"] == "completed" and again["resumed_at"] == 10 and again["steps"] == 20, again
+    assert str(newest) in err and key in err
+    for p in C.list_checkpoints(ckdir):
+        spoil(p)
+    with pytest.raises(UsageError) as e:                 # none fits: refused naming the newest, not a traceback
+        R.execute(opts)
+    assert str(C.list_checkpoints(ckdir)[0]) in str(e.value) and "--resume false" in str(e.value)
+
+
 def case_stale_partial_checkpoints_removed_other_files_kept(tmp_path, capsys, **_):
     d, runs = tmp_path / "checkpoints" / "rid", tmp_path / "runs"
     d.mkdir(parents=True)

@@ -579,11 +579,10 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
                 with contextlib.suppress(OSError):
                     os.kill(pid, signum)
 
-    def forward(signum, frame):
+    def forward(signum, frame):              # async-signal context: no locks (the loop sets ``stop``)
         if not STATE.signum:
             STATE.signum = signum
         signalled.append(time.monotonic())
-        stop.set()
         send(signum)
 
     def stop_workers(signum: int, grace: float) -> None:
@@ -664,6 +663,9 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
             if signalled and (len(signalled) > 1 or time.monotonic() - signalled[0] > STOP_GRACE_S):
                 break                                         # second signal, or the grace is over
             if STATE.signum:
+                if not signalled:                             # caught before ``forward`` was installed
+                    signalled.append(time.monotonic())
+                stop.set()
                 stop_starting()
             try:
                 msg = results.get(timeout=heartbeat_s if live and not STATE.signum else 0.5)

@@ -1,5 +1,6 @@
 """SIGTERM / SIGINT / SIGHUP during training: exit 143 / 130 / 129, the run recorded ``interrupted`` with the
-iteration reached, a checkpoint kept, and a re-run resumes from it (a subprocess is signalled once it has started training)."""
+iteration reached, a checkpoint kept, and a re-run resumes from it (a subprocess is signalled once it has
+started training)."""
 import json
 import os
 import signal
