@@ -14,12 +14,12 @@ import argparse
 # ------------------------------------------------------------------------ the registries, for `list`
 # VARIANTS (variant -> the first line of its class docstring), DATASETS (dataset -> (kind, dims, default metrics))
 # and METRICS (metric -> higher is better) are read from benchmark/catalogue.json, generated from the registries by
-# `python -m benchmark.catalogue` (see benchmark.catalogue: when a registration line changed since, they are built
-# from the registries instead). Resolved on first access.
-_TABLES: tuple | None = None
+# `python -m benchmark.catalogue` (see benchmark.catalogue: when a registration line or an option's definition
+# changed since, they are built from the registries instead). Resolved on first access.
+_TABLES: dict | None = None
 
 
-def _tables() -> tuple:
+def _tables() -> dict:
     global _TABLES
     if _TABLES is None:
         from . import catalogue
@@ -29,14 +29,16 @@ def _tables() -> tuple:
 
 
 def __getattr__(name: str):
-    if name in ("VARIANTS", "DATASETS", "METRICS"):
-        return _tables()[("VARIANTS", "DATASETS", "METRICS").index(name)]
+    if name in ("VARIANTS", "DATASETS", "METRICS", "RUN_OPTIONS", "GAN_OPTIONS", "VARIANT_OPTIONS", "DATASET_OPTIONS",
+                "SWEEP_KEYS", "DATA_FILES"):
+        return _tables()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def list_text() -> str:
     """The output of ``python -m benchmark list``."""
-    variants, datasets, metrics = _tables()
+    t = _tables()
+    variants, datasets, metrics = t["VARIANTS"], t["DATASETS"], t["METRICS"]
     lines = ["variants:"]
     lines += [f"  {name:16s} {doc}" for name, doc in sorted(variants.items())]
     lines.append("datasets:")
@@ -114,62 +116,10 @@ def add_theory_parser(subparsers) -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------ option names, for fast refusals
-# What `run`, `options` and `sweep` accept, so a misspelled name is refused (with a did-you-mean) before torch is
-# imported (benchmark/suggest.py). tests/test_fast_cli.py compares these with RunOptions, each variant's Config and
-# each datamodule's constructor.
-RUN_OPTIONS = ('variant', 'data', 'seed', 'results_dir', 'metrics', 'accelerator', 'devices', 'num_nodes', 'strategy',
-               'precision', 'deterministic', 'threads', 'wandb', 'project', 'group', 'save_samples', 'sample_every',
-               'eval_every', 'eval_samples', 'checkpoint_every', 'resume', 'compile', 'channels_last', 'name',
-               'fuse_iterations', 'progress')
-GAN_OPTIONS = ('iterations', 'arch', 'z_dim', 'hidden', 'depth', 'activation', 'width', 'd_norm', 'conditional',
-               'optimizer', 'lr_g', 'lr_d', 'beta1', 'beta2', 'n_critic', 'lr_schedule', 'feature_matching',
-               'minibatch_kernels', 'instance_noise', 'n_discriminators', 'stop_d_above', 'stop_g_below',
-               'stop_max_steps', 'log_every')   # every variant's Config (GANConfig)
-VARIANT_OPTIONS = {  # a variant's own Config fields beyond GAN_OPTIONS
-    'cgan': ('pi',),
-    'ebgan': ('margin', 'pulling_away', 'pt_weight', 'code_dim'),
-    'fgan': ('divergence', 'g_objective', 'alpha'),
-    'gmmn': ('sigma_min', 'sigma_max', 'num_bandwidths'),
-    'hinge': (),
-    'lsgan': (),
-    'minimax': ('pi',),
-    'mmdgan': ('sigma_min', 'sigma_max', 'num_bandwidths', 'penalty', 'gp_weight', 'gp_samples', 'clip'),
-    'nsgan': ('pi',),
-    'ratio_matching': ('gp_weight', 'bregman', 'power'),
-    'wgan': ('clip', 'critic_warmup'),
-    'wgan_gp': ('gp_weight',),
-}
-DATASET_OPTIONS = {  # a datamodule's constructor arguments (seed comes from the run)
-    'celeba': ('batch_size', 'on_device', 'root', 'download', 'split', 'reference_split', 'crop_size', 'cache',
-               'num_threads', 'hflip'),
-    'cifar10': ('batch_size', 'on_device', 'root', 'download', 'split', 'reference_split', 'hflip'),
-    'digits': ('batch_size', 'on_device'),
-    'fashion_mnist': ('batch_size', 'on_device', 'root', 'download', 'split', 'reference_split', 'hflip'),
-    'grid25': ('batch_size', 'on_device', 'num_samples', 'data_seed'),
-    'image_folder': ('batch_size', 'on_device', 'path', 'root', 'resolution', 'channels', 'crop',
-                     'labels_from_subfolders', 'num_threads', 'hflip'),
-    'mnist': ('batch_size', 'on_device', 'root', 'download', 'split', 'reference_split', 'hflip'),
-    'ring8': ('batch_size', 'on_device', 'num_samples', 'data_seed'),
-    'stacked_mnist': ('batch_size', 'on_device', 'root', 'download', 'split', 'num_samples', 'data_seed'),
-}
-# dataset -> (folder under the data root, files in it that must exist): a missing dataset is refused before torch
-# is imported (benchmark/suggest.py); the datamodules' `folder` and `required_files()` (tests/test_fast_cli.py)
-DATA_FILES = {
-    'celeba': ('celeba', ('img_align_celeba/', 'list_eval_partition.txt', 'identity_CelebA.txt',
-                          'list_attr_celeba.txt', 'list_bbox_celeba.txt', 'list_landmarks_align_celeba.txt')),
-    'cifar10': ('cifar-10-batches-py', ('data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4',
-                                        'data_batch_5', 'test_batch', 'batches.meta')),
-    'fashion_mnist': ('FashionMNIST/raw', ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
-                                           't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')),
-    'mnist': ('MNIST/raw', ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte',
-                            't10k-labels-idx1-ubyte')),
-    'stacked_mnist': ('MNIST/raw', ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte',
-                                    't10k-labels-idx1-ubyte')),
-}
+# RUN_OPTIONS, GAN_OPTIONS, VARIANT_OPTIONS, DATASET_OPTIONS, SWEEP_KEYS and DATA_FILES (what `run`, `options` and
+# `sweep` accept, and the files a dataset read from disk needs) come from benchmark/catalogue.json too, so that a
+# misspelled name or a missing dataset is refused (with a did-you-mean) before torch is imported (benchmark/suggest.py).
 DATA_ENV = "GANBENCH_DATA"          # the data root when --root is not given (else ./data)
-# a sweep file's own keys (benchmark.train.sweep.SWEEP_KEYS); any other top-level key is a run option
-SWEEP_KEYS = frozenset({"name", "description", "seeds", "variants", "datasets", "options", "dataset_options",
-                        "variant_options", "grid", "quick", "search", "recipes", "override_recipes"})
 
 
 __all__ = ["VARIANTS", "DATASETS", "METRICS", "list_text", "PERF_DEFAULT_VARIANTS", "THEORY_EXPERIMENTS",

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .commands import (DATA_ENV, DATA_FILES, DATASET_OPTIONS, DATASETS, GAN_OPTIONS, RUN_OPTIONS, SWEEP_KEYS,
-                       VARIANT_OPTIONS, VARIANTS)
+from . import commands as C                   # its tables are read on first use (benchmark/catalogue.json)
+from .commands import DATA_ENV
 from .errors import UsageError
 
 # words newcomers try, and the options they mean
@@ -58,7 +58,7 @@ def check_name(kind: str, name: Any, choices: Iterable[str]) -> str:
 
 def option_names(variant: str, data: str) -> set[str]:
     """Every option a run of ``variant`` on ``data`` accepts (both must be registered names)."""
-    return set(RUN_OPTIONS) | set(GAN_OPTIONS) | set(VARIANT_OPTIONS[variant]) | set(DATASET_OPTIONS[data])
+    return set(C.RUN_OPTIONS) | set(C.GAN_OPTIONS) | set(C.VARIANT_OPTIONS[variant]) | set(C.DATASET_OPTIONS[data])
 
 
 def unknown_option_message(name: str, valid: Iterable[str], variant: str, data: str) -> str:
@@ -80,10 +80,10 @@ def check_run_names(options: dict[str, Any]) -> dict[str, Any]:
     files are missing (:func:`missing_data`)."""
     options = {canonical(k): v for k, v in options.items()}
     if options.get("variant") in (None, ""):
-        raise UsageError("run needs --variant NAME (one of: " + ", ".join(sorted(VARIANTS)) + "); "
+        raise UsageError("run needs --variant NAME (one of: " + ", ".join(sorted(C.VARIANTS)) + "); "
                          "`python -m benchmark list` describes them")
-    options["variant"] = check_name("variant", options["variant"], VARIANTS)
-    options["data"] = check_name("dataset", options.get("data", "ring8"), DATASETS)
+    options["variant"] = check_name("variant", options["variant"], C.VARIANTS)
+    options["data"] = check_name("dataset", options.get("data", "ring8"), C.DATASETS)
     valid = option_names(options["variant"], options["data"])
     for key in options:
         if key not in valid:
@@ -98,11 +98,11 @@ def missing_data(data: str, options: dict[str, Any], *, command: str = "run") ->
     """One line saying what is missing and how to get it, when ``data`` needs files that are not under its root
     (``--root``, else ``$GANBENCH_DATA``, else ``./data``) and ``--download`` is not on; ``None`` otherwise.
     ``command="evaluate"`` gives the advice that fits ``evaluate`` (no ``--download``, no ``--root``)."""
-    if data not in DATA_FILES or str(options.get("download", "")).strip().lower() in ("1", "true", "yes", "on"):
+    if data not in C.DATA_FILES or str(options.get("download", "")).strip().lower() in ("1", "true", "yes", "on"):
         return None
     root_given = options.get("root") not in (None, "", "None", "none", "null")
     root = Path(str(options["root"]) if root_given else (os.environ.get(DATA_ENV) or "./data")).expanduser()
-    folder, files = DATA_FILES[data]
+    folder, files = C.DATA_FILES[data]
     missing = [f for f in files if not (root / folder / f).exists()]
     if not missing:
         return None
@@ -139,23 +139,23 @@ def check_sweep_names(spec: dict[str, Any], path: str | os.PathLike, *, check_da
                 raise UsageError(f"sweep {where}: " + _name_line(key[:-1], v, registry))
         return [v for v in value if v in registry]
 
-    variants, datasets = names("variants", VARIANTS), names("datasets", DATASETS)
-    for key, registry, kind in (("variant_options", VARIANTS, "variant"), ("dataset_options", DATASETS, "dataset")):
+    variants, datasets = names("variants", C.VARIANTS), names("datasets", C.DATASETS)
+    for key, registry, kind in (("variant_options", C.VARIANTS, "variant"), ("dataset_options", C.DATASETS, "dataset")):
         per_name = spec.get(key)
         if isinstance(per_name, dict):
             for name in per_name:
                 if str(name) not in registry:
                     raise UsageError(f"sweep {where} {key}: " + _name_line(kind, name, registry))
-    valid = set(RUN_OPTIONS) | set(GAN_OPTIONS) | {o for v in variants for o in VARIANT_OPTIONS[v]} \
-        | {o for d in datasets for o in DATASET_OPTIONS[d]}
+    valid = set(C.RUN_OPTIONS) | set(C.GAN_OPTIONS) | {o for v in variants for o in C.VARIANT_OPTIONS[v]} \
+        | {o for d in datasets for o in C.DATASET_OPTIONS[d]}
     levels: list[tuple[str, Any]] = [("", {k: v for k, v in spec.items()
-                                           if k not in SWEEP_KEYS and not str(k).startswith("_")})]
+                                           if k not in C.SWEEP_KEYS and not str(k).startswith("_")})]
     levels += [("options", spec.get("options")), ("grid", spec.get("grid"))]
     for key in ("dataset_options", "variant_options"):
         if isinstance(spec.get(key), dict):
             levels += [(f"{key}.{n}", o) for n, o in spec[key].items()]
     if isinstance(spec.get("quick"), dict):
-        levels.append(("quick", {k: v for k, v in spec["quick"].items() if k not in SWEEP_KEYS}))
+        levels.append(("quick", {k: v for k, v in spec["quick"].items() if k not in C.SWEEP_KEYS}))
     for level, opts in levels:
         if not isinstance(opts, dict):
             continue
