@@ -85,7 +85,7 @@ def hinge_g_loss(fake: Tensor) -> Tensor:
 # ------------------------------------------------------------------------------------------- EBGAN
 def ebgan_d_loss(real_energy: Tensor, fake_energy: Tensor, margin: float) -> Tensor:
     # seed 002: L_f = E_data E(x) + E_z [m - E(g(z))]_+
-    return real_energy.mean() + F.relu(margin - fake_energy).mean()
+    return real_energy.mean() + (margin - fake_energy).mean()
 
 
 def ebgan_g_loss(fake_energy: Tensor) -> Tensor:
