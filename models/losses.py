@@ -375,7 +375,7 @@ def began_g_loss(fake_loss: Tensor) -> Tensor:
 
 
 def began_k_update(k: Tensor, real_loss: Tensor, fake_loss: Tensor, gamma: float, lambda_k: float) -> Tensor:
-    # Berthelot et al. 2017 eq. (4): k_{t+1} = k_t + λ_k (γ L(x) - L(G(z_G))), kept in [0, 1] (their code clips)
+    # Berthelot et al. 2017 eq. (4): k_{t+1} = k_t + λ_k (γ L(x) - L(G(z_G))), kept in [0, 1] (§3.4: k_t ∈ [0, 1])
     return (k + lambda_k * (gamma * real_loss.detach().mean() - fake_loss.detach().mean())).clamp(0.0, 1.0)
 
 

@@ -35,6 +35,19 @@ better; GANBench sampled in eval mode, the textbook G both ways):
     textbook with D's loss halved (GANBench's π = ½ weights) 72.15/71.12  -
     =====================================================  ===========  ===========
 
+A second reference, ``--net infogan``, is InfoGAN's MNIST network (Chen et al. 2016, Appendix C.1), the one Lucic
+et al. 2018 train on MNIST and Fashion-MNIST (Google's compare_gan ``AbstractGAN``): G FC 1024 -> FC 128@7×7 ->
+64@14×14 -> 1@28×28, D 64@14 -> 128@7 -> FC 1024 -> 1. Its GANBench counterpart is ``arch=dcgan`` with
+``dcgan_fc=1024`` (the default widths at 28 px, 128@7 -> 64@14, are already InfoGAN's; ``dcgan_fc`` adds its FC
+layers). The equal-budget comparison (not yet measured: 1,500 iterations of the 6.4M-weight FC layers did not fit
+this shared CPU)::
+
+    GANBENCH_DATA=/tmp/digits-mnist nice python -m benchmark.perf.dcgan_reference textbook --net infogan \
+        --iterations 1500 --seed 0 --threads 1 --json /tmp/infogan.json
+    GANBENCH_DATA=/tmp/digits-mnist nice python -m benchmark run --variant nsgan --data mnist --arch dcgan \
+        --dcgan-fc 1024 --iterations 1500 --batch-size 64 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --seed 0 \
+        --threads 1 --metrics domain_fd --results-dir /tmp/ganbench-infogan --wandb disabled
+
 GANBench's DCGAN is within 15 % of the textbook's (in fact 40 % lower at both seeds); the previous net was 13 %
 above the textbook at seed 0 (80.4 vs 71.0). The halved-loss row rules out the one deliberate difference in the loss (Adam is
 invariant to the loss scale up to its ε); the remaining differences (bias terms in D's first and last layers,
