@@ -1,8 +1,8 @@
 """``python -m benchmark generate --run RUN_ID_OR_JSON --num N --out DIR``: samples from a trained run.
 
-Every run keeps its final generator in ``<results>/generators/<run-id>.pt`` (:func:`benchmark.train.checkpoint.
-save_generator`: the state dict with the shapes it needs, ``torch.load(weights_only=True)``-loadable); a run made
-before that is read from its newest checkpoint (``--checkpoint-every``). ``generate`` rebuilds the variant's
+Every run keeps its final generator in ``<results>/generators/<run-id>.pt``
+(:func:`benchmark.train.checkpoint.save_generator`: the state dict with the shapes it needs,
+``torch.load(weights_only=True)``-loadable); a run made before that is read from its newest checkpoint (``--checkpoint-every``). ``generate`` rebuilds the variant's
 generator from the run's config, draws N samples in eval mode from ``--seed`` (default: the run's seed), and
 writes them to DIR: ``000000.png ...`` for images (the run's resolution and channels, uint8 as kept samples
 are), ``samples.npy`` (N x 2, float32) for points. It then prints the ``evaluate`` command that scores the folder

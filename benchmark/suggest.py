@@ -137,14 +137,14 @@ def check_sweep_names(spec: dict[str, Any], path: str | os.PathLike, *, check_da
         for v in value:
             if isinstance(v, str) and v not in registry:
                 raise UsageError(f"sweep {where}: " + _name_line(key[:-1], v, registry))
-        return [v for v in value if v in registry]
+        return [v for v in value if isinstance(v, str) and v in registry]
 
     variants, datasets = names("variants", C.VARIANTS), names("datasets", C.DATASETS)
     for key, registry, kind in (("variant_options", C.VARIANTS, "variant"), ("dataset_options", C.DATASETS, "dataset")):
         per_name = spec.get(key)
         if isinstance(per_name, dict):
             for name in per_name:
-                if str(name) not in registry:
+                if isinstance(name, str) and name not in registry:
                     raise UsageError(f"sweep {where} {key}: " + _name_line(kind, name, registry))
     valid = set(C.RUN_OPTIONS) | set(C.GAN_OPTIONS) | {o for v in variants for o in C.VARIANT_OPTIONS[v]} \
         | {o for d in datasets for o in C.DATASET_OPTIONS[d]}
@@ -160,7 +160,7 @@ def check_sweep_names(spec: dict[str, Any], path: str | os.PathLike, *, check_da
         if not isinstance(opts, dict):
             continue
         for option in opts:
-            if canonical(option) not in valid:
+            if isinstance(option, str) and canonical(option) not in valid:     # plan() refuses other keys
                 at = f" {level}" if level else ""
                 v, d = (variants[0] if len(variants) == 1 else "V"), (datasets[0] if len(datasets) == 1 else "D")
                 near = close_names(str(option), valid)

@@ -31,7 +31,7 @@ def put(t: Path, name: str, content: str | bytes) -> str:
 
 
 def run(t, *args):
-    return ["run", "--iterations", "2", "--results-dir", str(t / "results"), *args]
+    return ["run", "--variant", "nsgan", "--iterations", "2", "--results-dir", str(t / "results"), *args]
 
 
 def cfg(t, text, name="c.yaml"):
@@ -222,7 +222,8 @@ def test_tune_leaves_out_a_trial_with_missing_seeds(tmp_path, capsys):
             rid = f"nsgan-ring8-s{seed}-t{trial}"
             put(tmp_path, f"results/runs/{rid}.json", json.dumps({
                 "run_id": rid, "variant": "nsgan", "dataset": "ring8", "seed": seed, "status": "completed",
-                "metrics": {"modes_covered": modes, "high_quality": 50.0, "reverse_kl": 0.1}, "group": "s",
+                "metrics": {"mmd": 0.1 - modes / 100, "modes_covered": modes, "high_quality": 50.0, "reverse_kl": 0.1},
+                "group": "s",
                 "config": {"variant": "nsgan", "lr_g": 1e-3 * (trial + 1)},
                 "trial": {"sweep": "s", "index": trial, "params": {"lr_g": 1e-3 * (trial + 1)}}}))
     sw = put(tmp_path, "s.yaml", SEARCH.replace("[0]", "[0, 1, 2]"))
@@ -251,8 +252,8 @@ def test_utf8_config_reads_under_an_ascii_locale(tmp_path):
 
     put(tmp_path, "c.yaml", "project: café\n")
     env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "ascii:backslashreplace"}
-    out = subprocess.run([sys.executable, "-m", "benchmark", "run", "--config", str(tmp_path / "c.yaml"),
-                          "--print-config"], cwd=Path(__file__).resolve().parents[1], env=env,
+    out = subprocess.run([sys.executable, "-m", "benchmark", "run", "--variant", "nsgan", "--config",
+                          str(tmp_path / "c.yaml"), "--print-config"], cwd=Path(__file__).resolve().parents[1], env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     (line,) = [x for x in out.stdout.splitlines() if x.startswith("project:")]

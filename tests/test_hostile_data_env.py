@@ -67,7 +67,7 @@ def mid_grey_noise(seed: int = 0, shape=(8, 8)) -> np.ndarray:
 
 
 class FakeEmbedder:
-    """What :func:`fidelity.reference_features` needs of an embedder, without Inception: 8 pixels per image."""
+    """What :func:`benchmark.score.fidelity.reference_features` needs of an embedder, without Inception: 8 pixels per image."""
 
     features = (fm.POOL,)
 

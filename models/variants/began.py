@@ -1,6 +1,6 @@
 """BEGAN (Berthelot et al. 2017, "BEGAN: Boundary Equilibrium Generative Adversarial Networks").
 
-D is an autoencoder (EBGAN's, :mod:`ebgan`) and L(v) = mean |v - D(v)| its per-sample L1 reconstruction loss
+D is an autoencoder (EBGAN's, :mod:`models.variants.ebgan`) and L(v) = mean |v - D(v)| its per-sample L1 reconstruction loss
 (η = 1). With k_0 = 0 (eq. 4):
 
     L_D = L(x) - k_t L(G(z)),   L_G = L(G(z)),   k_{t+1} = clip(k_t + λ_k (γ L(x) - L(G(z))), 0, 1),
