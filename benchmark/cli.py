@@ -207,6 +207,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .train import sweep as S
 
     spec = S.load_sweep(args.sweep or S.DEFAULT_SWEEP)
+    if args.population is not None:                  # --population wins over the file's `population:`
+        spec["population"] = None if args.population in ("0", "off", "none") else args.population
     try:
         planned = S.plan(spec, quick=args.quick, results_dir=args.results_dir)
     except ConfigError as e:
@@ -361,6 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --export-wandb on a search: a grid over the planned runs' index instead (the "
                         "exact trials of this file)")
     p.add_argument("--index", type=int, default=None, help="run only the K-th run of the sweep (W&B agents)")
+    p.add_argument("--population", default=None, metavar="S",
+                   help="train runs that differ only in seed (or a search trial's optimiser numbers) as vectorised "
+                        "populations of up to S members (`auto`: per device; 0: one run at a time); overrides the "
+                        "sweep file's `population:`")
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="live progress (auto: on a TTY unless $CI is set)")
     p = sub.add_parser("tune", help="pick each variant's best trial of a search sweep and write the recipes file")
