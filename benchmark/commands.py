@@ -102,6 +102,8 @@ def add_perf_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--skip-population", action="store_true", help="skip populations vs single runs")
     p.add_argument("--population-sizes", default="1,2,4,8,16,32",
                    help="population sizes S to time against single runs (default 1,2,4,8,16,32)")
+    p.add_argument("--population-batch", type=int, default=512,
+                   help="batch size of the population rows (default 512, ring8's; smaller batches are dispatch-bound)")
     p.add_argument("--only-population", action="store_true",
                    help="only the population section (results/perf_population.md and .json)")
     return p

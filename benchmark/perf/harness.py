@@ -526,9 +526,10 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
                            "command": "python -m benchmark perf" + (" --quick" if quick else ""), "loops": []}
     sizes = [int(x) for x in str(args.population_sizes).split(",") if x.strip()]
     if getattr(args, "only_population", False):
-        res["command"] += f" --only-population --population-sizes {args.population_sizes}"
+        res["command"] += (f" --only-population --population-sizes {args.population_sizes} --population-batch "
+                           f"{args.population_batch}" + (" --skip-dcgan" if args.skip_dcgan else ""))
         variants = []
-        args.skip_dcgan = args.skip_ablation = args.skip_fast_paths = args.skip_data = args.skip_metrics = True
+        args.skip_ablation = args.skip_fast_paths = args.skip_data = args.skip_metrics = True
     chunk = 25 if quick else 50
     for v in variants:
         print(f"perf: {v} mlp ring8", flush=True)
@@ -536,7 +537,7 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
         slow = models.get_variant(v).Config().n_critic > 1
         res["loops"].append(compare_loops(v, "ring8", 512, iters // 4 if slow else iters, warm // 2 if slow else warm,
                                           reps, {"log_every": 50}, 16 if slow else chunk))
-    if not args.skip_dcgan:
+    if not args.skip_dcgan and variants:
         print("perf: nsgan dcgan 32x32", flush=True)
         res["loops"].append(compare_loops("nsgan", "synthetic32", 64, 32, 8, 2 if quick else reps,
                                           {"arch": "dcgan", "log_every": 50, "fuse_iterations": 8}, chunk=8))
@@ -555,7 +556,7 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
         res["fast_paths"] = fast_path_rates(2, 16, 4)
     if sizes and not args.skip_population:
         print("perf: populations vs single runs (nsgan, MLP, ring8)", flush=True)
-        res["population"] = [population_scaling("nsgan", "ring8", 512, sizes, 60 if quick else 200, 10,
+        res["population"] = [population_scaling("nsgan", "ring8", args.population_batch, sizes, 60 if quick else 200, 10,
                                                 2 if quick else 3, {"log_every": 50})]
         if not args.skip_dcgan:
             res["population"].append(population_scaling("nsgan", "synthetic32", 64, [s for s in sizes if s <= 8],
