@@ -54,8 +54,8 @@ def check_population(cfg: GANConfig, variant_cls: type[GANModule]) -> None:
     if cfg.stop_d_above is not None or cfg.stop_g_below is not None:
         raise ConfigError("the stop criteria (stop_d_above/stop_g_below) are not supported by the population "
                           "engine: each member would pick its next D or G step from its own loss (different "
-                          "schedules in one vectorised step, and a host sync per step); train these runs alone "
-                          "(population 1)")
+                          "schedules in one vectorised step, and a host sync per step); train these runs one by one "
+                          "(no --population, engine single)")
 
 
 # ------------------------------------------------------------------------------------------ noise

@@ -388,7 +388,7 @@ def check_population_runs(runs: list[ResolvedRun]) -> None:
         got = getattr(first.run, name)
         if got != value and not (name == "precision" and got in ("32", 32)):
             raise UsageError(f"{name}={got!r} cannot be used with populations (engine=population): {why}; "
-                             f"use {name}={value!r} or train these runs alone (--population 1 / engine single)")
+                             f"use {name}={value!r} or train these runs one by one (no --population, engine single)")
     seeds = [r.run.seed for r in runs]
     if len(set(seeds)) != len(seeds):
         raise UsageError(f"a population's members need distinct seeds, got {seeds}")
