@@ -218,7 +218,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     return sweep_command(args.sweep, quick=args.quick, results_dir=args.results_dir, jobs=args.jobs,
                          progress=args.progress, export_to=args.export_wandb, index_grid=args.index_grid,
-                         dry_run=args.dry_run, index=args.index)
+                         dry_run=args.dry_run, index=args.index, population=args.population)
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -347,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --export-wandb on a search: a grid over the planned runs' index instead (the "
                         "exact trials of this file)")
     p.add_argument("--index", type=int, default=None, help="run only the K-th run of the sweep (W&B agents)")
+    p.add_argument("--population", default=None, metavar="S",
+                   help="train runs that differ only in seed (or a search trial's optimiser numbers) as vectorised "
+                        "populations of up to S members (`auto`: per device; 0: one run at a time); overrides the "
+                        "sweep file's `population:`")
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="live progress (auto: on a TTY unless $CI is set)")
     p = sub.add_parser("tune", help="pick each variant's best trial of a search sweep and write the recipes file")

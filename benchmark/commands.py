@@ -78,6 +78,13 @@ def add_perf_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--skip-fast-paths", action="store_true", help="skip channels-last/bf16/compile on DCGAN-32")
     p.add_argument("--skip-data", action="store_true")
     p.add_argument("--skip-metrics", action="store_true")
+    p.add_argument("--skip-population", action="store_true", help="skip populations vs single runs")
+    p.add_argument("--population-sizes", default="1,2,4,8,16,32",
+                   help="population sizes S to time against single runs (default 1,2,4,8,16,32)")
+    p.add_argument("--population-batch", type=int, default=512,
+                   help="batch size of the population rows (default 512, ring8's; smaller batches are dispatch-bound)")
+    p.add_argument("--only-population", action="store_true",
+                   help="only the population section (results/perf_population.md and .json)")
     return p
 
 

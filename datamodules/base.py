@@ -92,6 +92,10 @@ class TensorBatchLoader:
             flips = (torch.rand(self.data.shape[0], generator=g) < 0.5)[idx].to(self.data.device)
         return idx.to(self.data.device), flips
 
+    def batch_indices(self, t: int) -> tuple[Tensor, Tensor | None]:
+        """Sample indices of stream batch ``t`` (and, with ``hflip``, whether each is mirrored)."""
+        return self._indices(t)
+
     def _indices(self, t: int) -> tuple[Tensor, Tensor | None]:
         """Sample indices of stream batch ``t`` (and their flips)."""
         epoch, b = divmod(t, self.batches_per_epoch())
@@ -128,6 +132,48 @@ class TensorBatchLoader:
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self._t = int(state["epoch"]) * self.batches_per_epoch() + int(state["position"])
+
+
+class PopulationBatchLoader:
+    """The batch streams of a population's members over one shared dataset, stacked.
+
+    Member ``k`` draws exactly the batches a :class:`TensorBatchLoader` with ``seed=seeds[k]`` would (the same
+    permutation per epoch, the same flips), so member ``k`` sees its single run's data order; the batches of
+    all members are gathered in one indexing of the (possibly on-device) data. Items are ``(x, y)`` with ``x``
+    of shape ``(S, batch_size, *dims)`` and ``y`` ``(S, batch_size)`` (an empty tensor without labels).
+    Resumable like :class:`TensorBatchLoader` (``state_dict``: the next batch of every stream).
+    """
+
+    def __init__(self, data: Tensor, labels: Tensor | None, batch_size: int, seeds: list[int],
+                 hflip: bool = False) -> None:
+        self.members = [TensorBatchLoader(data, labels, batch_size, seed=s, hflip=hflip) for s in seeds]
+        self.data, self.labels, self.batch_size, self.hflip = data, labels, batch_size, hflip
+        self._t = 0
+        self._empty = torch.empty(0, dtype=torch.long, device=data.device)
+
+    def __len__(self) -> int:
+        return self.members[0].batches_per_epoch()
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        n = len(self)
+        end = (self._t // n + 1) * n
+        while self._t < end:
+            parts = [m.batch_indices(self._t) for m in self.members]
+            self._t += 1
+            idx = torch.stack([p[0] for p in parts])                       # (S, B)
+            x = self.data[idx]
+            if self.hflip:
+                flips = torch.stack([p[1] for p in parts])
+                x = torch.where(flips.view(*flips.shape, *([1] * (x.dim() - 2))), x.flip(-1), x)
+            y = self.labels[idx] if self.labels is not None else self._empty
+            yield scale_to_unit(x), y
+
+    def state_dict(self) -> dict[str, int]:
+        epoch, position = divmod(self._t, len(self))
+        return {"epoch": epoch, "position": position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self._t = int(state["epoch"]) * len(self) + int(state["position"])
 
 
 def scale_to_unit(x: Tensor) -> Tensor:
@@ -220,6 +266,15 @@ class GANDataModule(pl.LightningDataModule):
         labels = self.train_y.to(device) if self.train_y is not None else None
         return TensorBatchLoader(self.train_x.to(device), labels, self.batch_size, seed=self.seed,
                                  rank=rank, world_size=world, stack=self.batches_per_step, hflip=self.hflip)
+
+    def population_dataloader(self, seeds: list[int], device: torch.device | str | None = None
+                              ) -> PopulationBatchLoader:
+        """The stacked batch streams of runs with these seeds (each its :meth:`train_dataloader` order), on
+        ``device`` (default: the trainer's with ``on_device``, else the CPU)."""
+        self.setup()
+        device = self._device() if device is None else torch.device(device)
+        labels = self.train_y.to(device) if self.train_y is not None else None
+        return PopulationBatchLoader(self.train_x.to(device), labels, self.batch_size, list(seeds), hflip=self.hflip)
 
     def reference(self, n: int, seed: int = 0) -> tuple[Tensor, Tensor | None]:
         """``n`` real samples in [-1, 1] (with labels) for scoring; drawn without replacement when possible."""

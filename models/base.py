@@ -272,9 +272,24 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
 
     def discriminator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
         d = self.dispatch()
+        stop = self._stop_criteria_on()              # the sum is needed only by the stop criteria
+        loss, game, real_c, fake_c = self.discriminator_objective(x, fake, y, stop)
+        d.opt_d.zero_grad(set_to_none=True)
+        d.backward(loss)
+        d.step(d.opt_d)
+        self.after_d_step()
+        self.track_d_step(loss, real_c, fake_c)
+        if stop:
+            c1 = self.cfg.stop_d_above
+            self._advance_stop_phase("d", self.stop_value(game), lambda v: c1 is None or v <= c1)
+
+    def discriminator_objective(self, x: Tensor, fake: Tensor, y: Tensor | None, stop: bool = False
+                                ) -> tuple[Tensor, Tensor | None, Critique, Critique]:
+        """D's loss on a batch: Σ over the ensemble of ``d_loss`` + ``d_penalty``; also the game value (Σ
+        ``d_loss`` without penalties, for the stop criteria when ``stop``) and the last member's critiques.
+        The step's maths without its optimiser (the population engine runs it per member under ``vmap``)."""
         loss: Tensor | None = None
         game: Tensor | None = None                   # Σ_i d_loss of member i, without penalties
-        stop = self._stop_criteria_on()              # the sum is needed only by the stop criteria
         r1, r2 = self.cfg.r1_gamma, self.cfg.r2_gamma
         for disc in self.discriminators:
             # R1/R2 differentiate D's score at its (un-augmented) input: the same forward pass as the loss
@@ -298,43 +313,18 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
                 reg = r2_penalty(fake_c.score, fake_in, r2)
                 self.track("r2", reg)
                 loss = loss + reg
-        d.opt_d.zero_grad(set_to_none=True)
-        d.backward(loss)
-        d.step(d.opt_d)
-        self.after_d_step()
+        return loss, game, real_c, fake_c
+
+    def track_d_step(self, loss: Tensor, real_c: Critique, fake_c: Critique) -> None:
         self.track("d_loss", loss)
         if self.cfg.n_discriminators == 1:             # D(x) and D(G(z)) averaged over the window at the flush
             self.track("d_real", real_c.score)
             self.track("d_fake", fake_c.score)
-        if stop:
-            c1 = self.cfg.stop_d_above
-            self._advance_stop_phase("d", self.stop_value(game), lambda v: c1 is None or v <= c1)
 
     def generator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
         d = self.dispatch()
-        game_value: Tensor | None = None             # D's loss on this batch (stop criteria only)
         with d.toggle_g():
-            loss: Tensor | None = None
-            if not self.has_discriminator:
-                loss = self.g_loss(Critique(fake, None, fake.flatten(1)), Critique(x, None, x.flatten(1)))
-            for disc in self.discriminators:
-                fake_c = self.critique(disc, self.augment(fake), y)
-                real_c = None
-                if self.g_needs_real or self.cfg.feature_matching > 0 or self.cfg.stop_g_below is not None:
-                    with torch.no_grad():
-                        real_c = self.critique(disc, self.augment(x), y)
-                term = self.g_loss(fake_c, real_c)
-                loss = term if loss is None else loss + term
-                if self.cfg.stop_g_below is not None:
-                    with torch.no_grad():
-                        fake_d = Critique(fake_c.x.detach(), fake_c.score.detach(), fake_c.features.detach())
-                        game = self.d_loss(real_c, fake_d)
-                    game_value = game if game_value is None else game_value + game
-                if self.cfg.feature_matching > 0:
-                    # seed 002 feature matching, h = D's penultimate features
-                    fm = feature_matching_loss(real_c.features, fake_c.features)
-                    self.track("feature_matching", fm)
-                    loss = loss + self.cfg.feature_matching * fm
+            loss, game_value = self.generator_objective(x, fake, y)
             d.opt_g.zero_grad(set_to_none=True)
             d.backward(loss)
             log_now = (self.iteration + 1) % self.cfg.log_every == 0
@@ -356,6 +346,34 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
             self.flush_logs()
         if self.iteration >= self.cfg.iterations:
             self.trainer.should_stop = True
+
+    def generator_objective(self, x: Tensor, fake: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """G's loss on a batch (Σ over the ensemble of ``g_loss`` [+ feature matching]) and, under the stop
+        criteria, D's loss on it (the game value). The step's maths without its optimiser (see
+        :meth:`discriminator_objective`)."""
+        game_value: Tensor | None = None             # D's loss on this batch (stop criteria only)
+        loss: Tensor | None = None
+        if not self.has_discriminator:
+            loss = self.g_loss(Critique(fake, None, fake.flatten(1)), Critique(x, None, x.flatten(1)))
+        for disc in self.discriminators:
+            fake_c = self.critique(disc, self.augment(fake), y)
+            real_c = None
+            if self.g_needs_real or self.cfg.feature_matching > 0 or self.cfg.stop_g_below is not None:
+                with torch.no_grad():
+                    real_c = self.critique(disc, self.augment(x), y)
+            term = self.g_loss(fake_c, real_c)
+            loss = term if loss is None else loss + term
+            if self.cfg.stop_g_below is not None:
+                with torch.no_grad():
+                    fake_d = Critique(fake_c.x.detach(), fake_c.score.detach(), fake_c.features.detach())
+                    game = self.d_loss(real_c, fake_d)
+                game_value = game if game_value is None else game_value + game
+            if self.cfg.feature_matching > 0:
+                # seed 002 feature matching, h = D's penultimate features
+                fm = feature_matching_loss(real_c.features, fake_c.features)
+                self.track("feature_matching", fm)
+                loss = loss + self.cfg.feature_matching * fm
+        return loss, game_value
 
     # ---------------------------------------------------------------------------------- bookkeeping
     def stop_value(self, game: Tensor | None) -> float:

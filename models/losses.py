@@ -66,9 +66,23 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     trains the critic.
     """
     eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
-    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    x_hat = eps * real + (1 - eps) * fake
+    grad = input_gradient(critic, x_hat)
     return weight * (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+def input_gradient(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """∇_x Σ_i f(x)_i, differentiable again (the graph is kept, as ``create_graph=True``).
+
+    ``torch.autograd.grad`` in a single run; ``torch.func.grad`` inside a ``torch.func`` transform (a member of
+    :class:`models.population.GANPopulation` under ``vmap``), where ``torch.autograd.grad`` cannot run. Both
+    compute the same backward. A penalty that needs ∇_x should call this, not ``torch.autograd.grad``.
+    """
+    if torch._C._functorch.maybe_current_level() is not None:         # inside vmap/grad
+        return torch.func.grad(lambda v: f(v).sum())(x)
+    x = x.detach().requires_grad_(True) if not x.requires_grad else x
+    (grad,) = torch.autograd.grad(f(x).sum(), x, create_graph=True)
+    return grad
 
 
 # ----------------------------------------------------------------------------------------------- hinge

@@ -12,7 +12,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import _SpectralNorm
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 D_NORMS = ("none", "batch", "layer", "spectral")
@@ -22,6 +23,25 @@ def _act(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
+
+
+class SpectralNorm(_SpectralNorm):
+    """torch's spectral-norm parametrisation (Miyato et al. 2018: W / σ(W), σ by one power iteration per
+    training forward) with the power iteration written by ``copy_`` instead of ``out=``: the same numbers, bit
+    for bit, and it runs under ``torch.func.vmap`` (a population's stacked ``u``/``v``), which cannot batch ``out=``."""
+
+    @torch.no_grad()
+    def _power_method(self, weight_mat: Tensor, n_power_iterations: int) -> None:
+        for _ in range(n_power_iterations):
+            self._u.copy_(F.normalize(torch.mv(weight_mat, self._v), dim=0, eps=self.eps))
+            self._v.copy_(F.normalize(torch.mv(weight_mat.H, self._u), dim=0, eps=self.eps))
+
+
+def spectral_norm(module: nn.Module, name: str = "weight") -> nn.Module:
+    """``torch.nn.utils.parametrizations.spectral_norm(module)`` with :class:`SpectralNorm` (same state-dict keys)."""
+    dim = 1 if isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)) else 0
+    parametrize.register_parametrization(module, name, SpectralNorm(getattr(module, name), 1, dim, 1e-12))
+    return module
 
 
 def _sn(layer: nn.Module, norm: str) -> nn.Module:

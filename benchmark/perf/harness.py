@@ -387,6 +387,8 @@ def to_markdown(res: dict[str, Any]) -> str:
                   "|---|---|---|"]
         for r in res["scaling"]:
             lines.append(f"| {r['batch_size']} | {r['it_s']:.1f} | {r['it_s'] * r['batch_size']:.0f} |")
+    if res.get("population"):
+        lines += _population_markdown(res)
     if res.get("data"):
         lines += ["", "## Data loading", "", "```", json.dumps(res["data"], indent=1, default=str)[:3000], "```"]
     if res.get("metrics"):
@@ -435,6 +437,83 @@ def fast_path_rates(repeats: int, iterations: int, warmup: int) -> list[dict[str
     return rows
 
 
+def population_rate(variant: str, data: str, batch_size: int, seeds: list[int], iterations: int, warmup: int,
+                    options: dict[str, Any]) -> float:
+    """Member-iterations/s of a :class:`~models.population.GANPopulation` of ``len(seeds)`` members (GAN
+    iterations/s × members), on the population's real path (its Trainer and stacked loader), timed from
+    iteration ``warmup``."""
+    import pytorch_lightning as pl
+
+    from models.population import GANPopulation
+
+    marks: dict[str, float] = {}
+
+    class Clock(pl.Callback):
+        def on_train_batch_end(self, trainer, module, *args):
+            if module.iteration >= warmup and "t0" not in marks:
+                marks["t0"], marks["it0"] = time.perf_counter(), module.iteration
+
+        def on_train_end(self, trainer, module):
+            marks["t1"] = time.perf_counter()
+
+    quiet_lightning()
+    opts = {"variant": variant, "data": data, "batch_size": batch_size, "wandb": "disabled",
+            "engine": "population", **options, "iterations": warmup + iterations}
+    resolved = resolve(opts, datamodule_cls=_synthetic32() if data == "synthetic32" else None)
+    dm = resolved.datamodule_cls(seed=seeds[0], **resolved.data)
+    dm.setup()
+    pop = GANPopulation(resolved.variant_cls, seeds, data_shape=dm.dims, num_classes=dm.num_classes,
+                        data_kind=dm.kind, **resolved.model)
+    trainer = make_trainer(resolved, None, [Clock()])
+    trainer.fit(pop, train_dataloaders=dm.population_dataloader(seeds))
+    return len(seeds) * (pop.iteration - marks["it0"]) / (marks["t1"] - marks["t0"])
+
+
+def population_scaling(variant: str, data: str, batch_size: int, sizes: list[int], iterations: int, warmup: int,
+                       repeats: int, options: dict[str, Any]) -> dict[str, Any]:
+    """Member-iterations/s of populations of each size against single runs (GANBench's real path), interleaved
+    in one process: every repeat times one single run, then one population of each size, so each ratio
+    compares measurements taken minutes apart at most; medians over repeats."""
+    singles: list[float] = []
+    pops: dict[int, list[float]] = {s: [] for s in sizes}
+    ratios: dict[int, list[float]] = {s: [] for s in sizes}
+    for _ in range(repeats):
+        single = ganbench_rate(variant, data, batch_size, iterations, warmup, options)
+        singles.append(single)
+        for s in sizes:
+            its = max(warmup + 2, iterations // max(1, s // 4))       # large populations: fewer iterations
+            rate = population_rate(variant, data, batch_size, list(range(s)), its - warmup, warmup, options)
+            pops[s].append(rate)
+            ratios[s].append(rate / single)
+            print(f"perf: population {variant} {data} S={s}: {rate:.1f} member-it/s vs single {single:.1f} it/s "
+                  f"({rate / single:.2f}x)", flush=True)
+    rows = [{"size": s, "member_it_s": summary(pops[s]), "ratio": summary(ratios[s])} for s in sizes]
+    best = max(rows, key=lambda r: r["ratio"]["median"])
+    return {"variant": variant, "data": data, "batch_size": batch_size, "options": options, "repeats": repeats,
+            "single_it_s": summary(singles), "rows": rows, "best_size": best["size"],
+            "best_ratio": best["ratio"]["median"]}
+
+
+def _population_markdown(res: dict[str, Any]) -> list[str]:
+    lines = ["", "## Populations: member-iterations/s against single runs", "",
+             "A population trains S runs of one variant that differ only in seed as one vectorised step "
+             "(`models/population.py`; sweeps: `--population S`). Each repeat times one single run (GANBench's real "
+             "path) and then one population of each size, interleaved in one process; member-it/s = GAN "
+             "iterations/s × S; ratio = member-it/s / the same repeat's single-run it/s (min / median / max over "
+             "repeats). Target on this CPU (toy MLP): ≥ 1.7× at the best S."]
+    for p in res["population"]:
+        s = p["single_it_s"]
+        lines += ["", f"**{p['variant']} on {p['data']}** (batch {p['batch_size']}, {p['options']}): single run "
+                      f"{s['min']:.1f} / {s['median']:.1f} / {s['max']:.1f} it/s; best S = {p['best_size']} at "
+                      f"{p['best_ratio']:.2f}×", "", "| S | member-it/s (min / median / max) | ratio to single |",
+                  "|---|---|---|"]
+        for r in p["rows"]:
+            m, q = r["member_it_s"], r["ratio"]
+            lines.append(f"| {r['size']} | {m['min']:.1f} / {m['median']:.1f} / {m['max']:.1f} | "
+                         f"{q['min']:.2f} / {q['median']:.2f} / {q['max']:.2f}× |")
+    return lines
+
+
 def run_perf(args: argparse.Namespace) -> dict[str, Any]:
     import os
     import platform
@@ -462,6 +541,12 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
                                             "native_bf16": None if flags is None
                                             else any(f in flags for f in BF16_CPU_FLAGS)},
                            "command": "python -m benchmark perf" + (" --quick" if quick else ""), "loops": []}
+    sizes = [int(x) for x in str(args.population_sizes).split(",") if x.strip()]
+    if getattr(args, "only_population", False):
+        res["command"] += (f" --only-population --population-sizes {args.population_sizes} --population-batch "
+                           f"{args.population_batch}" + (" --skip-dcgan" if args.skip_dcgan else ""))
+        variants = []
+        args.skip_ablation = args.skip_fast_paths = args.skip_data = args.skip_metrics = True
     chunk = 25 if quick else 50
     for v in variants:
         print(f"perf: {v} mlp ring8", flush=True)
@@ -469,7 +554,7 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
         slow = models.get_variant(v).Config().n_critic > 1
         res["loops"].append(compare_loops(v, "ring8", 512, iters // 4 if slow else iters, warm // 2 if slow else warm,
                                           reps, {"log_every": 50}, 16 if slow else chunk))
-    if not args.skip_dcgan:
+    if not args.skip_dcgan and variants:
         print("perf: nsgan dcgan 32x32", flush=True)
         res["loops"].append(compare_loops("nsgan", "synthetic32", 64, 32, 8, 2 if quick else reps,
                                           {"arch": "dcgan", "log_every": 50, "fuse_iterations": 8}, chunk=8))
@@ -486,6 +571,22 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
     if not args.skip_fast_paths:
         print("perf: accelerator fast paths on dcgan 32x32", flush=True)
         res["fast_paths"] = fast_path_rates(2, 16, 4)
+    if sizes and not args.skip_population:
+        print("perf: populations vs single runs (nsgan, MLP, ring8)", flush=True)
+        res["population"] = [population_scaling("nsgan", "ring8", args.population_batch, sizes, 60 if quick else 200, 10,
+                                                2 if quick else 3, {"log_every": 50})]
+        if not args.skip_dcgan:
+            res["population"].append(population_scaling("nsgan", "synthetic32", 64, [s for s in sizes if s <= 8],
+                                                         8, 2, 2, {"arch": "dcgan", "log_every": 50}))
+    if getattr(args, "only_population", False):
+        out = Path(args.results_dir)
+        md = "\n".join([f"# GANBench populations", "", f"Machine: {res['machine']}. Command: `{res['command']}`.",
+                         *_population_markdown(res)]) + "\n"
+        atomic_write_json(out / "perf_population.json", res)
+        atomic_write_text(out / "perf_population.md", md)
+        print(md)
+        print(f"wrote {out / 'perf_population.md'} and {out / 'perf_population.json'}")
+        return res
     res["scaling"] = []
     for bs in (64, 256, 1024):
         r = summary([ganbench_rate("nsgan", "ring8", bs, iters, warm, {}) for _ in range(reps)])

@@ -57,6 +57,9 @@ class RunOptions:
     fuse_iterations: int = 0          # GAN iterations per Lightning training_step (0 = auto, see
                                       # ResolvedRun.fused_iterations): same batches and maths, less dispatch
     progress: Literal["auto", "on", "off"] = "auto"   # live progress line; auto: on a TTY unless $CI is set
+    engine: Literal["single", "population"] = "single"   # population: trained as a member of a vectorised
+                                      # population (models/population.py; sweeps' --population); part of the
+                                      # run's identity, so population and single results are never mixed
 
 
 # options that say *how* a run executes, not *what* it computes: they do not enter the run's identity
@@ -213,6 +216,8 @@ class ResolvedRun:
         model_cfg = {k: v for k, v in dataclasses.asdict(self.variant_cls.Config(**self.model)).items()
                      if not (k in OFF_UNLESS_SET and v == OFF_UNLESS_SET[k])}
         run = {k: v for k, v in dataclasses.asdict(self.run).items() if k not in EXECUTION_OPTIONS}
+        if run.get("engine") == "single":          # the default keeps the ids of every run made before engines
+            del run["engine"]
         data = {f"data.{k}": v for k, v in self.data.items() if k not in DATA_EXECUTION_OPTIONS}
         return {**run, **model_cfg, **data}
 

@@ -91,6 +91,8 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
             other hyper-parameters (``ResumeRefused``).
     """
     resolved = options if isinstance(options, ResolvedRun) else resolve(options)
+    if resolved.run.engine == "population":         # a population of one: the same engine as its siblings
+        return execute_population([resolved], callbacks, [annotations or {}])[0]
     r = resolved.run
     config = resolved.config()
     rid = run_id(config)
@@ -385,3 +387,152 @@ def gather_samples(model, n: int, labels: torch.Tensor | None) -> torch.Tensor:
     dist.all_gather(parts, padded.contiguous())
     sizes = [max(0, min((k + 1) * per, n) - min(k * per, n)) for k in range(world)]
     return torch.cat([part[:m] for part, m in zip(parts, sizes)])
+
+
+# ------------------------------------------------------------------------------------------- populations
+# run options a population cannot honour per member, with the reason (refused before anything is written)
+POPULATION_REFUSED = {
+    "precision": ("32-true", "the population engine trains in full precision (autocast under vmap is not "
+                             "verified against single runs)"),
+    "strategy": ("auto", "a population is one process on one device (DDP would shard every member)"),
+    "compile": (False, "torch.compile of a vmapped step is not supported here"),
+    "channels_last": (False, "the members are stacked along a leading dimension, not NHWC"),
+    "checkpoint_every": (0, "population checkpoints are not implemented yet"),
+    "eval_every": (0, "in-training evaluation of every member is not implemented yet"),
+}
+
+
+def check_population_runs(runs: list[ResolvedRun]) -> None:
+    """Raise ``UsageError`` unless ``runs`` can be one population: one variant, dataset and configuration
+    that differ only in seed and :data:`models.population.MEMBER_OPTIONS`, with run options it supports."""
+    from models.population import MEMBER_OPTIONS, check_population
+
+    first = runs[0]
+    for name, (value, why) in POPULATION_REFUSED.items():
+        got = getattr(first.run, name)
+        if got != value and not (name == "precision" and got in ("32", 32)):
+            raise UsageError(f"{name}={got!r} cannot be used with populations (engine=population): {why}; "
+                             f"use {name}={value!r} or train these runs one by one (no --population, engine single)")
+    seeds = [r.run.seed for r in runs]
+    if len(set(seeds)) != len(seeds):
+        raise UsageError(f"a population's members need distinct seeds, got {seeds}")
+    ignore = {"seed", *MEMBER_OPTIONS}
+    base = {k: v for k, v in first.config().items() if k not in ignore}
+    for r in runs[1:]:
+        other = {k: v for k, v in r.config().items() if k not in ignore}
+        diff = sorted(k for k in set(base) | set(other) if base.get(k) != other.get(k))
+        if diff:
+            raise UsageError(f"runs of one population may differ only in seed and {', '.join(MEMBER_OPTIONS)}; "
+                             f"these differ in {', '.join(diff)}")
+    try:
+        check_population(first.variant_cls.Config(**first.model), first.variant_cls)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def execute_population(options: list[dict[str, Any] | ResolvedRun], callbacks: list | None = None,
+                       annotations: list[dict[str, Any]] | None = None) -> list[dict]:
+    """Train runs that differ only in seed (and optimiser numbers) as one :class:`~models.population.GANPopulation`
+    and write one run JSON per member (:func:`write_record`); returns the records in order.
+
+    Member ``k`` is the experiment its single run would be (same initial weights, data order and noise; see
+    :mod:`models.population`). Every record says ``engine: population`` in its config (its run id differs from
+    the single run's) and ``engine: {name, size, seeds, member}``; every metric's protocol names the engine too.
+    A failure while training fails every member; scoring failures are per member. W&B logging is off for
+    population members (not implemented yet).
+
+    Raises:
+        UsageError: before anything is written, for runs that cannot be one population (see
+            :func:`check_population_runs`) and for the bad input :func:`execute` refuses.
+    """
+    from models.population import MEMBER_OPTIONS, GANPopulation
+
+    resolved = [o if isinstance(o, ResolvedRun) else resolve(o) for o in options]
+    for r in resolved:
+        r.run.engine = "population"
+    annotations = annotations or [{} for _ in resolved]
+    check_population_runs(resolved)
+    first, r0 = resolved[0], resolved[0].run
+    quiet_lightning()
+    if r0.threads:
+        torch.set_num_threads(r0.threads)
+    seeds = [r.run.seed for r in resolved]
+    engine = {"name": "population", "size": len(resolved), "seeds": seeds}
+    records = []
+    for k, (res, extra) in enumerate(zip(resolved, annotations)):
+        config = res.config()
+        records.append({"run_id": run_id(config), "variant": res.run.variant, "dataset": res.run.data,
+                        "seed": res.run.seed, "status": "failed", "steps": 0, "wall_time_s": 0.0, "metrics": {},
+                        "protocol": {}, "config": config, "versions": package_versions(), "history": [],
+                        "group": res.run.group or None, "engine": {**engine, "member": k}, **(extra or {})})
+    results_dir = Path(r0.results_dir)
+    t0 = time.perf_counter()
+    pop = dm = None
+    try:
+        pl.seed_everything(seeds[0], workers=True, verbose=False)
+        dm = first.datamodule_cls(seed=seeds[0], **first.data)
+        dm.setup()
+        check_batch_size(dm, r0)
+        check_metrics(dm, r0)
+        shared = {k: v for k, v in first.model.items() if k not in MEMBER_OPTIONS}
+        member_options = [{k: res.model[k] for k in MEMBER_OPTIONS if k in res.model} for res in resolved]
+        pop = GANPopulation(first.variant_cls, seeds, data_shape=dm.dims, num_classes=dm.num_classes,
+                            data_kind=dm.kind, member_options=member_options, **shared)
+        timer = LoopTimer()
+        trainer = make_trainer(first, None, list(callbacks or []) + [timer, StopOnSignal(None)])
+        device = trainer.strategy.root_device if getattr(dm, "on_device", False) else "cpu"
+        t_train = time.perf_counter()
+        with catch_signals():
+            try:
+                trainer.fit(pop, train_dataloaders=dm.population_dataloader(seeds, device=device))
+            except SIGTERMException:
+                if not STATE.signum:
+                    raise
+        train_s = time.perf_counter() - t_train
+    except UsageError:
+        raise
+    except Exception as e:                          # the whole population failed: every member is recorded
+        for rec in records:
+            rec.update(status="failed", error=f"{type(e).__name__}: {e}",
+                       traceback=traceback.format_exc(limit=8),
+                       steps=int(getattr(pop, "iteration", 0) or 0), wall_time_s=time.perf_counter() - t0)
+            rec["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            rec["written_to"] = write_record(results_dir, rec["run_id"], rec)
+        return records
+    for k, (res, rec) in enumerate(zip(resolved, records)):
+        t_member = time.perf_counter()
+        try:
+            model = pop.member(k)
+            rec["train_time_s"] = train_s
+            if timer.loop_s is not None:
+                rec["train_loop_s"] = timer.loop_s
+            rec["steps"], rec["history"] = model.iteration, model.history
+            rec["iterations_per_s"] = pop.iteration / max(train_s, 1e-9)        # per member
+            rec["fast_paths"] = {"engine": f"population of {len(resolved)}"}
+            if model.diverged_at is not None:
+                rec["status"], rec["diverged_at"] = "diverged", model.diverged_at
+            elif STATE.signum and pop.iteration < model.cfg.iterations:
+                rec.update(status="interrupted", signal=STATE.name, interrupted_during="training")
+            else:
+                rec["status"] = "completed"
+            if rec["status"] != "interrupted":
+                _set_member_rng(pop, k)                 # sampling continues member k's noise stream
+                _evaluate(rec, res, model, dm, results_dir, rec["run_id"])
+                for proto in rec["protocol"].values():
+                    if isinstance(proto, dict):
+                        proto["engine"] = f"population of {len(resolved)}"
+        except Exception as e:
+            rec.update(status="failed", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(limit=8))
+        rec["wall_time_s"] = train_s + (time.perf_counter() - t_member)
+        rec["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        rec["written_to"] = write_record(results_dir, rec["run_id"], rec)
+    return records
+
+
+def _set_member_rng(pop, k: int) -> None:
+    """Put member ``k``'s generator states into the global RNGs (what its single run's sampling draws from)."""
+    for device, state in pop.member_rng_state(k).items():
+        if device == "cpu":
+            torch.set_rng_state(state)
+        elif device.startswith("cuda"):
+            torch.cuda.set_rng_state(state, torch.device(device))

@@ -14,6 +14,8 @@ A sweep file (YAML, safe-loaded) holds::
     search: {trials: 8, seed: 0, spaces: {default: {lr_g: {log_uniform: [1e-4, 5e-3]}}}}  # random search
     recipes: recipes.yaml       # tuned per-(variant, dataset) options (``benchmark tune``), beside this file
     quick: {iterations: 100, seeds: [0]}   # what --quick changes
+    population: 4               # train runs differing only in seed (or a trial's optimiser numbers) as populations
+                                # of up to 4 members (models/population.py); `auto`: per device; omit: one by one
 
 Precedence, lowest first: top-level and ``options``, ``dataset_options``, ``variant_options``, the recipe of
 the (variant, dataset), ``grid``, the search trial's draws, ``quick``. A variant's optimiser recipe (a field in
@@ -56,7 +58,7 @@ from .run import execute
 from .search import Search, parse_search
 
 SWEEP_KEYS = {"name", "description", "seeds", "variants", "datasets", "options", "dataset_options",
-              "variant_options", "grid", "quick", "search", "recipes", "override_recipes"}
+              "variant_options", "grid", "quick", "search", "recipes", "override_recipes", "population"}
 # a variant's optimiser recipe: a shared sweep level may not silently replace these where the variant sets them
 RECIPE_FIELDS = ("optimizer", "lr_g", "lr_d", "beta1", "beta2", "n_critic")
 DEFAULT_SWEEP = Path(__file__).parents[1] / "sweeps" / "default.yaml"
@@ -157,6 +159,7 @@ def expand_runs(spec: SweepSpec | Mapping[str, Any], *, quick: bool = False,
     if count > MAX_SWEEP_RUNS:                    # counted, not materialised: a 10^7 grid fails in a second
         raise ConfigError(f"this sweep declares {count:,} runs, over the limit of {MAX_SWEEP_RUNS:,}; split it "
                           "into several sweep files or shrink the grid, seeds or search.trials")
+    engine = {"engine": "population"} if population_size(spec) is not None else {}
     recipes = sweep.recipes()
     runs = []
     names = list(grid)
@@ -167,7 +170,7 @@ def expand_runs(spec: SweepSpec | Mapping[str, Any], *, quick: bool = False,
             for trial, values in itertools.product(trials, itertools.product(*[grid[n] for n in names])):
                 drawn = search.params(variant, trial) if search else {}
                 for seed in spec["seeds"]:
-                    opts = {**cell, **dict(zip(names, values)), **drawn, **quick_options,
+                    opts = {**cell, **dict(zip(names, values)), **drawn, **quick_options, **engine,
                             "variant": variant, "data": data, "seed": seed}
                     if spec.get("name"):
                         opts.setdefault("group", spec["name"])
@@ -179,6 +182,55 @@ def expand_runs(spec: SweepSpec | Mapping[str, Any], *, quick: bool = False,
                                  "params": {d.name: opts[d.name] for d in search.space(variant) if d.name in opts}}
                     runs.append((opts, found))
     return runs
+
+
+def population_size(spec: dict[str, Any]) -> int | str | None:
+    """The sweep's ``population`` (a size >= 1 or ``"auto"``), or ``None`` for one run at a time."""
+    value = spec.get("population")
+    if value is None or value is False:
+        return None
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        try:
+            value = int(str(value), 10)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ConfigError(f"population={spec.get('population')!r} must be a whole number >= 1 or 'auto' "
+                              "(sweep key `population` or --population)")
+    return value
+
+
+def population_key(options: dict[str, Any]) -> str:
+    """Runs with equal keys may be one population: the same options except seed and optimiser numbers."""
+    import json
+
+    from models.population import MEMBER_OPTIONS
+
+    rest = {k: v for k, v in options.items() if k not in ("seed", *MEMBER_OPTIONS)}
+    return json.dumps(rest, sort_keys=True, default=str)
+
+
+def group_populations(todo: list[tuple[int, PlannedRun]], size: int | str) -> list[list[tuple[int, PlannedRun]]]:
+    """``todo`` in populations of at most ``size`` members (``auto``: per device, see
+    :func:`models.population.population_size_for`), each of runs that differ only in seed or optimiser numbers;
+    the sweep's order is kept within and across groups."""
+    import torch
+
+    from models.population import population_size_for
+
+    by_key: dict[str, list[tuple[int, PlannedRun]]] = {}
+    for item in todo:
+        by_key.setdefault(population_key(item[1].options), []).append(item)
+    groups = []
+    for items in by_key.values():
+        n = size if isinstance(size, int) else population_size_for("cuda" if torch.cuda.is_available() else "cpu",
+                                                                     len(items))
+        chunks = -(-len(items) // n)
+        per = -(-len(items) // chunks)                   # balanced: 10 runs at size 8 are 5 + 5, not 8 + 2
+        groups += [items[i:i + per] for i in range(0, len(items), per)]
+    return sorted(groups, key=lambda g: g[0][0])
 
 
 def cell_options(spec: dict[str, Any], recipes: dict[str, Any], variant: str, data: str) -> dict[str, Any]:
@@ -350,6 +402,33 @@ def run_locked(run: PlannedRun, callbacks: list | None = None) -> dict:
         lock.release()
 
 
+def run_population_locked(runs: list[PlannedRun], callbacks: list | None = None) -> list[dict]:
+    """Train ``runs`` as one population under their locks (:func:`run_locked` for each member): the members
+    another process holds or has finished are skipped (a ``skipped`` stand-in), the others train together."""
+    from .run import execute_population
+
+    locks, out, mine = [], {}, []
+    try:
+        for r in runs:
+            lock = RunLock(r.path.parent, r.run_id)
+            if not lock.acquire():
+                out[r.run_id] = _skipped(r, f"running in another process (pid {lock.holder()})")
+                continue
+            locks.append(lock)
+            if is_done(r.path):
+                out[r.run_id] = _skipped(r, "done by another process")
+                continue
+            mine.append(r)
+        if mine:
+            records = execute_population([{**r.options, "progress": "off"} for r in mine], callbacks=callbacks,
+                                         annotations=[_annotations(r) for r in mine])
+            out.update({r.run_id: rec for r, rec in zip(mine, records)})
+    finally:
+        for lock in locks:
+            lock.release()
+    return [out[r.run_id] for r in runs]
+
+
 def _skipped(run: PlannedRun, reason: str) -> dict:
     o = run.options
     return {"status": SKIPPED, "reason": reason, "run_id": run.run_id, "path": str(run.path),
@@ -421,24 +500,37 @@ def run_sweep(spec: SweepSpec | Mapping[str, Any], *, quick: bool = False, resul
         if is_done(r.path):
             progress.skip(k, r)
     skipped: list[dict] = []                       # runs left to another process (locked or done there)
+    size = population_size(spec)
+    work: list[Any] = group_populations(todo, size) if size is not None else todo
     with catch_signals():
-        if jobs > 1 and len(todo) > 1:
-            records = _run_parallel(todo, jobs, progress, live=live, skipped=skipped)
+        if jobs > 1 and len(work) > 1:
+            records = _run_parallel(work, jobs, progress, live=live, skipped=skipped)
         else:
             records = []
-            for i, (k, r) in enumerate(todo):
+            left = len(todo)
+            for item in work:
                 if STATE.signum:
                     break
+                group = item if isinstance(item, list) else [item]
+                k, r = group[0]
                 progress.start(k, r)
-                display = [ProgressDisplay(progress.label(k, r), stream)] if live else []
-                rec = run_locked(r, callbacks=display)
-                if rec["status"] == SKIPPED:
-                    stream.write(f"{rec['reason']} (skipped)\n")
-                    stream.flush()
-                    skipped.append(rec)
-                    continue
-                records.append(rec)
-                progress.finish(rec, len(todo) - i - 1)
+                if len(group) > 1 or size is not None:
+                    stream.write(f"population of {len(group)} (seeds {', '.join(str(g[1].options['seed']) for g in group)})\n")
+                    recs = run_population_locked([g[1] for g in group])
+                else:
+                    display = [ProgressDisplay(progress.label(k, r), stream)] if live else []
+                    recs = [run_locked(r, callbacks=display)]
+                for rec in recs:
+                    left -= 1
+                    if rec["status"] == SKIPPED:
+                        stream.write(f"{rec['reason']} (skipped)\n")
+                        stream.flush()
+                        skipped.append(rec)
+                        continue
+                    records.append(rec)
+                    if len(group) > 1 or size is not None:
+                        stream.write(f"    seed {rec['seed']} ... ")
+                    progress.finish(rec, left)
     if skipped:
         progress.stream.write(f"{len(skipped)} run(s) left to other processes on {results_dir or 'results'} "
                               "(running or done there); re-run this sweep once they end to pick up any they did "
@@ -495,7 +587,7 @@ class SafeStream:
         return getattr(self._stream, name)
 
 
-def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progress, *, live: bool = False,
+def _run_parallel(items: list, jobs: int, progress: Progress, *, live: bool = False,
                   heartbeat_s: float = 2.0, skipped: list[dict] | None = None) -> list[dict]:
     """N worker processes, each with its own CPU threads (or its own GPU via CUDA_VISIBLE_DEVICES).
 
@@ -525,18 +617,23 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
 
     import torch
 
+    # an item is one run (k, PlannedRun) or a population: a list of them, trained by one worker
+    todo = [run for item in items for run in (item if isinstance(item, list) else [item])]
+
     n_gpu = torch.cuda.device_count()
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue() if live else None
     tasks, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     records: list[dict] = []
-    received = 0                                                  # results back from the workers
+    received = 0                                                  # run records back from the workers
+    items_back = 0                                                # work items (runs or populations) back
     shown = 0                                                     # records of runs that actually ran
     running: dict[str, tuple[int, int, float | None]] = {}      # label -> (iteration, total, it/s)
     stream, t0 = progress.stream, time.perf_counter()
     progress.jobs = jobs
-    work = [(r, progress.label(k, r)) for k, r in todo]
+    work = [([r for _, r in item], progress.label(*item[0])) if isinstance(item, list) else
+            (item[1], progress.label(*item)) for item in items]
     for item in work:
         tasks.put(item)
     n_workers = min(jobs, len(work))
@@ -613,7 +710,7 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
     error: BaseException | None = None
 
     def handle(msg) -> None:
-        nonlocal received, shown, error
+        nonlocal received, items_back, shown, error
         kind, idx = msg[0], msg[1]
         if kind == "ready":
             ready[idx] = msg[2]
@@ -628,25 +725,21 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
         if kind == "error":
             error = msg[3]
             return
-        label, rec = msg[2], msg[3]
+        label, recs = msg[2], msg[3]
         if live:
             drain()
             running.pop(label, None)
             stream.write(CLEAR)
-        received += 1
-        if rec.get("status") == "not started":      # skipped by a worker after a signal
-            return
-        if rec.get("status") == SKIPPED:           # another process has it
-            stream.write(f"{label} {rec['reason']} (skipped)\n")
-            stream.flush()
-            if skipped is not None:
-                skipped.append(rec)
-            return
-        records.append(rec)
-        shown += 1
-        stream.write(f"[{shown}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
-                     f"seed {rec['seed']} ... ")
-        progress.finish(rec, len(todo) - received)
+        items_back += 1
+        for rec in (recs if isinstance(recs, list) else [recs]):    # a population's records, one per member
+            received += 1
+            if not _show(rec, label, stream, skipped):
+                continue
+            records.append(rec)
+            shown += 1
+            stream.write(f"[{shown}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
+                         f"seed {rec['seed']} ... ")
+            progress.finish(rec, len(todo) - received)
 
     def stop_starting() -> None:
         """After a signal: a worker still starting up (importing torch: seconds to a minute) holds no run;
@@ -659,7 +752,7 @@ def _run_parallel(todo: list[tuple[int, PlannedRun]], jobs: int, progress: Progr
                 p.kill()
 
     try:
-        while received < len(work) and error is None:
+        while items_back < len(work) and error is None:
             if signalled and (len(signalled) > 1 or time.monotonic() - signalled[0] > STOP_GRACE_S):
                 break                                         # second signal, or the grace is over
             if STATE.signum:
@@ -788,10 +881,30 @@ def stop_with_parent(parent_pid: int, poll_s: float = 1.0) -> str:
     return how
 
 
-def _worker_run_labelled(work: tuple[PlannedRun, str]) -> tuple[str, dict]:
-    """Run one sweep run in a worker, under its lock: its record with its label; progress goes to the
-    parent's queue."""
+def _show(rec: dict, label: str, stream, skipped: list | None) -> bool:
+    """Whether a worker's record is one to count and show (not a run skipped after a signal or elsewhere)."""
+    if rec.get("status") == "not started":
+        return False
+    if rec.get("status") == SKIPPED:
+        stream.write(f"{label} {rec['reason']} (skipped)\n")
+        stream.flush()
+        if skipped is not None:
+            skipped.append(rec)
+        return False
+    return True
+
+
+def _worker_run_labelled(work: tuple[PlannedRun | list[PlannedRun], str]) -> tuple[str, dict | list[dict]]:
+    """Run one sweep run (or a population: a list of runs) in a worker, under its lock(s): its record(s) with
+    its label; progress goes to the parent's queue."""
     run, label = work
+    if isinstance(run, list):                         # a population
+        if STATE.signum or (_WORKER_STOP is not None and _WORKER_STOP.is_set()):
+            return label, [{"status": "not started"} for _ in run]
+        if _WORKER_THREADS:
+            run = [PlannedRun({**r.options, "threads": r.options.get("threads") or _WORKER_THREADS}, r.run_id,
+                              r.path, r.trial) for r in run]
+        return label, run_population_locked(run)
     if STATE.signum or (_WORKER_STOP is not None and _WORKER_STOP.is_set()):
         return label, {"status": "not started"}
     if _WORKER_THREADS and not run.options.get("threads"):

@@ -76,10 +76,13 @@ def run_index(planned: list[S.PlannedRun], index: int) -> int:
 
 def sweep_command(sweep_file: str | None, *, quick: bool = False, results_dir: str | None = None,
                   jobs: int | None = None, progress: str = "auto", export_to: str | None = None,
-                  index_grid: bool = False, dry_run: bool = False, index: int | None = None) -> int:
+                  index_grid: bool = False, dry_run: bool = False, index: int | None = None,
+                  population: str | None = None) -> int:
     """The ``sweep`` command (its options, parsed): validate every run first, then export, print, run one
     (``index``) or run them all; the exit status."""
     spec = S.load_sweep(sweep_file or S.DEFAULT_SWEEP)
+    if population is not None:                       # --population wins over the file's `population:`
+        spec = spec.replace(population=None if population in ("0", "off", "none") else population)
     try:
         planned = S.plan(spec, quick=quick, results_dir=results_dir)
     except ConfigError as e:

@@ -1,0 +1,465 @@
+"""A population: S independent runs of one variant trained at once, stacked with ``torch.func``.
+
+:class:`GANPopulation` is a ``LightningModule`` with manual optimisation. Its members differ only in their
+seed and, for search trials, in their optimiser numbers (``lr_g``, ``lr_d``, ``beta1``, ``beta2``); member
+``k`` is the experiment its single run would be:
+
+- **weights**: member ``k`` is built exactly as the single run builds its module (``seed_everything(seed)``,
+  then the variant's constructor), and the S modules are stacked (``torch.func.stack_module_state``);
+- **data**: member ``k`` reads the batches a single run of seed ``k`` reads
+  (:class:`datamodules.base.PopulationBatchLoader`: one index stream per member over the shared data);
+- **noise**: every random draw of a member (``z``, instance noise, a penalty's interpolation, ...) comes from
+  the member's own generator, which starts where the single run's global RNG stands after building the model
+  (:class:`MemberNoise`: the draws of a vmapped member are intercepted and drawn per member, in order);
+- **maths**: the variant's own hooks (``d_loss``, ``g_loss``, ``d_penalty``, ``after_d_step``, ``critique``,
+  the D/G schedule) run once per step under ``torch.func.vmap`` with ``functional_call`` over the stacked
+  state, through the same :meth:`~models.base.GANModule.discriminator_objective` /
+  :meth:`~models.base.GANModule.generator_objective` as the single run, so a variant stays one file;
+- **optimiser**: :class:`StackedOptimizer`, S independent Adam/RMSprop states (they are elementwise) with
+  per-member learning rates and betas.
+
+Gradient penalties go through :func:`models.losses.input_gradient` (``torch.func.grad`` under vmap), spectral
+norm through :class:`models.networks.SpectralNorm` (vmap-safe power iteration), BatchNorm statistics are per
+member (stacked buffers), ``after_d_step`` (weight clipping) runs once on the stacked parameters, which is
+per-member clipping because clipping is elementwise.
+
+Divergence: after every D and G step the members whose loss is NaN/Inf are frozen on the device (their
+parameters are no longer updated) and their first bad iteration kept on the device; the log flush (one host
+sync every ``log_every`` iterations) reads it, records the member ``diverged`` and the others go on. The run
+stops when the budget is reached or every member diverged.
+
+What cannot be reproduced per member is refused by :func:`check_population` with the reason.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+from torch.overrides import TorchFunctionMode
+
+from .base import GANModule
+from .config import ConfigError, GANConfig
+
+# options that may differ between the members of one population (besides the seed)
+MEMBER_OPTIONS = ("lr_g", "lr_d", "beta1", "beta2")
+
+
+def check_population(cfg: GANConfig, variant_cls: type[GANModule]) -> None:
+    """Raise :class:`ConfigError` for what a population cannot train as S independent single runs."""
+    if cfg.stop_d_above is not None or cfg.stop_g_below is not None:
+        raise ConfigError("the stop criteria (stop_d_above/stop_g_below) are not supported by the population "
+                          "engine: each member would pick its next D or G step from its own loss (different "
+                          "schedules in one vectorised step, and a host sync per step); train these runs one by one "
+                          "(no --population, engine single)")
+
+
+# ------------------------------------------------------------------------------------------ noise
+_CREATORS = {torch.randn, torch.rand, torch.randint, torch.randperm}
+_LIKE = {torch.randn_like: torch.randn, torch.rand_like: torch.rand}
+_REFUSED = {torch.bernoulli, torch.multinomial, torch.poisson, torch.normal, torch.randint_like,
+            F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout, F.feature_alpha_dropout,
+            torch.dropout, Tensor.uniform_, Tensor.normal_, Tensor.bernoulli_, Tensor.random_, Tensor.exponential_,
+            Tensor.geometric_, Tensor.log_normal_, Tensor.cauchy_, torch.autograd.grad}
+
+
+class MemberNoise(TorchFunctionMode):
+    """Inside a vmapped member function: every ``torch.randn/rand/randint/randperm`` (and ``randn_like``/
+    ``rand_like``) is drawn once per member from that member's generator, with the shape the single run asks
+    for, and handed to the member as its own slice. Random ops this cannot reproduce per member raise."""
+
+    def __init__(self, generators: list[torch.Generator], level: int) -> None:
+        super().__init__()
+        self.generators, self.level = generators, level
+
+    def _draw(self, fn: Callable, args: tuple, kwargs: dict) -> Tensor:
+        parts = [fn(*args, **kwargs, generator=g) for g in self.generators]
+        return torch._C._functorch._add_batch_dim(torch.stack(parts), 0, self.level)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _CREATORS and kwargs.get("generator") is None:
+            kwargs.pop("generator", None)
+            return self._draw(func, args, kwargs)
+        if func in _LIKE:
+            like = args[0]
+            kw = {"dtype": kwargs.get("dtype") or like.dtype, "device": kwargs.get("device") or like.device}
+            return self._draw(_LIKE[func], (tuple(like.shape),), kw)
+        if func in _REFUSED and not (func is torch.autograd.grad and  # torch.func.grad's own call
+                                     torch._C._functorch.current_level() > self.level):
+            name = getattr(func, "__qualname__", getattr(func, "__name__", str(func)))
+            hint = (" use models.losses.input_gradient (torch.func.grad) for a gradient w.r.t. the input"
+                    if func is torch.autograd.grad else
+                    " draw it with torch.rand/randn/randint (reproduced per member) instead")
+            raise ConfigError(f"{name} inside a population member is not supported: the population engine draws "
+                              f"each member's noise from its own generator and cannot batch this op;{hint}")
+        return func(*args, **kwargs)
+
+
+# -------------------------------------------------------------------------------------- optimiser
+class StackedOptimizer(torch.optim.Optimizer):
+    """S independent Adam (or RMSprop) optimisers over stacked parameters (dim 0 = member).
+
+    Both are elementwise, so the state of member ``k`` is slice ``k`` of the stacked state. ``lr``, ``beta1``
+    and ``beta2`` are per member; when they are equal across members the update is torch's own
+    (``torch.optim.Adam``/``RMSprop`` single-tensor code, the same operations); otherwise it is the same
+    formulas with per-member tensors. ``step(alive=mask)`` leaves the members whose mask is ``False`` untouched
+    (frozen after divergence); ``lr_factor`` of a group scales the learning rates (the linear schedule).
+    """
+
+    def __init__(self, params, kind: str, lr: list[float], beta1: list[float], beta2: list[float],
+                 eps: float = 1e-8, alpha: float = 0.99) -> None:
+        if kind not in ("adam", "rmsprop"):
+            raise ValueError(f"kind={kind!r}: choose adam or rmsprop")
+        super().__init__(params, dict(kind=kind, lr=list(lr), beta1=list(beta1), beta2=list(beta2), eps=eps,
+                                      alpha=alpha, lr_factor=1.0))
+
+    @staticmethod
+    def _per_member(values: list[float], like: Tensor) -> Tensor:
+        return torch.tensor(values, dtype=torch.float64, device=like.device).view(-1, *([1] * (like.dim() - 1)))
+
+    @torch.no_grad()
+    def step(self, closure=None, alive: Tensor | None = None):
+        for group in self.param_groups:
+            uniform = all(len(set(group[k])) == 1 for k in ("lr", "beta1", "beta2"))
+            for p in group["params"]:
+                if p.grad is None:                       # unused by this loss: torch's optimisers skip it too
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p) if group["kind"] == "adam" else None
+                    state["sq_avg"] = torch.zeros_like(p)
+                state["step"] += 1
+                new = (self._uniform if uniform else self._member)(p, p.grad, state, group)
+                if alive is not None:
+                    new = torch.where(alive.view(-1, *([1] * (p.dim() - 1))), new, p)
+                p.copy_(new)
+
+    @staticmethod
+    def _uniform(p: Tensor, grad: Tensor, state: dict, group: dict) -> Tensor:
+        lr = group["lr"][0] * group["lr_factor"]
+        step, eps = state["step"], group["eps"]
+        if group["kind"] == "rmsprop":            # torch.optim.RMSprop, single tensor, no momentum
+            alpha = group["alpha"]
+            sq = state["sq_avg"].mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+            return torch.addcdiv(p, grad, sq.sqrt().add_(eps), value=-lr)
+        beta1, beta2 = group["beta1"][0], group["beta2"][0]     # torch.optim.Adam, single tensor
+        state["exp_avg"].lerp_(grad, 1 - beta1)
+        state["sq_avg"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step_size = lr / (1 - beta1 ** step)
+        denom = (state["sq_avg"].sqrt() / (1 - beta2 ** step) ** 0.5).add_(eps)
+        return torch.addcdiv(p, state["exp_avg"], denom, value=-step_size)
+
+    def _member(self, p: Tensor, grad: Tensor, state: dict, group: dict) -> Tensor:
+        lr = self._per_member(group["lr"], p) * group["lr_factor"]
+        step, eps = state["step"], group["eps"]
+        if group["kind"] == "rmsprop":
+            alpha = group["alpha"]
+            sq = state["sq_avg"].mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+            return p - lr.to(p.dtype) * grad / sq.sqrt().add_(eps)
+        b1, b2 = self._per_member(group["beta1"], p), self._per_member(group["beta2"], p)
+        state["exp_avg"].lerp_(grad, (1 - b1).to(p.dtype))
+        state["sq_avg"].mul_(b2.to(p.dtype)).add_((1 - b2).to(p.dtype) * grad * grad)
+        step_size = (lr / (1 - b1 ** step)).to(p.dtype)
+        denom = (state["sq_avg"] / (1 - b2 ** step).to(p.dtype)).sqrt().add_(eps)
+        return p - step_size * state["exp_avg"] / denom
+
+
+# ------------------------------------------------------------------------------------- the module
+class _Bound(nn.Module):
+    """``functional_call(_Bound(model), state, (fn, *args))`` runs ``fn(*args)`` with ``model``'s parameters
+    and buffers replaced by ``state`` (keys prefixed ``m.``)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.m = model
+
+    def forward(self, fn: Callable, *args: Any) -> Any:
+        return fn(*args)
+
+
+class GANPopulation(pl.LightningModule):
+    """S members of one variant trained in one vectorised step (see the module docstring).
+
+    Args:
+        variant_cls: the registered variant (a :class:`~models.base.GANModule` subclass).
+        seeds: one seed per member.
+        data_shape, num_classes, data_kind: as for the variant.
+        member_options: per member, overrides of :data:`MEMBER_OPTIONS` (search trials); ``None``: none.
+        **hparams: the variant's ``Config`` fields shared by every member.
+    """
+
+    def __init__(self, variant_cls: type[GANModule], seeds: list[int], data_shape: tuple[int, ...] = (2,),
+                 num_classes: int = 0, data_kind: str = "points", member_options: list[dict] | None = None,
+                 **hparams: Any) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        seeds = [int(s) for s in seeds]
+        member_options = member_options or [{} for _ in seeds]
+        if not seeds or len(member_options) != len(seeds):
+            raise ConfigError(f"a population needs one or more seeds and one options dict per seed; got "
+                              f"{len(seeds)} seeds and {len(member_options)} option sets")
+        for extra in member_options:
+            other = sorted(set(extra) - set(MEMBER_OPTIONS))
+            if other:
+                raise ConfigError(f"members of a population may differ only in seed and {', '.join(MEMBER_OPTIONS)};"
+                                  f" {', '.join(other)} must be the same for every member (separate populations)")
+        self.variant_cls, self.seeds, self.size = variant_cls, seeds, len(seeds)
+        members, cpu_states = [], []
+        for seed, extra in zip(seeds, member_options):
+            pl.seed_everything(seed, workers=True, verbose=False)   # what the single run does before its module
+            members.append(variant_cls(data_shape=data_shape, num_classes=num_classes, data_kind=data_kind,
+                                       **{**hparams, **extra}))
+            cpu_states.append(torch.get_rng_state())     # the single run's noise stream starts here
+        self.cfgs = [m.cfg for m in members]
+        check_population(self.cfgs[0], variant_cls)
+        template = members[0]
+        self.__dict__["template"] = template            # its state is replaced per call: not a submodule
+        self.__dict__["_bound"] = _Bound(template)
+        params, buffers = stack_module_state(members)
+        self.names = list(params) + list(buffers)
+        self.param_names = list(params)
+        self.stacked = nn.ParameterList([nn.Parameter(params[n]) for n in self.param_names])
+        for i, n in enumerate(buffers):
+            self.register_buffer(f"member_buffer_{i}", buffers[n])
+        self.buffer_names = list(buffers)
+        self._cpu_states = cpu_states
+        self._generators: dict[str, list[torch.Generator]] = {}
+        self.iteration = 0
+        self.histories: list[list[dict]] = [[] for _ in seeds]
+        self.diverged_at: list[int | None] = [None] * self.size
+        self.member_steps: list[int | None] = [None] * self.size   # iteration a diverged member stopped at
+        self.register_buffer("alive", torch.ones(self.size, dtype=torch.bool))
+        self.register_buffer("first_bad", torch.full((self.size,), -1, dtype=torch.long))
+        self._pending: dict[str, list[Tensor]] = {}
+        self.__dict__["_opts"] = None
+        self.fast_noise = True
+
+    # ------------------------------------------------------------------------------ state and noise
+    @property
+    def cfg(self) -> GANConfig:
+        return self.cfgs[0]
+
+    def member_params(self, prefix: str) -> list[tuple[str, nn.Parameter]]:
+        return [(n, p) for n, p in zip(self.param_names, self.stacked) if n.startswith(prefix)]
+
+    def member_buffers(self) -> dict[str, Tensor]:
+        return {n: getattr(self, f"member_buffer_{i}") for i, n in enumerate(self.buffer_names)}
+
+    def state_for(self, grad_prefix: str | None) -> dict[str, Tensor]:
+        """``m.<name>`` -> stacked tensor: parameters under ``grad_prefix`` keep their graph, the rest detached."""
+        out = {f"m.{n}": (p if grad_prefix is not None and n.startswith(grad_prefix) else p.detach())
+               for n, p in zip(self.param_names, self.stacked)}
+        out.update({f"m.{n}": b for n, b in self.member_buffers().items()})
+        return out
+
+    def generators(self, device: torch.device) -> list[torch.Generator]:
+        """Each member's generator on ``device``: on the CPU it continues the single run's global stream from
+        where it stood after the module was built; on an accelerator it starts as ``manual_seed(seed)`` left
+        it (the module is built on the CPU, so the single run has drawn nothing there before training)."""
+        key = str(device)
+        if key not in self._generators:
+            gens = []
+            for seed, state in zip(self.seeds, self._cpu_states):
+                g = torch.Generator(device=device)
+                if device.type == "cpu":
+                    g.set_state(state)
+                else:
+                    g.manual_seed(seed)
+                gens.append(g)
+            self._generators[key] = gens
+        return self._generators[key]
+
+    def member_rng_state(self, k: int) -> dict[str, Tensor]:
+        """Member ``k``'s generator states by device, to continue its stream after training (sampling)."""
+        out = {}
+        for key, gens in self._generators.items():
+            out[key] = gens[k].get_state()
+        if "cpu" not in out:
+            out["cpu"] = self._cpu_states[k]
+        return out
+
+    def vmapped(self, fn: Callable) -> Callable:
+        """``fn(*args)`` (run with the template's state replaced) vmapped over the members: called with the
+        stacked state and stacked args, it returns ``(fn's output, tracked scalars)``, each stacked."""
+        t = self.template
+
+        def member(state, *args):
+            level = torch._C._functorch.current_level()
+            t._pending, t._pending_at = {}, {}
+            with MemberNoise(self.generators(self.device), level):
+                out = functional_call(self._bound, state, (fn, *args))
+            tracked = {k: list(v) for k, v in t._pending.items()}
+            t._pending, t._pending_at = {}, {}
+            return out, tracked
+
+        def call(state, *args):
+            dims = (0, *(None if a is None else 0 for a in args))
+            return vmap(member, in_dims=dims, randomness="same")(state, *args)
+
+        return call
+
+    # ----------------------------------------------------------------------------------- optimisers
+    def configure_optimizers(self):
+        c = self.cfgs
+        opts = []
+        for prefix, lr in (("discriminators.", [m.lr_d for m in c]), ("generator.", [m.lr_g for m in c])):
+            params = [p for _, p in self.member_params(prefix)]
+            if params:
+                opts.append(StackedOptimizer(params, c[0].optimizer, lr, [m.beta1 for m in c],
+                                             [m.beta2 for m in c]))
+        self.__dict__["_opts"] = opts
+        return opts
+
+    def stacked_optimizers(self) -> tuple[StackedOptimizer | None, StackedOptimizer]:
+        opts = self.__dict__["_opts"]
+        if opts is None:
+            opts = self.configure_optimizers()
+        return (opts[0], opts[1]) if self.template.has_discriminator else (None, opts[0])
+
+    def on_fit_start(self) -> None:
+        self.template.to(self.device)
+
+    # -------------------------------------------------------------------------------- training step
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        x, y = batch
+        self.train_on_batch(x, y)
+
+    def _track(self, tracked: dict[str, list[Tensor]]) -> None:
+        for k, v in tracked.items():
+            self._pending.setdefault(k, []).extend(t.detach() for t in v)
+
+    def train_on_batch(self, x: Tensor, y: Tensor) -> None:
+        """One batch per member: a D step and, every ``n_critic`` batches, a G step (the single run's schedule)."""
+        t = self.template
+        t.iteration = self.iteration
+        y = y if (t.cond_classes and y.numel()) else None
+        do_d, do_g = t.schedule()
+        n = x.shape[1]
+        with torch.set_grad_enabled(do_g):
+            fake, _ = self.vmapped(lambda yy: t.generator(t.sample_z(n), yy))(
+                self.state_for("generator." if do_g else None), y)
+        if do_d:
+            self.discriminator_step(x, fake.detach(), y)
+        if do_g:
+            self.generator_step(x, fake, y)
+
+    def _kill(self, loss: Tensor) -> Tensor:
+        """Freeze the members whose ``loss`` is NaN/Inf (on the device); returns the alive mask to step with."""
+        ok = torch.isfinite(loss.detach())
+        newly = self.alive & ~ok
+        self.first_bad.copy_(torch.where(newly, torch.full_like(self.first_bad, self.iteration), self.first_bad))
+        self.alive.copy_(self.alive & ok)
+        return self.alive
+
+    def discriminator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
+        t = self.template
+        opt_d, _ = self.stacked_optimizers()
+
+        def d_member(xx, ff, yy):
+            loss, _, real_c, fake_c = t.discriminator_objective(xx, ff, yy)
+            t.track_d_step(loss, real_c, fake_c)
+            return loss
+
+        state = self.state_for("discriminators.")
+        loss, tracked = self.vmapped(d_member)(state, x, fake, y)
+        params = [p for _, p in self.member_params("discriminators.")]
+        grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
+        for p, g in zip(params, grads):
+            p.grad = g
+        opt_d.step(alive=self._kill(loss))
+        for p in params:
+            p.grad = None
+        if type(t).after_d_step is not GANModule.after_d_step:
+            # on the stacked parameters themselves (elementwise hooks such as clipping act per member)
+            stacked = {f"m.{n}": p for n, p in self.member_params("discriminators.")}
+            functional_call(self._bound, stacked, (t.after_d_step,))
+        # the single run tracks the variant's scalars inside d_loss, then d_loss / d_real / d_fake
+        self._track(tracked)
+
+    def generator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
+        t = self.template
+        _, opt_g = self.stacked_optimizers()
+
+        def g_member(xx, ff, yy):
+            return t.generator_objective(xx, ff, yy)[0]
+
+        loss, tracked = self.vmapped(g_member)(self.state_for(None), x, fake, y)
+        params = [p for _, p in self.member_params("generator.")]
+        grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
+        self._track(tracked)
+        log_now = (self.iteration + 1) % self.cfg.log_every == 0
+        if log_now:
+            norms = [g.flatten(1).norm(dim=1) for g in grads if g is not None]
+            self._track({"g_grad_norm": [torch.linalg.vector_norm(torch.stack(norms), dim=0)]})
+        for p, g in zip(params, grads):
+            p.grad = g
+        opt_g.step(alive=self._kill(loss))
+        for p in params:
+            p.grad = None
+        self._track({"g_loss": [loss]})
+        self.iteration += 1
+        if self.cfg.lr_schedule == "linear":             # LambdaLR(max(0, 1 - it / total)), stepped per G step
+            factor = max(0.0, 1.0 - self.iteration / self.cfg.iterations)
+            for opt in self.__dict__["_opts"]:
+                for group in opt.param_groups:
+                    group["lr_factor"] = factor
+        if log_now or self.iteration >= self.cfg.iterations:
+            self.flush_logs()
+        if self.iteration >= self.cfg.iterations and self.trainer is not None:
+            self.trainer.should_stop = True
+
+    # ---------------------------------------------------------------------------------- bookkeeping
+    def flush_logs(self) -> None:
+        """Per member, the mean of every scalar tracked since the last flush into its history (one host sync
+        for all members); a member whose first non-finite loss fell in this window is recorded diverged
+        there (its history ends with this row, as its single run's does) and stays frozen."""
+        names = list(self._pending)
+        rows = []
+        for name in names:
+            v = torch.cat([p.reshape(self.size, -1) for p in self._pending[name]], dim=1).float()
+            if name in ("d_real", "d_fake") and self.template.score_is_logit:
+                v = torch.sigmoid(v)
+            rows.append(v.mean(1))
+        packed = torch.stack([*rows, self.first_bad.to(torch.float32)]).tolist() if rows else \
+            [self.first_bad.tolist()]
+        self._pending = {}
+        for k in range(self.size):
+            if self.diverged_at[k] is not None:
+                continue
+            self.histories[k].append({"iteration": self.iteration, **{n: packed[i][k] for i, n in enumerate(names)}})
+            if packed[-1][k] >= 0:
+                self.diverged_at[k], self.member_steps[k] = int(packed[-1][k]), self.iteration
+        if all(d is not None for d in self.diverged_at) and self.trainer is not None:
+            self.trainer.should_stop = True
+
+    def member(self, k: int) -> GANModule:
+        """Member ``k`` as a stand-alone module of its variant (its weights and buffers; eval, sampling)."""
+        m = self.variant_cls(data_shape=self.template.data_shape, num_classes=self.template.num_classes,
+                             data_kind=self.template.data_kind, **_asdict(self.cfgs[k]))
+        state = {n: p.detach()[k] for n, p in zip(self.param_names, self.stacked)}
+        state.update({n: b[k] for n, b in self.member_buffers().items()})
+        m.load_state_dict(state)
+        m.iteration = self.member_steps[k] if self.member_steps[k] is not None else self.iteration
+        m.history, m.diverged_at = self.histories[k], self.diverged_at[k]
+        return m.to(self.device)
+
+
+def _asdict(cfg: GANConfig) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(cfg)
+
+
+def population_size_for(device: torch.device | str, runs: int) -> int:
+    """``auto`` population size: up to 64 runs at once on an accelerator (launch-bound small models; not
+    measured here, no GPU), up to 16 on a CPU (the toy MLP's best measured size on the 2-core development
+    machine, ``benchmark perf --only-population``: 1.76× at 16, 1.82× at 32 with a wider spread)."""
+    kind = torch.device(device).type
+    cap = 64 if kind != "cpu" else 16
+    return max(1, min(runs, cap))
