@@ -372,8 +372,8 @@ def dragan_perturb(x: Tensor, c: float = 0.5) -> Tensor:
 
 def dragan_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, weight: float = 10.0, c: float = 0.5) -> Tensor:
     # Kodali et al. 2017 eq. (3)/Lucic et al. Table 1: λ E_{x̂ ~ P_real + δ}[(‖∇_x̂ D(x̂)‖₂ - 1)²]
-    x_hat = dragan_perturb(real.detach(), c).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), [x_hat], create_graph=True)
+    x_hat = dragan_perturb(real.detach(), c)
+    grad = input_gradient(critic, x_hat)
     return weight * (grad.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
 
 
