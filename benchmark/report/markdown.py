@@ -31,7 +31,7 @@ STATS_NOTE = (f"median [95% percentile-bootstrap interval] over seeds: {BOOTSTRA
               "seed counts as the worst score. Ties: ranks per dataset on its primary metric, 1 + the number of "
               "variants whose interval lies entirely on the better side, so variants with overlapping intervals "
               "share a rank (one seed: no interval, a tie). With 3 seeds the interval is the min–max, so most "
-              f"cells tie: a cell with fewer than {MIN_SEEDS} seeds is flagged '<{MIN_SEEDS} seeds'. Baselines "
+              f"cells tie: a cell with fewer than {MIN_SEEDS} seeds is flagged 'under {MIN_SEEDS} seeds'. Baselines "
               f"(true data, noise, collapsed; {BASELINE_DRAWS} draws each, scored with the runs' protocol) are "
               "shown under each table and never ranked; a cell whose interval (one seed: its value) is not entirely "
               "better than the noise baseline's is marked 'not better than noise' and is never ranked first (it "
@@ -97,7 +97,7 @@ def baseline_lines(board: dict, datasets: list[str]) -> list[tuple[str, dict[str
 def entry_notes(e: dict) -> str:
     notes = []
     if e.get("few_seeds"):
-        notes.append(f"<{MIN_SEEDS} seeds")
+        notes.append(f"under {MIN_SEEDS} seeds")
     if e["collapsed"]:
         notes.append(f"{e['collapsed']} collapsed")
     if e["diverged"]:

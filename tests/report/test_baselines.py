@@ -58,7 +58,7 @@ def test_few_seeds_are_flagged_and_the_method_is_stated():
     e = entries(leaderboard(aggregate(runs, NOISE)))
     assert e["a"]["few_seeds"] and not e["b"]["few_seeds"]
     md = summary_markdown(runs, aggregate(runs, NOISE))
-    assert "<5 seeds" in md and "2000 resamples" in md and "share a rank" in md
+    assert "under 5 seeds" in md and "2000 resamples" in md and "share a rank" in md
 
 
 def test_baseline_rows_summarise_the_draws():
