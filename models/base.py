@@ -71,6 +71,9 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
     channels_last: bool = False                # set by the runner's fast path: batches go NHWC too
     fused_batches: int = 1                     # batches per Lightning training_step (set by the runner)
 
+    # why models.population.GANPopulation cannot train this variant (None: it can)
+    population_unsupported: ClassVar[str | None] = None
+
     def __init__(self, data_shape: tuple[int, ...] = (2,), num_classes: int = 0, data_kind: str = "points",
                  **hparams: Any) -> None:
         super().__init__()

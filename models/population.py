@@ -56,6 +56,10 @@ def check_population(cfg: GANConfig, variant_cls: type[GANModule]) -> None:
                           "engine: each member would pick its next D or G step from its own loss (different "
                           "schedules in one vectorised step, and a host sync per step); train these runs one by one "
                           "(no --population, engine single)")
+    if variant_cls.population_unsupported:
+        raise ConfigError(f"{variant_cls.name} is not supported by the population engine: "
+                          f"{variant_cls.population_unsupported}; train these runs one by one (no --population, "
+                          "engine single)")
     if getattr(cfg, "r1_gamma", 0) > 0 or getattr(cfg, "r2_gamma", 0) > 0:
         raise ConfigError("r1_gamma/r2_gamma are not supported by the population engine yet: R1/R2 reuse the loss's "
                           "forward pass through torch.autograd.grad, which cannot run under vmap; train these runs "

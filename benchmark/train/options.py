@@ -21,7 +21,7 @@ from models.config import field_types, validate
 from datamodules import get_datamodule
 
 from ..score import METRIC_GROUPS, check_supported
-from ..suggest import unknown_option_message
+from ..names import unknown_option_message
 
 
 @dataclass

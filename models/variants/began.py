@@ -52,6 +52,8 @@ class BEGAN(EBGAN):
     """L_D = L(x) - k_t L(G(z)), L_G = L(G(z)) with the equilibrium k_t and M_global logged (see module doc)."""
 
     name = "began"
+    population_unsupported = ("its equilibrium term k_t is module state updated after each D step from that "
+                              "step's losses, which the vectorised step does not carry per member")
     Config = BEGANConfig
     energy_power = 1            # η = 1: L(v) = mean |v - D(v)|
 
@@ -71,6 +73,11 @@ class BEGAN(EBGAN):
         if self._last_losses is None:
             return
         real, fake = self._last_losses
+        if torch.distributed.is_available() and torch.distributed.is_initialized() \
+                and torch.distributed.get_world_size() > 1:        # DDP: every rank takes the same k_t step
+            both = torch.stack([real.detach().mean(), fake.detach().mean()])
+            torch.distributed.all_reduce(both)
+            real, fake = both[0] / torch.distributed.get_world_size(), both[1] / torch.distributed.get_world_size()
         c = self.cfg
         self.track("began_m_global", began_convergence(real, fake, c.began_gamma))
         self.began_k = began_k_update(self.began_k, real, fake, c.began_gamma, c.lambda_k)   # a new tensor

@@ -94,8 +94,16 @@ def _assert_same(single, member, rtol=1e-4, atol=1e-6) -> None:
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_member_is_its_single_run(variant):
-    """20 GAN iterations: every member's weights, buffers and logged history equal its own single run."""
+    """20 GAN iterations: every member's weights, buffers and logged history equal its own single run (a variant
+    that declares why it cannot be vectorised is refused with that reason instead)."""
     opts = _options(variant)
+    reason = VARIANTS[variant].population_unsupported
+    if reason:
+        from models.config import ConfigError
+
+        with pytest.raises(ConfigError, match="not supported by the population engine"):
+            _population(variant, SEEDS, opts)
+        return
     pop = _population(variant, SEEDS, opts)
     assert pop.iteration == 20
     for k, seed in enumerate(SEEDS):

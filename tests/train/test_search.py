@@ -95,7 +95,7 @@ def record(tmp_path, variant, data, seed, config, metrics, status="completed", g
 
 
 def test_tune_takes_the_best_median_counts_failed_seeds_as_worst_and_breaks_ties(tmp_path):
-    ring = lambda modes, hq: {"modes_covered": modes, "high_quality": hq, "reverse_kl": 0.1}
+    ring = lambda modes, hq: {"mmd": 0.01, "modes_covered": modes, "high_quality": hq, "reverse_kl": 0.1}
     # trial 0: medians 8 modes / 70 HQ; trial 1: one great seed but two failed -> worst median; trial 2: ties
     # trial 0 on modes and wins on high_quality; trial 3 belongs to another sweep and must be ignored
     for seed, (m, hq) in enumerate([(8, 60), (8, 70), (7, 90)]):
