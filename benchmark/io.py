@@ -543,3 +543,17 @@ def package_versions(names: Iterable[str] = ("torch", "torchvision", "pytorch_li
     except metadata.PackageNotFoundError:
         out["ganbench"] = None
     return out
+
+
+_UNUSABLE_REPORTED: set[str] = set()       # cache files already reported as unusable in this process
+
+
+def warn_unusable_cache(what: str, path: str | os.PathLike, error: BaseException, action: str) -> None:
+    """One warning per cache file and process: ``what`` at ``path`` is unusable (``error``) and ``action``
+    (e.g. "retraining it and replacing the file")."""
+    if str(path) in _UNUSABLE_REPORTED:
+        return
+    _UNUSABLE_REPORTED.add(str(path))
+    text = str(error).strip().splitlines()
+    print(f"warning: {what} {path} is unusable ({type(error).__name__}: {text[0][:200] if text else ''}); {action}",
+          file=sys.stderr)

@@ -158,12 +158,10 @@ def ganbench_trainer(variant: str, data: str, batch_size: int, options: dict[str
     return dm, model, make_trainer(resolved, None, callbacks)
 
 
-def ganbench_rate(variant: str, data: str, batch_size: int, iterations: int, warmup: int,
-                  options: dict[str, Any]) -> float:
-    """GAN iterations/s of GANBench's real path (:func:`ganbench_trainer`), timed from iteration ``warmup``."""
+def clock_callback(warmup: int, marks: dict[str, float]):
+    """A Lightning callback class that writes into ``marks``: ``t0``/``it0`` when the module's GAN iteration
+    first reaches ``warmup``, ``t1`` when training ends."""
     import pytorch_lightning as pl
-
-    marks: dict[str, float] = {}
 
     class Clock(pl.Callback):
         def on_train_batch_end(self, trainer, module, *args):
@@ -172,6 +170,15 @@ def ganbench_rate(variant: str, data: str, batch_size: int, iterations: int, war
 
         def on_train_end(self, trainer, module):
             marks["t1"] = time.perf_counter()
+
+    return Clock
+
+
+def ganbench_rate(variant: str, data: str, batch_size: int, iterations: int, warmup: int,
+                  options: dict[str, Any]) -> float:
+    """GAN iterations/s of GANBench's real path (:func:`ganbench_trainer`), timed from iteration ``warmup``."""
+    marks: dict[str, float] = {}
+    Clock = clock_callback(warmup, marks)
 
     dm, model, trainer = ganbench_trainer(variant, data, batch_size,
                                            {**options, "iterations": warmup + iterations}, [Clock()])
@@ -442,19 +449,10 @@ def population_rate(variant: str, data: str, batch_size: int, seeds: list[int], 
     """Member-iterations/s of a :class:`~models.population.GANPopulation` of ``len(seeds)`` members (GAN
     iterations/s × members), on the population's real path (its Trainer and stacked loader), timed from
     iteration ``warmup``."""
-    import pytorch_lightning as pl
-
     from models.population import GANPopulation
 
     marks: dict[str, float] = {}
-
-    class Clock(pl.Callback):
-        def on_train_batch_end(self, trainer, module, *args):
-            if module.iteration >= warmup and "t0" not in marks:
-                marks["t0"], marks["it0"] = time.perf_counter(), module.iteration
-
-        def on_train_end(self, trainer, module):
-            marks["t1"] = time.perf_counter()
+    Clock = clock_callback(warmup, marks)
 
     quiet_lightning()
     opts = {"variant": variant, "data": data, "batch_size": batch_size, "wandb": "disabled",

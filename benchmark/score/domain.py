@@ -23,14 +23,13 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..io import atomic_torch_save
+from ..io import atomic_torch_save, warn_unusable_cache
 from .inception import cache_dir, check_cache_dir
 from .registry import Metric, MetricGroup, register_metric_group
 
@@ -167,7 +166,6 @@ def cached_classifier(name: str, x: Tensor, y: Tensor, num_classes: int, *, seed
     return model, dict(info, checksum=checksum, cache_path=str(path))
 
 
-_WARNED: set[str] = set()          # cache files already reported as unusable in this process
 
 
 def _load_cached(path, model: DomainClassifier) -> dict | None:
@@ -183,11 +181,7 @@ def _load_cached(path, model: DomainClassifier) -> dict | None:
             raise ValueError("non-finite weights")
         return blob
     except Exception as e:
-        if str(path) not in _WARNED:
-            _WARNED.add(str(path))
-            text = str(e).strip().splitlines()
-            print(f"warning: domain-classifier cache {path} is unusable ({type(e).__name__}: "
-                  f"{text[0][:200] if text else ''}); retraining it and replacing the file", file=sys.stderr)
+        warn_unusable_cache("domain-classifier cache", path, e, "retraining it and replacing the file")
         return None
 
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from ..io import atomic_torch_save
+from ..io import atomic_torch_save, warn_unusable_cache
 from .inception import InceptionWeights, cache_dir, check_cache_dir, make_extractor, resolve_inception_weights
 from .registry import Metric, MetricGroup, register_metric_group
 
@@ -183,7 +182,6 @@ def reference_cache_path(root: Path, desc: dict, resolution: tuple[int, ...], co
     return root / "features" / name
 
 
-_WARNED: set[str] = set()          # cache files already reported as unusable in this process
 
 
 def load_features_cache(path: Path, count: int, features: tuple[str, ...]) -> dict[str, Tensor] | None:
@@ -203,11 +201,7 @@ def load_features_cache(path: Path, count: int, features: tuple[str, ...]) -> di
                 raise ValueError(f"layer {name!r} holds non-finite values")
         return {name: feats[name] for name in features}
     except Exception as e:
-        if str(path) not in _WARNED:
-            _WARNED.add(str(path))
-            text = str(e).strip().splitlines()
-            print(f"warning: features cache {path} is unusable ({type(e).__name__}: "
-                  f"{text[0][:200] if text else ''}); recomputing it and replacing the file", file=sys.stderr)
+        warn_unusable_cache("features cache", path, e, "recomputing it and replacing the file")
         return None
 
 
