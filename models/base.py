@@ -20,14 +20,13 @@ no-op hooks.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
-
-import copy
 
 from . import networks
 from .augment import diff_augment, parse_policy

@@ -23,7 +23,7 @@ from .registry import check_supported, evaluate, sample_requests
 
 
 def mixture_datasets() -> list[str]:
-    return sorted(n for n, c in DATAMODULES.items() if c.kind == "points" and callable(getattr(c, "modes", None)))
+    return sorted(n for n, c in DATAMODULES.items() if c.kind == "points" and c.has_modes)
 
 
 def load_points(path: str) -> np.ndarray:
