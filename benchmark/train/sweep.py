@@ -494,6 +494,48 @@ def run_sweep(spec: SweepSpec | Mapping[str, Any], *, quick: bool = False, resul
     live = progress_enabled(progress, stream)
     stream = SafeStream(stream)                    # a reader gone (`| tee` after Ctrl-C) never stops the sweep
     planned = plan(spec, quick=quick, results_dir=results_dir)
+    rungs = halving_rungs(spec, planned)
+    if rungs is None:
+        return _run_planned(spec, planned, results_dir=results_dir, jobs=jobs, stream=stream, live=live)
+    first, rest, keep = rungs
+    stream.write(f"successive halving: every trial on seed {first[0].options['seed']} ({len(first)} runs), then "
+                 f"the best {keep} of each (variant, dataset) on the other seeds\n")
+    records = _run_planned(spec, first, results_dir=results_dir, jobs=jobs, stream=stream, live=live)
+    if STATE.signum:
+        return records
+    second = rest(results_dir)
+    stream.write(f"successive halving: {len(second)} runs of the kept trials\n")
+    return records + _run_planned(spec, second, results_dir=results_dir, jobs=jobs, stream=stream, live=live)
+
+
+def halving_rungs(spec: SweepSpec | Mapping[str, Any], planned: list[PlannedRun]):
+    """``None``, or for a search with ``keep`` and several seeds: (the first seed's runs, a function of the results
+    directory giving the kept trials' runs on the other seeds, keep). The cut is recomputed from the records, so a
+    re-run after an interruption keeps the same trials."""
+    spec = with_all_expanded(spec)
+    if not spec.get("search") or len(spec["seeds"]) < 2:
+        return None
+    search = parse_search(spec["search"], list(spec["variants"]))
+    if search.keep is None or search.keep >= search.trials:
+        return None
+    first_seed = spec["seeds"][0]
+    first = [r for r in planned if r.options["seed"] == first_seed]
+
+    def rest(results_dir: str | None) -> list[PlannedRun]:
+        from ..io import load_runs
+        from .search import shortlist
+
+        first_records = [rec for rec in load_runs(results_dir or "results") if rec.get("seed") == first_seed]
+        kept = shortlist(first_records, spec.get("name") or "", list(spec["datasets"]), search.keep)
+        return [r for r in planned if r.options["seed"] != first_seed
+                and r.trial["index"] in kept.get((r.options["variant"], r.options["data"]), ())]
+
+    return first, rest, search.keep
+
+
+def _run_planned(spec: SweepSpec | Mapping[str, Any], planned: list[PlannedRun], *, results_dir: str | None,
+                 jobs: int, stream, live: bool) -> list[dict]:
+    """Run the planned runs that are not done yet (alone, as populations, or on ``jobs`` workers)."""
     todo = [(k, r) for k, r in enumerate(planned, 1) if not is_done(r.path)]
     progress = Progress(len(planned), stream)
     for k, r in enumerate(planned, 1):

@@ -92,6 +92,11 @@ def sweep_command(sweep_file: str | None, *, quick: bool = False, results_dir: s
     if dry_run:
         for r in planned:
             print(json.dumps(r.options, sort_keys=True))
+        rungs = S.halving_rungs(spec, planned)
+        if rungs is not None:
+            print(f"note: search.keep={rungs[2]}: the {len(rungs[0])} runs of the first seed run first; of the "
+                  f"other {len(planned) - len(rungs[0])}, only the best {rungs[2]} trials of each (variant, dataset) "
+                  "run", file=sys.stderr)
         return 0
     check_writable(results_dir or "results")
     if jobs is None:                                 # one run per GPU, else one per CPU core

@@ -38,6 +38,8 @@ def spec(**kw):
     ({"trials": 2, "spaces": {"default": {"lr_g": {"log_uniform": [0, 1e-3]}}}}, "log_uniform needs low > 0"),
     ({"trials": 2, "spaces": {"default": {"lr_g": {"uniform": [1e-4, float("inf")]}}}}, "two finite numbers"),
     ({"trials": 2, "spaces": {"default": {"clip": {"choice": [0.1]}}}}, "clip is not an option of nsgan"),
+    ({"trials": 2, "keep": 3, "spaces": SPACE}, "search.keep must be a whole number from 1 to search.trials"),
+    ({"trials": 2, "keep": True, "spaces": SPACE}, "search.keep must be"),
 ])
 def test_bad_search_sections_are_rejected_with_the_fix(search, message):
     with pytest.raises(ConfigError, match=message):
@@ -83,6 +85,24 @@ def test_a_searched_sweep_records_its_trials_and_tune_writes_recipes(tmp_path, c
     entry = recipes["nsgan"]["ring8"]
     assert set(entry["options"]) == {"lr_g", "beta1"} and entry["provenance"]["trials"] == 2
     assert load_recipes(out) == recipes
+
+
+def test_keep_runs_every_trial_on_the_first_seed_and_only_the_best_on_the_others(tmp_path, capsys):
+    s = spec(variants=["nsgan"], seeds=[0, 1, 2], search={"trials": 4, "seed": 1, "keep": 2, "spaces": SPACE},
+             options={**TINY, "iterations": 30})
+    S.run_sweep(s, results_dir=str(tmp_path), stream=io.StringIO())
+    recs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    first = {r["trial"]["index"]: r["metrics"]["mmd"] for r in recs if r["seed"] == 0}
+    assert sorted(first) == [0, 1, 2, 3]                         # every trial on the first seed
+    best_two = sorted(sorted(first, key=lambda k: (first[k], k))[:2])   # ring8 ranks on mmd, smaller wins
+    later = {(r["trial"]["index"], r["seed"]) for r in recs if r["seed"] != 0}
+    assert later == {(k, seed) for k in best_two for seed in (1, 2)}   # only the kept trials go on
+    again = S.run_sweep(s, results_dir=str(tmp_path), stream=io.StringIO())
+    assert again == []                                            # a re-run finds the same cut, all done
+    recipes = tune(s, tmp_path, tmp_path / "recipes.yaml")
+    prov = recipes["nsgan"]["ring8"]["provenance"]
+    assert prov["seeds"] == 3 and prov["kept"] == 2 and prov["trials"] == 4 and prov["trial"] in best_two
+    assert "cut by search.keep=2" in capsys.readouterr().err      # one line, not a warning per pruned trial
 
 
 def record(tmp_path, variant, data, seed, config, metrics, status="completed", group="s", trial=None):
