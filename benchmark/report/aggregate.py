@@ -310,14 +310,14 @@ def aggregate(runs: list[dict], baselines: dict[str, dict] | None = None) -> lis
 def baseline_rows(baselines: dict[str, dict]) -> list[AggregateRow]:
     """One :class:`AggregateRow` per (dataset, baseline, metric), over the draws; the label is ``baseline:
     <what>`` and ``baseline`` names the sampler (``true``, ``noise``, ``collapsed``)."""
-    from .baselines import BASELINES, decode
+    from .baselines import BASELINES
 
     rows = []
     for dataset, b in sorted(baselines.items()):
         for name, per_metric in (b.get("values") or {}).items():
             label = f"baseline: {BASELINES.get(name, name)}"
             for m, raw in sorted(per_metric.items()):
-                vals = [decode(v) for v in raw]
+                vals = [None if v is None else float(v) for v in raw]   # "inf": a cache from before io's scheme
                 if any(v is None for v in vals) or not vals:
                     continue
                 stat = [worst(m) if math.isnan(v) else v for v in vals]

@@ -1,5 +1,6 @@
 """Baselines in the report: scored like a run, cached, shown, and what 'not better than noise' does to ranks."""
 import json
+import math
 
 import pytest
 import torch
@@ -104,6 +105,23 @@ def test_ring8_baselines_order_and_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(B, "score_baselines", boom)
     assert B.dataset_baselines("ring8", ["mmd", "modes_covered_strict"], tmp_path, draws=2)["values"] == v
     assert "unavailable" in B.dataset_baselines("ring8", ["mmd"], tmp_path, draws=3)      # another key: rescored
+
+
+def test_nonfinite_baseline_scores_survive_the_cache_as_standard_json(tmp_path, monkeypatch):
+    scored = {"true": {"reverse_kl": [0.5, math.inf]}, "noise": {"reverse_kl": [math.nan, 2.0]}}
+    monkeypatch.setattr(B, "score_baselines", lambda *a, **k: scored)
+    assert B.dataset_baselines("ring8", ["reverse_kl"], tmp_path, draws=2)["values"] == scored
+
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    on_disk = json.loads((tmp_path / "baselines.json").read_text(), parse_constant=refuse)
+    assert on_disk["ring8"]["values"]["true"]["reverse_kl"] == [0.5, None]          # io's `nonfinite` scheme
+    monkeypatch.setattr(B, "score_baselines", lambda *a, **k: pytest.fail("scored again despite the cache"))
+    back = B.dataset_baselines("ring8", ["reverse_kl"], tmp_path, draws=2)["values"]
+    assert back["true"]["reverse_kl"] == [0.5, math.inf] and math.isnan(back["noise"]["reverse_kl"][0])
+    (row,) = [r for r in baseline_rows({"ring8": {"values": back}}) if r.baseline == "true"]
+    assert row.mean == math.inf and row.values[1][0] == math.inf
 
 
 def test_a_lone_conditional_variant_is_not_green():
