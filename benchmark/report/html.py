@@ -27,6 +27,7 @@ from datamodules import get_datamodule
 from ..io import atomic_write_text, record_file
 from .aggregate import (
     AggregateRow,
+    RankedRow,
     arrow,
     finite_number,
     fmt,
@@ -321,21 +322,20 @@ def leaderboard_html(rows: list[AggregateRow], *, smoke: bool = False) -> str:
             continue
         head = "".join(f'<th><a href="#{_e(d)}">{_e(d)}</a><span class="sub">{_e(board.datasets[d].metric)} '
                        f'{arrow(board.datasets[d].metric)}</span></th>' for d in datasets)
+
+        def cell(d: str, e: RankedRow | None) -> str:
+            if e is None:
+                return '<td class="num muted">–</td>'
+            notes = entry_notes(e)
+            alone = len(board.datasets[d].groups[group]) < 2          # rank 1 of one cell beats nobody
+            cls = " best" if e.rank == 1 and not e.noise and not alone else (" muted" if e.noise else "")
+            return (f'<td class="num{cls}"><span class="rank">{_e(rank_text(e))}</span> <span class="v">'
+                    f'{_e(fmt_ci(e))}</span><span class="sub">n={e.n_stat}{(" · " + _e(notes)) if notes else ""}'
+                    f'</span></td>')
+
         body = []
         for line in lines:
-            cells = []
-            for d in datasets:
-                e = line.cells[d]
-                if e is None:
-                    cells.append('<td class="num muted">–</td>')
-                    continue
-                notes = entry_notes(e)
-                alone = len(board.datasets[d].groups[group]) < 2
-                green = e.rank == 1 and not e.noise and not alone
-                cls = " best" if green else (" muted" if e.noise else "")
-                cells.append(f'<td class="num{cls}"><span class="rank">{_e(rank_text(e))}'
-                             f'</span> <span class="v">{_e(fmt_ci(e))}</span><span class="sub">n={e.n_stat}'
-                             f'{(" · " + _e(notes)) if notes else ""}</span></td>')
+            cells = [cell(d, line.cells[d]) for d in datasets]
             sw = f'<span class="swatch" style="background:{variant_color(variant_of(line.label))}"></span>'
             body.append(f'<tr><th>{sw}{_e(line.label)}</th><td class="num">{mean_rank_text(line.mean_rank)}'
                         f'</td>{"".join(cells)}</tr>')

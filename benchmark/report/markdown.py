@@ -121,6 +121,12 @@ def entry_notes(e: RankedRow) -> str:
     return ", ".join(notes)
 
 
+def md_notes(e: RankedRow) -> str:
+    """``; <notes>`` of an entry in a Markdown cell (empty without notes)."""
+    notes = entry_notes(e)
+    return f"; {md(notes)}" if notes else ""
+
+
 def leaderboard_markdown(rows: list[AggregateRow], *, smoke: bool = False) -> str:
     board = leaderboard(rows, smoke=smoke)
     out = io.StringIO()
@@ -133,14 +139,8 @@ def leaderboard_markdown(rows: list[AggregateRow], *, smoke: bool = False) -> st
             f"{md(d)} ({md(board.datasets[d].metric)} {arrow(board.datasets[d].metric)})" for d in datasets)
                   + " |\n|---|---|" + "---|" * len(datasets) + "\n")
         for line in lines:
-            cells = []
-            for d in datasets:
-                e = line.cells[d]
-                if e is None:
-                    cells.append("–")
-                    continue
-                notes = entry_notes(e)
-                cells.append(f"{rank_text(e)} · {fmt_ci(e)} (n={e.n_stat}{'; ' + md(notes) if notes else ''})")
+            cells = ("–" if e is None else f"{rank_text(e)} · {fmt_ci(e)} (n={e.n_stat}{md_notes(e)})"
+                     for e in (line.cells[d] for d in datasets))
             out.write(f"| {md(line.label)} | {mean_rank_text(line.mean_rank)} | " + " | ".join(cells) + " |\n")
         for label, cells in baseline_lines(board, datasets):
             out.write(f"| *{md(label)}* | – | " + " | ".join(
