@@ -276,7 +276,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(format_table(rows))
     if differ:
         print("(these bounds were calibrated on other budgets or seeds: see the warning above)")
-    return 0 if all(r["passed"] for r in rows) else 1
+    return 0 if all(r.passed for r in rows) else 1
 
 
 def cmd_perf(args: argparse.Namespace) -> int:

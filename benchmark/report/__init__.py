@@ -3,7 +3,8 @@
 ``build_report(results_dir)`` writes ``summary.md`` and ``summary.csv`` (variant × dataset: mean ± std over
 seeds, number of runs, best run, the protocol under each metric, published numbers beside ours where the
 protocol matches; :mod:`.markdown`), a sample plot per run under ``samples/`` and ``report.html`` (the same
-tables with plots, :mod:`.html`), and logs the comparison to W&B. The rows come from :mod:`.aggregate`, the
+tables with plots, :mod:`.html`, its figures drawn by :mod:`.figures`), and logs the comparison to W&B
+(:mod:`.wandb_report`). The rows come from :mod:`.aggregate`, the
 published numbers from :mod:`.references`; :mod:`.check` compares the results with regression thresholds.
 """
 from __future__ import annotations
@@ -18,8 +19,9 @@ from ..io import atomic_write_text, load_runs, load_samples
 from ..samples import save_sample_plot
 from .aggregate import aggregate
 from .baselines import baselines_for
-from .html import build_html, log_wandb_table
+from .html import build_html
 from .markdown import summary_csv, summary_markdown
+from .wandb_report import log_wandb_table
 
 
 def ensure_sample_plots(runs: list[dict], results_dir: Path) -> list[Path]:

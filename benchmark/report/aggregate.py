@@ -45,6 +45,7 @@ import dataclasses
 import math
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,83 @@ IGNORED_KEYS = {"seed", "group"}
 MIN_SEEDS = 5
 SMOKE_ITERATIONS = 100
 SCORED_STATUSES = ("completed", "diverged")
+
+
+@dataclass
+class AggregateRow:
+    """One row of :func:`aggregate` (a run cell) or :func:`baseline_rows` (a baseline): one (dataset, label,
+    metric) and its statistics over the seeds (a baseline's: over its draws); see the module doc."""
+
+    dataset: str
+    variant: str                    # the row's label: the variant, its varying options, `· trial <index>`
+    base: str                       # the label without its trial suffix: what the leaderboard ranks
+    metric: str                     # "" for a cell none of whose runs was scored
+    median: float | None            # over n_stat values; None when there are none
+    ci_low: float | None            # 95% percentile-bootstrap interval of the median
+    ci_high: float | None
+    n_stat: int                     # values in the median (diverged seeds count as the worst score)
+    mean: float | None              # inf when a seed's value is not finite; None without values
+    std: float | None
+    n: int                          # scored completed runs (a baseline: draws)
+    best: float | None              # the best value and its run
+    best_run: str | None
+    values: list[tuple[float, str, Any]]    # (value, run_id, seed) of the completed runs (a baseline: draws)
+    completed: int                  # run counts per status
+    diverged: int
+    failed: int
+    interrupted: int
+    collapsed: int                  # completed seeds whose mode coverage collapsed, and their run ids
+    collapsed_runs: list[str]
+    coverage_metric: str | None     # the metric collapse was judged by
+    conditional: bool               # ranked among the conditional variants
+    trial: dict[str, Any] | None    # {"sweep", "index", "params"} of a search trial's cell
+    selected: bool = True           # enters the leaderboard and the main tables (the best trial of a search)
+    baseline: str | None = None     # the baseline sampler (true, noise, collapsed); None for runs
+
+
+@dataclass
+class RankedRow(AggregateRow):
+    """A leaderboard entry: its row plus its rank (``None``: unranked), whether it is ``noise`` (not better than
+    the noise baseline), ``few_seeds`` (under :data:`MIN_SEEDS`) and ``trials`` (trials searched, 0: none)."""
+
+    rank: int | None = None
+    noise: bool = False
+    few_seeds: bool = False
+    trials: int = 0
+
+    @classmethod
+    def of(cls, row: AggregateRow, **ranking: Any) -> "RankedRow":
+        return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(AggregateRow)}, **ranking)
+
+
+@dataclass
+class DatasetBoard:
+    """One dataset of the :class:`Leaderboard`: its primary ``metric``, the ranked entries per group
+    (``unconditional``/``conditional``, best first; a group with no entry is absent) and its ``baselines``
+    (``{name: row}`` on the primary metric)."""
+
+    metric: str
+    groups: dict[str, list[RankedRow]]
+    baselines: dict[str, AggregateRow]
+
+
+@dataclass
+class OverallRank:
+    """A label's mean rank across the datasets it was ranked on (``None``: ranked nowhere) and those ranks."""
+
+    label: str
+    mean_rank: float | None
+    ranks: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Leaderboard:
+    """The output of :func:`leaderboard`: per dataset its :class:`DatasetBoard`, per group the labels by mean rank;
+    ``smoke``: nothing was ranked (:func:`is_smoke`)."""
+
+    datasets: dict[str, DatasetBoard]
+    overall: dict[str, list[OverallRank]]
+    smoke: bool = False
 
 
 def lower_is_better(metric: str) -> bool:
@@ -146,11 +224,6 @@ def run_labels(runs: list[dict]) -> dict[str, str]:
     return labels
 
 
-def base_label(row: dict) -> str:
-    """A row's label without its trial suffix: what the leaderboard ranks."""
-    return row.get("base") or row["variant"]
-
-
 def fmt(v: float | None, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
@@ -159,13 +232,13 @@ def fmt(v: float | None, digits: int = 3) -> str:
     return f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
-def fmt_ci(row: dict) -> str:
+def fmt_ci(row: AggregateRow) -> str:
     """``median [low, high]`` of a row (the interval omitted for one seed)."""
-    if row.get("median") is None:
+    if row.median is None:
         return "–"
-    if row["n_stat"] < 2:
-        return fmt(row["median"])
-    return f"{fmt(row['median'])} [{fmt(row['ci_low'])}, {fmt(row['ci_high'])}]"
+    if row.n_stat < 2:
+        return fmt(row.median)
+    return f"{fmt(row.median)} [{fmt(row.ci_low)}, {fmt(row.ci_high)}]"
 
 
 def _collapsed(cell_runs: list[dict], cov: str | None) -> list[str]:
@@ -183,13 +256,14 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
 
 
-def aggregate(runs: list[dict], baselines: dict[str, dict] | None = None) -> list[dict[str, Any]]:
-    """One row per (dataset, label, metric), see the module doc. Keys: dataset, variant (the label), base (the
-    label without a trial), metric, median, ci_low, ci_high, n_stat (seeds in the median), mean, std, n (scored
-    completed runs), best, best_run, values (``[(value, run_id, seed)]`` of completed runs), completed, diverged,
-    failed, interrupted, collapsed (count), collapsed_runs, coverage_metric, conditional, trial (``{"sweep",
-    "index", "params"}`` or None), selected (enters the leaderboard and the main tables), baseline (None for a
-    run's cell; see :func:`baseline_rows` for ``baselines``, the output of :func:`.baselines.baselines_for`)."""
+def finite_number(v: Any) -> bool:
+    """``v`` is a finite int or float (not a bool, ``None``, NaN or ±inf)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def aggregate(runs: list[dict], baselines: dict[str, dict] | None = None) -> list[AggregateRow]:
+    """One :class:`AggregateRow` per (dataset, label, metric), see the module doc; then the rows of
+    :func:`baseline_rows` for ``baselines`` (the output of :func:`benchmark.report.baselines.baselines_for`)."""
     labels = run_labels(runs)
     by_cell: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in runs:
@@ -216,53 +290,49 @@ def aggregate(runs: list[dict], baselines: dict[str, dict] | None = None) -> lis
             if ok:
                 best = (min if lower_is_better(m) else max)(ok, key=lambda t: t[0])
             lo, hi = bootstrap_interval(stat) if stat else (None, None)
-            rows.append({"dataset": dataset, "variant": label, "base": base, "metric": m,
-                         "median": statistics.median(stat) if stat else None, "ci_low": lo, "ci_high": hi,
-                         "n_stat": len(stat),
-                         # an infinite value (e.g. reverse KL with no high-quality sample) makes the mean
-                         # infinite: averaging only the finite seeds would hide the failed ones
-                         "mean": (statistics.fmean(finite) if len(finite) == len(vals) else math.inf)
-                         if vals else None,
-                         "std": (statistics.stdev(finite) if len(finite) > 1 else 0.0)
-                         if vals and len(finite) == len(vals) else None,
-                         "n": len(vals), "best": best[0] if best else None, "best_run": best[1] if best else None,
-                         "values": vals, "completed": counts.get("completed", 0),
-                         "diverged": counts.get("diverged", 0), "failed": counts.get("failed", 0),
-                         "interrupted": counts.get("interrupted", 0), "collapsed": len(collapsed),
-                         "collapsed_runs": collapsed, "coverage_metric": cov,
-                         "conditional": any(is_conditional(r) for r in cell), "trial": trial, "selected": True,
-                         "baseline": None})
+            rows.append(AggregateRow(
+                dataset=dataset, variant=label, base=base, metric=m,
+                median=statistics.median(stat) if stat else None, ci_low=lo, ci_high=hi, n_stat=len(stat),
+                # an infinite value (e.g. reverse KL with no high-quality sample) makes the mean infinite:
+                # averaging only the finite seeds would hide the failed ones
+                mean=(statistics.fmean(finite) if len(finite) == len(vals) else math.inf) if vals else None,
+                std=(statistics.stdev(finite) if len(finite) > 1 else 0.0)
+                if vals and len(finite) == len(vals) else None,
+                n=len(vals), best=best[0] if best else None, best_run=best[1] if best else None,
+                values=vals, completed=counts.get("completed", 0), diverged=counts.get("diverged", 0),
+                failed=counts.get("failed", 0), interrupted=counts.get("interrupted", 0),
+                collapsed=len(collapsed), collapsed_runs=collapsed, coverage_metric=cov,
+                conditional=any(is_conditional(r) for r in cell), trial=trial))
     _select_best_trials(rows)
     return rows + baseline_rows(baselines or {})
 
 
-def baseline_rows(baselines: dict[str, dict]) -> list[dict[str, Any]]:
-    """One row per (dataset, baseline, metric) with the keys of :func:`aggregate`'s rows, over the draws; the
-    label is ``baseline: <what>`` and ``baseline`` names the sampler (``true``, ``noise``, ``collapsed``)."""
-    from .baselines import BASELINES, decode
+def baseline_rows(baselines: dict[str, dict]) -> list[AggregateRow]:
+    """One :class:`AggregateRow` per (dataset, baseline, metric), over the draws; the label is ``baseline:
+    <what>`` and ``baseline`` names the sampler (``true``, ``noise``, ``collapsed``)."""
+    from .baselines import BASELINES
 
     rows = []
     for dataset, b in sorted(baselines.items()):
         for name, per_metric in (b.get("values") or {}).items():
             label = f"baseline: {BASELINES.get(name, name)}"
             for m, raw in sorted(per_metric.items()):
-                vals = [decode(v) for v in raw]
+                vals = [None if v is None else float(v) for v in raw]   # "inf": a cache from before io's scheme
                 if any(v is None for v in vals) or not vals:
                     continue
                 stat = [worst(m) if math.isnan(v) else v for v in vals]
                 finite = [v for v in vals if math.isfinite(v)]
                 lo, hi = bootstrap_interval(stat)
                 best = (min if lower_is_better(m) else max)(stat)
-                rows.append({"dataset": dataset, "variant": label, "base": label, "metric": m,
-                             "median": statistics.median(stat), "ci_low": lo, "ci_high": hi, "n_stat": len(stat),
-                             "mean": statistics.fmean(finite) if len(finite) == len(vals) else math.inf,
-                             "std": (statistics.stdev(finite) if len(finite) > 1 else 0.0)
-                             if len(finite) == len(vals) else None,
-                             "n": len(vals), "best": best, "best_run": None,
-                             "values": [(v, f"baseline-{name}-draw{d}", d) for d, v in enumerate(vals)],
-                             "completed": len(vals), "diverged": 0, "failed": 0, "interrupted": 0, "collapsed": 0,
-                             "collapsed_runs": [], "coverage_metric": None, "conditional": False, "trial": None,
-                             "selected": True, "baseline": name})
+                rows.append(AggregateRow(
+                    dataset=dataset, variant=label, base=label, metric=m, median=statistics.median(stat),
+                    ci_low=lo, ci_high=hi, n_stat=len(stat),
+                    mean=statistics.fmean(finite) if len(finite) == len(vals) else math.inf,
+                    std=(statistics.stdev(finite) if len(finite) > 1 else 0.0) if len(finite) == len(vals) else None,
+                    n=len(vals), best=best, best_run=None,
+                    values=[(v, f"baseline-{name}-draw{d}", d) for d, v in enumerate(vals)],
+                    completed=len(vals), diverged=0, failed=0, interrupted=0, collapsed=0, collapsed_runs=[],
+                    coverage_metric=None, conditional=False, trial=None, baseline=name))
     return rows
 
 
@@ -274,70 +344,64 @@ def is_smoke(runs: list[dict]) -> bool:
     return bool(budgets) and max(budgets) <= SMOKE_ITERATIONS
 
 
-def beats(a: dict, b: dict, metric: str) -> bool:
+def beats(a: AggregateRow, b: AggregateRow, metric: str) -> bool:
     """``a``'s interval (its value for one seed) lies entirely on the better side of ``b``'s."""
     if lower_is_better(metric):
-        return a["ci_high"] < b["ci_low"]
-    return a["ci_low"] > b["ci_high"]
+        return a.ci_high < b.ci_low
+    return a.ci_low > b.ci_high
 
 
-def _better_key(metric: str, row: dict) -> tuple:
+def _better_key(metric: str, row: AggregateRow) -> tuple:
     """Sort key: best median first, then more seeds, then label (deterministic)."""
-    med = row["median"]
+    med = row.median
     if med is None or math.isnan(med):
         med = worst(metric)
-    return (med if lower_is_better(metric) else -med, -row["n_stat"], row["variant"])
+    return (med if lower_is_better(metric) else -med, -row.n_stat, row.variant)
 
 
-def _select_best_trials(rows: list[dict]) -> None:
+def _select_best_trials(rows: list[AggregateRow]) -> None:
     """Per (dataset, base label): keep only the trial with the best median on the primary metric."""
-    by_base: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    by_base: dict[tuple[str, str], list[AggregateRow]] = defaultdict(list)
     for r in rows:
-        if r["trial"] is not None:
-            by_base[(r["dataset"], r["base"])].append(r)
+        if r.trial is not None:
+            by_base[(r.dataset, r.base)].append(r)
     for (dataset, _), trs in by_base.items():
-        primary = primary_metric(dataset, sorted({r["metric"] for r in rows if r["dataset"] == dataset
-                                                  and r["metric"]}))
-        cand = [r for r in trs if r["metric"] == primary] if primary else []
-        winner = min(cand, key=lambda r: _better_key(primary, r))["variant"] if cand else None
+        primary = primary_metric(dataset, sorted({r.metric for r in rows if r.dataset == dataset and r.metric}))
+        cand = [r for r in trs if r.metric == primary] if primary else []
+        winner = min(cand, key=lambda r: _better_key(primary, r)).variant if cand else None
         for r in trs:
-            r["selected"] = r["variant"] == winner
+            r.selected = r.variant == winner
 
 
-def _strictly_better(a: dict, b: dict, metric: str) -> bool:
+def _strictly_better(a: AggregateRow, b: AggregateRow, metric: str) -> bool:
     """``a``'s interval lies entirely on the better side of ``b``'s (one seed has no interval: never apart)."""
-    if a["n_stat"] < 2 or b["n_stat"] < 2:
+    if a.n_stat < 2 or b.n_stat < 2:
         return False
-    if lower_is_better(metric):
-        return a["ci_high"] < b["ci_low"]
-    return a["ci_low"] > b["ci_high"]
+    return beats(a, b, metric)
 
 
-def leaderboard(rows: list[dict], *, smoke: bool = False) -> dict[str, Any]:
+def leaderboard(rows: list[AggregateRow], *, smoke: bool = False) -> Leaderboard:
     """Per dataset and group (``unconditional``/``conditional``), the selected cells ranked on the primary metric
     (ties where the 95% intervals overlap, see the module doc), and per group the mean rank of each label across
-    the datasets it ran on. ``{"datasets": {dataset: {"metric": m, "groups": {group: [entry]}}}, "overall":
-    {group: [{"label", "mean_rank", "ranks": {dataset: rank}}]}, "smoke": smoke}``; an entry is the row plus
-    ``rank`` (``None``: unranked, see the module doc), ``noise`` (not better than the noise baseline),
-    ``few_seeds`` and ``trials`` (how many trials were searched, 0 for ordinary runs); a dataset also holds
-    ``baselines`` (``{name: row}`` on its primary metric). ``smoke``: rank nothing (:func:`is_smoke`)."""
-    out: dict[str, Any] = {"datasets": {}, "overall": {}, "smoke": smoke}
+    the datasets it ran on (:class:`Leaderboard`); an entry is the row as a :class:`RankedRow`. ``smoke``: rank
+    nothing (:func:`is_smoke`)."""
+    out = Leaderboard(datasets={}, overall={}, smoke=smoke)
     ranks: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
-    for dataset in sorted({r["dataset"] for r in rows}):
-        drows = [r for r in rows if r["dataset"] == dataset]
-        metric = primary_metric(dataset, sorted({r["metric"] for r in drows if r["metric"]}))
+    for dataset in sorted({r.dataset for r in rows}):
+        drows = [r for r in rows if r.dataset == dataset]
+        metric = primary_metric(dataset, sorted({r.metric for r in drows if r.metric}))
         if metric is None:
             continue
         trials = defaultdict(int)
         for r in drows:
-            if r["trial"] is not None and r["metric"] == metric:
-                trials[r["base"]] += 1
-        base_rows = {r["baseline"]: r for r in drows if r.get("baseline") and r["metric"] == metric}
+            if r.trial is not None and r.metric == metric:
+                trials[r.base] += 1
+        base_rows = {r.baseline: r for r in drows if r.baseline and r.metric == metric}
         noise = base_rows.get("noise")
-        groups: dict[str, list[dict]] = {}
+        groups: dict[str, list[RankedRow]] = {}
         for group, cond in (("unconditional", False), ("conditional", True)):
-            cand = [r for r in drows if r["metric"] == metric and r["selected"] and r["conditional"] == cond
-                    and r["median"] is not None and not r.get("baseline")]
+            cand = [r for r in drows if r.metric == metric and r.selected and r.conditional == cond
+                    and r.median is not None and not r.baseline]
             cand.sort(key=lambda r: _better_key(metric, r))
             is_noise = {id(r): noise is not None and not beats(r, noise, metric) for r in cand}
             n_beat = sum(not v for v in is_noise.values())
@@ -348,20 +412,19 @@ def leaderboard(rows: list[dict], *, smoke: bool = False) -> dict[str, Any]:
                     rank = max(rank, 1 + n_beat) if n_beat else None
                 if smoke:
                     rank = None
-                entries.append({**r, "rank": rank, "noise": is_noise[id(r)], "few_seeds": r["n_stat"] < MIN_SEEDS,
-                                "trials": trials.get(r["base"], 0)})
-                ranks[group].setdefault(r["base"], {})
+                entries.append(RankedRow.of(r, rank=rank, noise=is_noise[id(r)], few_seeds=r.n_stat < MIN_SEEDS,
+                                            trials=trials.get(r.base, 0)))
+                ranks[group].setdefault(r.base, {})
                 if rank is not None:
-                    ranks[group][r["base"]][dataset] = rank
+                    ranks[group][r.base][dataset] = rank
             if entries:
                 groups[group] = entries
-        out["datasets"][dataset] = {"metric": metric, "groups": groups, "baselines": base_rows}
+        out.datasets[dataset] = DatasetBoard(metric=metric, groups=groups, baselines=base_rows)
     for group, per_label in ranks.items():
-        table = [{"label": lab, "mean_rank": statistics.fmean(rk.values()) if rk else None, "ranks": dict(rk)}
+        table = [OverallRank(label=lab, mean_rank=statistics.fmean(rk.values()) if rk else None, ranks=dict(rk))
                  for lab, rk in per_label.items()]
-        table.sort(key=lambda e: (math.inf if e["mean_rank"] is None else e["mean_rank"], -len(e["ranks"]),
-                                  e["label"]))
-        out["overall"][group] = table
+        table.sort(key=lambda e: (math.inf if e.mean_rank is None else e.mean_rank, -len(e.ranks), e.label))
+        out.overall[group] = table
     return out
 
 

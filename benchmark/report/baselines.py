@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,7 +29,7 @@ from torch import Tensor
 from datamodules import get_datamodule
 
 from .. import score
-from ..io import atomic_write_text
+from ..io import atomic_write_json, restore_nonfinite
 
 BASELINES = {"true": "true data (a fresh sample)", "noise": "noise (ignores the data)",
              "collapsed": "collapsed (one mode)"}
@@ -76,15 +75,6 @@ def samplers(dm) -> dict[str, Callable[[int, int], Tensor]]:
     return {"true": true, "noise": noise, "collapsed": collapsed}
 
 
-def _encode(v: float) -> float | str:
-    """Standard JSON: a non-finite score (reverse KL with no high-quality point: ``inf``) as its name."""
-    return v if math.isfinite(v) else repr(v)
-
-
-def decode(v: float | str | None) -> float | None:
-    return None if v is None else float(v)
-
-
 def cache_key(dataset: str, metrics: list[str], draws: int) -> str:
     counts = {m: score.get_metric_group(m).num_samples for m in metrics}
     blob = json.dumps({"dataset": dataset, "metrics": sorted(metrics), "draws": draws, "counts": counts,
@@ -103,7 +93,7 @@ def score_baselines(dataset: str, metrics: list[str], draws: int = BASELINE_DRAW
             values, _ = score.evaluate(metrics, lambda n, labels: sample(n, d), dm, seed=d)
             for m in metrics:
                 v = values.get(m)
-                per[m].append(None if v is None else _encode(float(v)))
+                per[m].append(None if v is None else float(v))
         out[name] = per
     return out
 
@@ -119,7 +109,7 @@ def dataset_baselines(dataset: str, metrics: list[str], results_dir: str | Path 
     cache: dict[str, Any] = {}
     if path is not None and path.exists():
         try:
-            cache = json.loads(path.read_text())
+            cache = restore_nonfinite(json.loads(path.read_text()))    # inf/NaN scores: io's `nonfinite`
         except (OSError, ValueError):
             cache = {}
     hit = cache.get(dataset)
@@ -132,7 +122,7 @@ def dataset_baselines(dataset: str, metrics: list[str], results_dir: str | Path 
     if path is not None:
         cache[dataset] = {"key": key, "draws": draws, "values": values}
         try:
-            atomic_write_text(path, json.dumps(cache, indent=1, sort_keys=True))
+            atomic_write_json(path, cache)
         except OSError:
             pass
     return {"values": values}

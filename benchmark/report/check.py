@@ -57,6 +57,21 @@ class Bound:
         return not math.isnan(x) and OPS[self.op](x, self.value)
 
 
+@dataclass(frozen=True)
+class BoundResult:
+    """One bound checked (:func:`evaluate_bounds`): the mean ``value`` over the ``n`` latest runs of its seeds
+    (NaN without results), whether it ``passed``, a ``note`` (``no results``), and the ``seeds`` and budgets
+    (``iterations``) of the runs checked."""
+
+    bound: Bound
+    value: float
+    n: int
+    passed: bool
+    note: str
+    seeds: list[Any]
+    iterations: list[Any]
+
+
 def parse_thresholds(data: Any, source: str = "thresholds") -> list[Bound]:
     """Validate the nested mapping ``variant -> dataset -> metric -> "OP NUMBER"`` against the registries."""
     def known(kind: str, name: str, registry) -> None:
@@ -128,7 +143,7 @@ def describe_calibration(cal: dict[str, Any]) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def calibration_mismatches(cal: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+def calibration_mismatches(cal: dict[str, Any], rows: list[BoundResult]) -> list[str]:
     """How the runs :func:`evaluate_bounds` checked differ from the calibration: per dataset, budgets other
     than the calibrated one and seed sets other than the calibrated seeds (empty when they agree)."""
     if not cal:
@@ -137,9 +152,9 @@ def calibration_mismatches(cal: dict[str, Any], rows: list[dict[str, Any]]) -> l
     budget: dict[str, set] = {}
     seeds: dict[str, set] = {}
     for r in rows:
-        d = r["bound"].dataset
-        budget.setdefault(d, set()).update(r.get("iterations", ()))
-        seeds.setdefault(d, set()).add(tuple(r.get("seeds", ())))
+        d = r.bound.dataset
+        budget.setdefault(d, set()).update(r.iterations)
+        seeds.setdefault(d, set()).add(tuple(r.seeds))
     out = []
     for d in sorted(budget):
         want = its.get(d) if isinstance(its, dict) else its
@@ -195,7 +210,7 @@ def latest_per_seed(runs: list[dict], variant: str, dataset: str, group: str | N
     return list(latest.values())
 
 
-def evaluate_bounds(bounds: list[Bound], runs: list[dict], group: str | None = None) -> list[dict[str, Any]]:
+def evaluate_bounds(bounds: list[Bound], runs: list[dict], group: str | None = None) -> list[BoundResult]:
     """One row per bound: the mean of the metric over the latest run of each seed, and pass/fail.
 
     A diverged or failed run contributes NaN (so the bound fails): a run that no longer converges is exactly
@@ -209,21 +224,22 @@ def evaluate_bounds(bounds: list[Bound], runs: list[dict], group: str | None = N
             v = (r.get("metrics") or {}).get(b.metric) if r.get("status") == "completed" else None
             vals.append(float("nan") if v is None else float(v))
         value = statistics.fmean(vals) if vals else float("nan")
-        rows.append({"bound": b, "value": value, "n": len(vals), "passed": bool(vals) and b.holds(value),
-                     "note": "" if vals else "no results", "seeds": sorted(r.get("seed") for r in picked),
-                     "iterations": sorted({(r.get("config") or {}).get("iterations") for r in picked}, key=str)})
+        rows.append(BoundResult(bound=b, value=value, n=len(vals), passed=bool(vals) and b.holds(value),
+                                note="" if vals else "no results", seeds=sorted(r.get("seed") for r in picked),
+                                iterations=sorted({(r.get("config") or {}).get("iterations") for r in picked},
+                                                  key=str)))
     return rows
 
 
-def format_table(rows: list[dict]) -> str:
+def format_table(rows: list[BoundResult]) -> str:
     lines = [f"{'variant':14s} {'dataset':10s} {'metric':16s} {'value':>10s}  {'bound':>10s}  {'n':>2s}  result",
              "-" * 78]
     for r in rows:
-        b = r["bound"]
-        val = "–" if math.isnan(r["value"]) else f"{r['value']:.4g}"
-        res = "pass" if r["passed"] else f"FAIL {r['note']}".rstrip()
+        b = r.bound
+        val = "–" if math.isnan(r.value) else f"{r.value:.4g}"
+        res = "pass" if r.passed else f"FAIL {r.note}".rstrip()
         lines.append(f"{b.variant:14s} {b.dataset:10s} {b.metric:16s} {val:>10s}  {b.op + ' ' + f'{b.value:g}':>10s}"
-                     f"  {r['n']:2d}  {res}")
-    n_fail = sum(not r["passed"] for r in rows)
+                     f"  {r.n:2d}  {res}")
+    n_fail = sum(not r.passed for r in rows)
     lines.append(f"bounds: {len(rows) - n_fail} held, {n_fail} breached")
     return "\n".join(lines)

@@ -1,5 +1,10 @@
-"""A W&B Report of a results directory, built with ``wandb-workspaces`` (``python -m benchmark report --wandb-report``).
+"""The W&B outputs of ``python -m benchmark report``: the comparison table (``--wandb``) and the W&B Report
+(``--wandb-report``), both from the aggregated rows of :mod:`benchmark.report.aggregate`.
 
+:func:`log_wandb_table` logs the comparison (:data:`TABLE_COLUMNS`, the rows of ``summary.csv`` with the protocol
+and the published numbers) as a ``wandb.Table`` in one W&B run of job type ``report``.
+
+The W&B Report of a results directory is built with ``wandb-workspaces`` (:func:`build_wandb_report`).
 Per dataset, under a heading naming its primary metric (:func:`benchmark.report.aggregate.primary_metric`):
 
 - a **leaderboard** panel: the dataset's part of :func:`benchmark.report.aggregate.leaderboard` (as in
@@ -25,33 +30,102 @@ from pathlib import Path
 from typing import Any
 
 from ..io import atomic_write_text
-
 from ..train.tracking import call_within, wandb_key_available, wandb_mode
-from .aggregate import aggregate, arrow, fmt_ci, leaderboard, lower_is_better
+from .aggregate import (
+    AggregateRow,
+    Leaderboard,
+    aggregate,
+    arrow,
+    finite_number,
+    fmt_ci,
+    leaderboard,
+    lower_is_better,
+    protocol_line,
+    run_labels,
+)
 from .markdown import GROUP_TITLES, STATS_NOTE, entry_notes, rank_text
+from .references import matching_references
 
 SAVE_TIMEOUT_S = 120.0          # report.save() makes a few GraphQL calls; a dead network fails after this
 FINISHED = ("completed", "diverged")
 
 
-def leaderboard_markdown(board: dict, dataset: str) -> str:
+# ------------------------------------------------------------------------------------------- comparison table
+TABLE_COLUMNS = ["dataset", "variant", "metric", "median", "ci_low", "ci_high", "mean", "std", "n", "best", "best_run",
+                 "completed", "diverged", "failed", "collapsed", "conditional", "selected", "protocol", "published"]
+
+
+def comparison_table_rows(runs: list[dict], rows: list[AggregateRow]) -> list[list[Any]]:
+    """The comparison as rows of :data:`TABLE_COLUMNS` (published numbers only where the protocol matches)."""
+    labels = run_labels(runs)
+    base = {labels[r["run_id"]]: r["variant"] for r in runs}
+    refs = {d: matching_references(runs, d) for d in {r.dataset for r in rows}}
+    out = []
+    for r in rows:
+        pub = "; ".join(f"{ref['source']}: {ref[r.metric]}" for ref, ok in refs[r.dataset]
+                        if r.metric in ok and ref.get("variant") == base.get(r.variant))
+        num = [v if finite_number(v) else None                                         # W&B rejects inf/NaN
+               for v in (r.median, r.ci_low, r.ci_high, r.mean, r.std, r.best)]
+        out.append([r.dataset, r.variant, r.metric, *num[:5], r.n, num[5], r.best_run or "", r.completed,
+                    r.diverged, r.failed, r.collapsed, r.conditional, r.selected,
+                    protocol_line(runs, r.dataset, r.metric) if r.metric else "", pub])
+    return out
+
+
+def log_wandb_table(runs: list[dict], rows: list[AggregateRow], *, project: str | None = None,
+                    mode: str = "auto") -> str | None:
+    """Log the comparison as a ``wandb.Table`` ("comparison") in one W&B run of job type ``report``, in the sweep's
+    group (the group of the most recently finished run). Offline without ``WANDB_API_KEY``; skipped (returns
+    ``None``) when ``WANDB_MODE=disabled``. Returns the W&B run's directory."""
+    mode = wandb_mode(mode)
+    if mode == "disabled":
+        return None
+    os.environ.setdefault("WANDB_SILENT", "true")
+    os.environ.setdefault("WANDB_DISABLE_GIT", "true")
+    import wandb
+
+    latest = max(runs, key=lambda r: r.get("finished_at") or "")
+    group = latest.get("group") or None
+    save_dir = Path(os.environ.get("WANDB_DIR", "."))
+    save_dir.mkdir(parents=True, exist_ok=True)
+    from ..train.tracking import start_run, wandb_id
+
+    name = f"report-{group or 'all'}"
+    run = start_run({"project": project or os.environ.get("WANDB_PROJECT", "ganbench"), "group": group,
+                     "job_type": "report", "name": name, "id": wandb_id(name), "dir": str(save_dir),
+                     "config": {"runs": len(runs), "datasets": sorted({r["dataset"] for r in runs})}}, mode)
+    if run is None:                       # W&B unreachable even offline: the local report stands (one warning)
+        return None
+    try:
+        table = wandb.Table(columns=TABLE_COLUMNS, data=comparison_table_rows(runs, rows))
+        run.log({"comparison": table})
+        run.summary["runs"] = len(runs)
+        return str(run.dir)
+    finally:
+        run.finish()
+
+
+# ------------------------------------------------------------------------------------------------ W&B Report
+
+
+def leaderboard_markdown(board: Leaderboard, dataset: str) -> str:
     """The dataset's part of :func:`benchmark.report.aggregate.leaderboard` as a markdown table per group
     (unconditional, conditional): rank, variant, median [95% interval], seeds, notes; best first."""
-    entry = board["datasets"].get(dataset)
-    if not entry or not entry["groups"]:
+    entry = board.datasets.get(dataset)
+    if not entry or not entry.groups:
         return "No run of this dataset was scored."
-    metric, parts = entry["metric"], []
-    for group, entries in entry["groups"].items():
+    metric, parts = entry.metric, []
+    for group, entries in entry.groups.items():
         lines = [f"*{GROUP_TITLES.get(group, group)}*", "",
                  f"| rank | variant | {metric} {arrow(metric)} median [95% CI] | seeds | notes |",
                  "|---|---|---|---|---|"]
-        lines += [f"| {e['rank'] if e['rank'] is not None and not e.get('noise') else rank_text(e)} | {e['variant']} | {fmt_ci(e)} | {e['n_stat']} | {entry_notes(e) or ''} |"
-                  for e in entries]
+        lines += [f"| {e.rank if e.rank is not None and not e.noise else rank_text(e)} | {e.variant} | {fmt_ci(e)} "
+                  f"| {e.n_stat} | {entry_notes(e) or ''} |" for e in entries]
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
 
-def build_wandb_report(runs: list[dict], rows: list[dict] | None = None, *, project: str = "ganbench",
+def build_wandb_report(runs: list[dict], rows: list[AggregateRow] | None = None, *, project: str = "ganbench",
                        entity: str = "", title: str | None = None) -> Any:
     """The ``wandb_workspaces.reports.v2.Report`` of ``runs`` (run records); builds only, no network call.
 
@@ -73,7 +147,7 @@ def build_wandb_report(runs: list[dict], rows: list[dict] | None = None, *, proj
                               f"the dataset's primary metric as summary.md does: {STATS_NOTE}")]
     board = leaderboard(rows)
     for dataset in sorted({r["dataset"] for r in runs}):
-        metric = (board["datasets"].get(dataset) or {}).get("metric")
+        metric = board.datasets[dataset].metric if dataset in board.datasets else None
         board_md = leaderboard_markdown(board, dataset)
         height = 3 + board_md.count("\n")
         names = sorted({r["run_id"] for r in runs if r["dataset"] == dataset and r.get("status") in FINISHED})

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
+from ..registry import Registry
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -77,7 +79,7 @@ class MetricGroup:
         raise NotImplementedError
 
 
-METRIC_GROUPS: dict[str, MetricGroup] = {}      # metric name -> the group that computes it
+METRIC_GROUPS: Registry[MetricGroup] = Registry("metric")    # metric name -> the group that computes it
 
 
 def register_metric_group(group: MetricGroup) -> MetricGroup:
@@ -106,10 +108,8 @@ def coverage_metrics() -> tuple[str, ...]:
 
 
 def get_metric_group(name: str) -> MetricGroup:
-    try:
-        return METRIC_GROUPS[name]
-    except KeyError:
-        raise KeyError(f"unknown metric {name!r}; choose one of: {', '.join(sorted(METRIC_GROUPS))}") from None
+    """The group computing metric ``name`` (``KeyError`` listing the valid names)."""
+    return METRIC_GROUPS.lookup(name)
 
 
 def supported_metrics(datamodule: Any) -> list[str]:

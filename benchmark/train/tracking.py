@@ -29,6 +29,7 @@ What a W&B run of GANBench holds, and the decisions behind it:
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import secrets
@@ -210,6 +211,22 @@ def _reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
 
 
+def _guarded(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A :class:`SafeWandbLogger` method that does nothing once tracking is off, and turns tracking off (one
+    warning naming ``what``) when W&B fails inside it."""
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def guarded(self: "SafeWandbLogger", *args: Any, **kwargs: Any) -> None:
+            if self.disabled:
+                return
+            try:
+                method(self, *args, **kwargs)
+            except Exception as e:
+                self._fail(what, e)
+        return guarded
+    return wrap
+
+
 class SafeWandbLogger(WandbLogger):
     """A ``WandbLogger`` whose W&B calls cannot stop training (see the module docstring): the first failure
     prints one warning and turns tracking off. Logs ``iteration`` instead of ``trainer/global_step``, never
@@ -253,69 +270,49 @@ class SafeWandbLogger(WandbLogger):
                   f"goes on")
 
     @rank_zero_only
+    @_guarded("log")
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        if self.disabled:
-            return
-        try:
-            kept, dropped = finite_split(metrics)
-            if step is not None:
-                kept["iteration"] = int(step)
-            if kept:
-                self.experiment.log(kept)
-            new = [k for k in dropped if k not in self._nonfinite]
-            for k in new:
-                self.experiment.summary[f"nonfinite/{k}"] = int(step) if step is not None else None
-            self._nonfinite.update(new)
-        except Exception as e:
-            self._fail("log", e)
+        kept, dropped = finite_split(metrics)
+        if step is not None:
+            kept["iteration"] = int(step)
+        if kept:
+            self.experiment.log(kept)
+        new = [k for k in dropped if k not in self._nonfinite]
+        for k in new:
+            self.experiment.summary[f"nonfinite/{k}"] = int(step) if step is not None else None
+        self._nonfinite.update(new)
 
     @rank_zero_only
+    @_guarded("image log")
     def log_image(self, key: str, images: list[Any], step: int | None = None, **kwargs: Any) -> None:
-        if self.disabled:
-            return
-        try:
-            super().log_image(key, images, step=step, **kwargs)
-        except Exception as e:
-            self._fail("image log", e)
+        super().log_image(key, images, step=step, **kwargs)
 
     @rank_zero_only
+    @_guarded("config update")
     def log_hyperparams(self, params: Any) -> None:
         """The module's hyper-parameters (its ``Config`` and data shape) go into the ``model`` section."""
-        if self.disabled:
-            return
-        try:
-            params = dict(vars(params) if hasattr(params, "__dict__") and not isinstance(params, dict) else params)
-            config = self.experiment.config
-            model = dict(config.get("model") or {})
-            model.update({k: list(v) if isinstance(v, tuple) else v for k, v in params.items()})
-            config.update({"model": model}, allow_val_change=True)
-        except Exception as e:
-            self._fail("config update", e)
+        params = dict(vars(params) if hasattr(params, "__dict__") and not isinstance(params, dict) else params)
+        config = self.experiment.config
+        model = dict(config.get("model") or {})
+        model.update({k: list(v) if isinstance(v, tuple) else v for k, v in params.items()})
+        config.update({"model": model}, allow_val_change=True)
 
     @rank_zero_only
+    @_guarded("finalize")
     def finalize(self, status: str) -> None:
-        if self.disabled:
-            return
-        try:
-            super().finalize(status)
-        except Exception as e:
-            self._fail("finalize", e)
+        super().finalize(status)
 
+    @_guarded("summary")
     def log_summary(self, values: Mapping[str, Any], prefix: str = "") -> None:
         """Summary entries; a non-finite number becomes ``None`` and ``nonfinite/<prefix><key>`` says what it
         was."""
-        if self.disabled:
-            return
-        try:
-            summary = self.experiment.summary
-            kept, dropped = finite_split(values)
-            for k, v in kept.items():
-                summary[f"{prefix}{k}"] = v
-            for k in dropped:
-                summary[f"{prefix}{k}"] = None
-                summary[f"nonfinite/{prefix}{k}"] = str(float(values[k]))
-        except Exception as e:
-            self._fail("summary", e)
+        summary = self.experiment.summary
+        kept, dropped = finite_split(values)
+        for k, v in kept.items():
+            summary[f"{prefix}{k}"] = v
+        for k in dropped:
+            summary[f"{prefix}{k}"] = None
+            summary[f"nonfinite/{prefix}{k}"] = str(float(values[k]))
 
     def finish(self) -> None:
         """Finish the W&B run (writes/uploads it); a failure is one warning, never an exception."""

@@ -1,5 +1,6 @@
 """Baselines in the report: scored like a run, cached, shown, and what 'not better than noise' does to ranks."""
 import json
+import math
 
 import pytest
 import torch
@@ -21,7 +22,7 @@ NOISE = {"ring8": {"values": {"true": {"mmd": [0.0, 1e-5, -1e-5]}, "noise": {"mm
 
 
 def entries(board, group="unconditional"):
-    return {e["variant"]: e for e in board["datasets"]["ring8"]["groups"][group]}
+    return {e.variant: e for e in board.datasets["ring8"].groups[group]}
 
 
 def test_a_cell_overlapping_noise_is_marked_and_never_first():
@@ -30,17 +31,17 @@ def test_a_cell_overlapping_noise_is_marked_and_never_first():
     runs += [rec("solo", 0, 0.035)]                          # one seed, better than every noise draw
     board = leaderboard(aggregate(runs, NOISE))
     e = entries(board)
-    assert not e["good"]["noise"] and e["good"]["rank"] == 1
-    assert not e["solo"]["noise"] and e["solo"]["rank"] == 1          # one seed: a tie, but it beats noise
-    assert e["sprays"]["noise"] and e["sprays"]["rank"] == 3          # after the 2 cells that beat noise
-    assert set(board["datasets"]["ring8"]["baselines"]) == {"true", "noise", "collapsed"}
+    assert not e["good"].noise and e["good"].rank == 1
+    assert not e["solo"].noise and e["solo"].rank == 1          # one seed: a tie, but it beats noise
+    assert e["sprays"].noise and e["sprays"].rank == 3          # after the 2 cells that beat noise
+    assert set(board.datasets["ring8"].baselines) == {"true", "noise", "collapsed"}
 
 
 def test_when_nothing_beats_noise_nothing_is_ranked():
     runs = [rec("a", s, v) for s, v in enumerate([0.04, 0.05, 0.06])] + [rec("b", 0, 0.3)]
     board = leaderboard(aggregate(runs, NOISE))
-    assert all(x["noise"] and x["rank"] is None for x in entries(board).values())
-    assert all(line["mean_rank"] is None for line in board["overall"]["unconditional"])
+    assert all(x.noise and x.rank is None for x in entries(board).values())
+    assert all(line.mean_rank is None for line in board.overall["unconditional"])
     md = summary_markdown(runs, aggregate(runs, NOISE))
     assert "not better than noise" in md and "#1" not in md
     assert "baseline: noise (ignores the data)" in md and "baseline: true data" in md
@@ -56,15 +57,15 @@ def test_smoke_runs_rank_nothing_and_say_so():
 def test_few_seeds_are_flagged_and_the_method_is_stated():
     runs = [rec("a", s, 0.001) for s in range(3)] + [rec("b", s, 0.002) for s in range(5)]
     e = entries(leaderboard(aggregate(runs, NOISE)))
-    assert e["a"]["few_seeds"] and not e["b"]["few_seeds"]
+    assert e["a"].few_seeds and not e["b"].few_seeds
     md = summary_markdown(runs, aggregate(runs, NOISE))
     assert "under 5 seeds" in md and "2000 resamples" in md and "share a rank" in md
 
 
 def test_baseline_rows_summarise_the_draws():
     rows = baseline_rows(NOISE)
-    (noise,) = [r for r in rows if r["baseline"] == "noise"]
-    assert noise["median"] == 0.041 and (noise["ci_low"], noise["ci_high"]) == (0.040, 0.042)
+    (noise,) = [r for r in rows if r.baseline == "noise"]
+    assert noise.median == 0.041 and (noise.ci_low, noise.ci_high) == (0.040, 0.042)
 
 
 @pytest.mark.parametrize("dm_cls", [Ring8DataModule, Grid25DataModule])
@@ -104,6 +105,23 @@ def test_ring8_baselines_order_and_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(B, "score_baselines", boom)
     assert B.dataset_baselines("ring8", ["mmd", "modes_covered_strict"], tmp_path, draws=2)["values"] == v
     assert "unavailable" in B.dataset_baselines("ring8", ["mmd"], tmp_path, draws=3)      # another key: rescored
+
+
+def test_nonfinite_baseline_scores_survive_the_cache_as_standard_json(tmp_path, monkeypatch):
+    scored = {"true": {"reverse_kl": [0.5, math.inf]}, "noise": {"reverse_kl": [math.nan, 2.0]}}
+    monkeypatch.setattr(B, "score_baselines", lambda *a, **k: scored)
+    assert B.dataset_baselines("ring8", ["reverse_kl"], tmp_path, draws=2)["values"] == scored
+
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    on_disk = json.loads((tmp_path / "baselines.json").read_text(), parse_constant=refuse)
+    assert on_disk["ring8"]["values"]["true"]["reverse_kl"] == [0.5, None]          # io's `nonfinite` scheme
+    monkeypatch.setattr(B, "score_baselines", lambda *a, **k: pytest.fail("scored again despite the cache"))
+    back = B.dataset_baselines("ring8", ["reverse_kl"], tmp_path, draws=2)["values"]
+    assert back["true"]["reverse_kl"] == [0.5, math.inf] and math.isnan(back["noise"]["reverse_kl"][0])
+    (row,) = [r for r in baseline_rows({"ring8": {"values": back}}) if r.baseline == "true"]
+    assert row.mean == math.inf and row.values[1][0] == math.inf
 
 
 def test_a_lone_conditional_variant_is_not_green():

@@ -13,7 +13,7 @@ import models
 from benchmark.io import atomic_write_json
 from benchmark.report import build_report
 from benchmark.report.aggregate import aggregate
-from benchmark.report.html import (
+from benchmark.report.figures import (
     PALETTE,
     outside_fraction,
     plot_metric_vs_iteration,
@@ -46,10 +46,10 @@ def test_every_registered_variant_has_its_own_fixed_colour(monkeypatch):
     assert colours[:len(PALETTE)] == list(PALETTE[:len(colours)])          # registration order picks the colour
     assert variant_color("wgan") == "#d62728" and variant_color("nsgan") == "#ff7f0e"    # the published plots'
     # a variant registered later, and an unregistered one (an old run file's), get a colour of their own, always
-    from benchmark.report import html as html_mod
+    from benchmark.report import figures
 
     extra = tuple(models.VARIANTS) + tuple(f"new{i}" for i in range(4 + len(PALETTE)))
-    monkeypatch.setattr(html_mod, "variant_order", lambda: extra)
+    monkeypatch.setattr(figures, "variant_order", lambda: extra)
     more = [variant_color(v) for v in extra]
     assert len(set(more)) == len(more) and all(len(c) == 7 and c.startswith("#") for c in more)
     monkeypatch.undo()

@@ -11,7 +11,7 @@ import pytest
 from benchmark.io import atomic_write_json, load_runs
 from benchmark.report import build_report
 from benchmark.report.aggregate import aggregate
-from benchmark.report.html import TABLE_COLUMNS, log_wandb_table
+from benchmark.report.wandb_report import TABLE_COLUMNS, log_wandb_table
 from benchmark.report.references import REFERENCES, matching_references
 from benchmark.samples import save_sample_plot
 

@@ -102,7 +102,7 @@ def test_a_dataset_ranks_lower_better_metrics_ascending_and_an_infinite_score_la
     from benchmark.report.aggregate import aggregate, leaderboard
     from benchmark.report.wandb_report import leaderboard_markdown
 
-    rows = [r for r in aggregate(runs) if r["metric"] == "reverse_kl"]
+    rows = [r for r in aggregate(runs) if r.metric == "reverse_kl"]
     kl_board = leaderboard_markdown(leaderboard(rows), "ring8")
     assert leaderboard_variants(kl_board) == ["c", "b", "a"] and "| 1 | c |" in kl_board
 

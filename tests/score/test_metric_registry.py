@@ -45,7 +45,7 @@ def test_a_new_metric_is_one_class_and_one_registration(monkeypatch):
     runs = [{"run_id": f"r{s}", "variant": "nsgan", "dataset": "ring8", "seed": s, "status": "completed",
              "metrics": {"spread": v}, "config": {}} for s, v in enumerate((3.0, 1.0, 2.0))]
     (row,) = aggregate(runs)
-    assert row["best"] == 1.0 and row["best_run"] == "r1"
+    assert row.best == 1.0 and row.best_run == "r1"
 
 
 def test_with_options_rebuilds_only_groups_that_take_the_option():

@@ -113,7 +113,7 @@ def test_diverged_run_breaches_and_latest_run_per_seed_counts(tmp_path):
     atomic_write_json(tmp_path / "runs" / f"{rec['run_id']}.json", rec)
     (row,) = evaluate_bounds(parse_thresholds({"nsgan": {"ring8": {"modes_covered": ">= 1"}}}),
                              load_runs(tmp_path))
-    assert not row["passed"] and row["n"] == 1
+    assert not row.passed and row.n == 1
 
 
 def test_report_from_fixture_runs(tmp_path):
@@ -124,10 +124,10 @@ def test_report_from_fixture_runs(tmp_path):
     runs = load_runs(tmp_path)
     labels = set(run_labels(runs).values())
     assert "nsgan [minibatch_kernels=16]" in labels and "wgan" in labels
-    rows = {(r["variant"], r["metric"]): r for r in aggregate(runs)}
+    rows = {(r.variant, r.metric): r for r in aggregate(runs)}
     m = rows[("nsgan [minibatch_kernels=None]", "modes_covered")]
-    assert m["mean"] == 7.0 and m["std"] == pytest.approx(2 ** 0.5) and m["n"] == 2 and m["best"] == 8.0
-    assert rows[("nsgan [minibatch_kernels=None]", "reverse_kl")]["best"] == pytest.approx(0.1)   # lower is better
+    assert m.mean == 7.0 and m.std == pytest.approx(2 ** 0.5) and m.n == 2 and m.best == 8.0
+    assert rows[("nsgan [minibatch_kernels=None]", "reverse_kl")].best == pytest.approx(0.1)   # lower is better
     paths = build_report(tmp_path)
     md = (tmp_path / "summary.md").read_text()
     assert "7 ± 1.4 (n=2; best 8)" in md and "PacGAN" in md and "## Failed runs" in md
