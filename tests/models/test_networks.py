@@ -59,13 +59,16 @@ def test_dcgan_is_radford_et_al_network(shape):
     assert model.cfg.z_dim == 100 and model.cfg.d_norm == "batch"
     g, d = list(model.generator.body), list(model.discriminators[0].body)
     k, _ = networks.dcgan_levels(shape[1])
-    # G: (linear | transposed conv) -> BN -> ReLU for every layer but the last, which is a conv -> tanh
+    # G: (linear | transposed conv) -> BN -> ReLU for every layer but the last, which is a conv -> tanh; at 28 px
+    # the published MNIST net's hidden FC layer of 1024 comes first (BN per unit after each FC layer)
+    fc = model.cfg.dcgan_fc
+    assert fc == (1024 if shape[1] == 28 else 0)
     g_layers = [m for m in g if isinstance(m, (nn.Linear, nn.ConvTranspose2d))]
-    assert len(g_layers) == k + 1 and isinstance(g[-1], nn.Tanh) and isinstance(g[-2], nn.ConvTranspose2d)
+    assert len(g_layers) == k + 1 + (fc > 0) and isinstance(g[-1], nn.Tanh) and isinstance(g[-2], nn.ConvTranspose2d)
     for layer in g_layers[:-1]:
         i = g.index(layer)
         after = [type(m) for m in g[i + 1:i + 4] if not isinstance(m, networks._Reshape)]
-        assert after[:2] == [nn.BatchNorm2d, nn.ReLU], after
+        assert after[:2] in ([nn.BatchNorm2d, nn.ReLU], [nn.BatchNorm1d, nn.ReLU]), after
     assert g_layers[-1].out_channels == shape[0]
     # D: conv -> LeakyReLU(0.2) first, then conv -> BN -> LeakyReLU(0.2), each conv halving the side
     convs = [m for m in d if isinstance(m, nn.Conv2d)]
@@ -74,6 +77,9 @@ def test_dcgan_is_radford_et_al_network(shape):
     for c in convs[1:]:
         i = d.index(c)
         assert isinstance(d[i + 1], nn.BatchNorm2d) and isinstance(d[i + 2], nn.LeakyReLU)
+    for fc_layer in [m for m in d if isinstance(m, nn.Linear)]:                  # 28 px: FC 1024 -> BN -> lReLU
+        i = d.index(fc_layer)
+        assert fc_layer.out_features == fc and isinstance(d[i + 1], nn.BatchNorm1d) and isinstance(d[i + 2], nn.LeakyReLU)
     assert all(m.negative_slope == 0.2 for m in d if isinstance(m, nn.LeakyReLU))
     assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d))
                    for net in (model.generator, model.discriminators[0]) for m in net.modules())
@@ -115,7 +121,8 @@ def scores_each_sample_alone(d: nn.Module, shape: tuple[int, ...]) -> bool:
     torch.manual_seed(1)
     x = torch.randn(6, *shape)
     together = d(x)[0]
-    alone = torch.cat([d(x[i:i + 1])[0] for i in range(6)])
+    # in pairs, not one by one: the 28 px default's FC layer has BatchNorm1d, which cannot train on one sample
+    alone = torch.cat([d(x[i:i + 2])[0] for i in range(0, 6, 2)])
     return torch.allclose(together, alone, rtol=1e-4, atol=1e-5)
 
 
