@@ -77,6 +77,8 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
                  **hparams: Any) -> None:
         super().__init__()
         self.cfg = build_config(self.Config, hparams)
+        if self.cfg.dcgan_fc is None:           # the published network's at this image side (28 px: FC 1024)
+            self.cfg.dcgan_fc = networks.default_dcgan_fc(self.cfg.arch, tuple(data_shape))
         self.check_data(self.cfg, tuple(data_shape), num_classes)
         self.save_hyperparameters({"data_shape": list(data_shape), "num_classes": num_classes,
                                    "data_kind": data_kind, **asdict(self.cfg)})

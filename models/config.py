@@ -30,7 +30,8 @@ class GANConfig:
     depth: int = 2                    # MLP hidden layers
     activation: Literal["tanh", "relu", "leaky_relu"] = "tanh"   # MLP activation
     width: int = 64                   # DCGAN base channels
-    dcgan_fc: int = 0                 # DCGAN hidden FC layer in G and D (1024 at 28 px: InfoGAN's/Lucic et al.'s MNIST net)
+    dcgan_fc: Optional[int] = None    # DCGAN hidden FC layer in G and D; None: the published net's at the image side
+                                      # (1024 at 28 px: Radford et al.'s, InfoGAN's, Lucic et al.'s MNIST net; else 0)
     d_norm: Optional[Literal["none", "batch", "layer", "spectral"]] = None   # D normalisation; None: the arch's,
                                       # batch for dcgan (Radford et al.; layer under a per-sample penalty), none for mlp
     conditional: bool = False         # G(z, y) and D(x, y) receive the class label
@@ -80,7 +81,7 @@ class GANConfig:
 
     def check_kit(self) -> None:
         """The shared options' own ranges (the variant's :meth:`check` is separate, so overriding it keeps these)."""
-        if self.dcgan_fc < 0:
+        if self.dcgan_fc is not None and self.dcgan_fc < 0:
             raise ConfigError(f"dcgan_fc={self.dcgan_fc} must be >= 0 (0 = Radford et al.'s DCGAN, no hidden FC layer)")
         if self.r1_gamma < 0 or self.r2_gamma < 0:
             raise ConfigError(f"r1_gamma={self.r1_gamma}, r2_gamma={self.r2_gamma}: each must be >= 0 (0 = off)")

@@ -155,6 +155,22 @@ def mlp_discriminator(data_shape: tuple[int, ...], hidden: int, depth: int, acti
 
 
 # -------------------------------------------------------------------------------------------- DCGAN
+# The hidden FC width of the published DCGAN at an image side, where the side has one (else 0). 28 px: the MNIST
+# network of the DCGAN line, G FC 1024 -> FC 128·7·7 -> 64@14 -> 1@28 and D 64@14 -> 128@7 -> FC 1024 -> 1:
+# Radford et al.'s own MNIST code (github.com/Newmu/dcgan_code, mnist/train_cond_dcgan.py: ngfc = ndfc = 1024,
+# ngf = ndf = 64), InfoGAN's MNIST network (Chen et al. 2016, Appendix C.1, Table 1), and the network Lucic et al.
+# 2018 ("Are GANs Created Equal?") train on MNIST and Fashion-MNIST.
+PUBLISHED_DCGAN_FC = {28: 1024}
+
+
+def default_dcgan_fc(arch: str, data_shape: tuple[int, ...]) -> int:
+    """``dcgan_fc`` when it is left unset (``None``): :data:`models.networks.PUBLISHED_DCGAN_FC` at the image
+    side for ``arch="dcgan"``, 0 otherwise (and for the MLP, which has no such layer)."""
+    if arch != "dcgan" or len(data_shape) != 3:
+        return 0
+    return PUBLISHED_DCGAN_FC.get(int(data_shape[-1]), 0)
+
+
 def dcgan_levels(size: int) -> tuple[int, int]:
     """(number of ×2 stages, base resolution) with base in 3..7: 8 -> (1, 4), 28 -> (2, 7), 32 -> (3, 4),
     64 -> (4, 4)."""
@@ -187,19 +203,23 @@ def dcgan_generator(data_shape: tuple[int, ...], z_dim: int, width: int = 64, nu
     """Radford et al. 2016: project and reshape z to base×base (the "fully connected" first layer, batch norm,
     ReLU), then transposed 4×4 convolutions of stride 2 (×2 each) with batch norm and ReLU, except the output
     layer: no batch norm, ``tanh``. No pooling. Channels halve per stage down to ``width`` (64 px: 512 -> 256 ->
-    128 -> 64 -> C; 28 px: 128@7 -> 64@14 -> C, InfoGAN's MNIST widths). ``fc`` > 0 inserts a hidden fully
-    connected layer of that width (batch norm, ReLU) before the projection: with ``fc=1024`` at 28 px this is
-    InfoGAN's MNIST generator (Chen et al. 2016, Appendix C.1), the network of Lucic et al. 2018 for MNIST and
-    Fashion-MNIST. Initialised by :func:`dcgan_init`."""
+    128 -> 64 -> C; 28 px: 128@7 -> 64@14 -> C). ``fc`` > 0 inserts a hidden fully connected layer of that width
+    (batch norm, ReLU) before the projection, whose batch norm is then per unit as in InfoGAN's Table 1: with
+    ``fc=1024`` at 28 px (the default there, :data:`models.networks.PUBLISHED_DCGAN_FC`) this is the published
+    MNIST generator of Radford et al.'s code, InfoGAN (Chen et al. 2016, Appendix C.1) and Lucic et al. 2018.
+    Initialised by :func:`dcgan_init`."""
     c, h, w = data_shape
     if h != w:
         raise ValueError(f"DCGAN expects square images, got {h}×{w}")
     k, base = dcgan_levels(h)
     ch = width * 2 ** max(k - 1, 0)
-    hidden: list[nn.Module] = ([nn.Linear(z_dim + num_classes, fc, bias=False), nn.BatchNorm1d(fc), nn.ReLU(True)]
-                               if fc else [])
-    layers: list[nn.Module] = [*hidden, nn.Linear(fc or z_dim + num_classes, ch * base * base, bias=False),
-                               _Reshape(ch, base, base), nn.BatchNorm2d(ch), nn.ReLU(True)]
+    if fc:      # InfoGAN's Table 1: FC fc, BN, ReLU -> FC ch·base·base, BN (per unit, before the reshape), ReLU
+        layers: list[nn.Module] = [nn.Linear(z_dim + num_classes, fc, bias=False), nn.BatchNorm1d(fc), nn.ReLU(True),
+                                   nn.Linear(fc, ch * base * base, bias=False), nn.BatchNorm1d(ch * base * base),
+                                   nn.ReLU(True), _Reshape(ch, base, base)]
+    else:       # Radford et al.'s projection: reshape, then batch norm per channel
+        layers = [nn.Linear(z_dim + num_classes, ch * base * base, bias=False), _Reshape(ch, base, base),
+                  nn.BatchNorm2d(ch), nn.ReLU(True)]
     for i in range(k):
         out = c if i == k - 1 else ch // 2
         layers.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=(i == k - 1)))
@@ -221,8 +241,8 @@ def dcgan_discriminator(data_shape: tuple[int, ...], width: int = 64, norm: str 
     ``norm="batch"`` is the paper's; it couples the samples of a batch, so objectives whose penalty needs each
     sample scored independently use ``"layer"`` (GroupNorm(1, C): layer norm over (C, H, W)) instead (see
     :meth:`models.config.GANConfig.per_sample_penalty`). ``fc`` > 0 adds a hidden fully connected layer of that
-    width (normalised like the convolutions, LeakyReLU) before the head: InfoGAN's MNIST discriminator with
-    ``fc=1024`` at 28 px (Chen et al. 2016; Lucic et al. 2018)."""
+    width (normalised like the convolutions, LeakyReLU) before the head: the published MNIST discriminator
+    with ``fc=1024`` at 28 px, the default there (:data:`models.networks.PUBLISHED_DCGAN_FC`)."""
     c, h, _ = data_shape
     k, base = dcgan_levels(h)
     layers: list[nn.Module] = []

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Literal, Union
 
 from models import ConfigError, get_variant
 from models.config import field_types, validate
+from models.networks import default_dcgan_fc
 from datamodules import get_datamodule
 
 from ..score import METRIC_GROUPS, check_supported
@@ -67,7 +68,9 @@ EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "stra
                      "project", "group", "resume", "checkpoint_every", "name", "sample_every", "compile",
                      "channels_last", "eval_every", "eval_samples", "fuse_iterations", "progress"}
 # model options added after runs were recorded (issue 28), left out of a run's identity while off so every earlier
-# run keeps its id (and its results); when set they enter it like any other option
+# run keeps its id (and its results); when set they enter it like any other option. dcgan_fc is resolved before
+# (28 px: 1024, the published MNIST net), so a 28 px run names it and is never taken for one of the earlier
+# default's (no FC layer), which keeps its id: set dcgan_fc=0 to train (or find) that narrower network
 OFF_UNLESS_SET = {"r1_gamma": 0.0, "r2_gamma": 0.0, "g_ema": 0.0, "diffaugment": "", "dcgan_fc": 0}
 # datamodule options that say where/how data is read, not which data: the same run on another machine
 # (another data root, a cache or not) keeps its identity
@@ -399,6 +402,8 @@ def resolve(options: dict[str, Any], *, datamodule_cls: type | None = None) -> R
     model_cfg = variant_cls.Config(**model_kw)
     validate(model_cfg)
     variant_cls.check_data(model_cfg, tuple(dm_cls.dims), dm_cls.num_classes)
+    if model_cfg.dcgan_fc is None:              # resolved here so the run's identity names the network it trains
+        model_kw["dcgan_fc"] = default_dcgan_fc(model_cfg.arch, tuple(dm_cls.dims))
     metric_names = [m for m in run.metrics.split(",") if m] if run.metrics else list(dm_cls.metrics)
     unknown = [m for m in metric_names if m not in METRIC_GROUPS]
     if unknown and run.metrics:

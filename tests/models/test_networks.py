@@ -59,13 +59,16 @@ def test_dcgan_is_radford_et_al_network(shape):
     assert model.cfg.z_dim == 100 and model.cfg.d_norm == "batch"
     g, d = list(model.generator.body), list(model.discriminators[0].body)
     k, _ = networks.dcgan_levels(shape[1])
-    # G: (linear | transposed conv) -> BN -> ReLU for every layer but the last, which is a conv -> tanh
+    # G: (linear | transposed conv) -> BN -> ReLU for every layer but the last, which is a conv -> tanh; at 28 px
+    # the published MNIST net's hidden FC layer of 1024 comes first (BN per unit after each FC layer)
+    fc = model.cfg.dcgan_fc
+    assert fc == (1024 if shape[1] == 28 else 0)
     g_layers = [m for m in g if isinstance(m, (nn.Linear, nn.ConvTranspose2d))]
-    assert len(g_layers) == k + 1 and isinstance(g[-1], nn.Tanh) and isinstance(g[-2], nn.ConvTranspose2d)
+    assert len(g_layers) == k + 1 + (fc > 0) and isinstance(g[-1], nn.Tanh) and isinstance(g[-2], nn.ConvTranspose2d)
     for layer in g_layers[:-1]:
         i = g.index(layer)
         after = [type(m) for m in g[i + 1:i + 4] if not isinstance(m, networks._Reshape)]
-        assert after[:2] == [nn.BatchNorm2d, nn.ReLU], after
+        assert after[:2] in ([nn.BatchNorm2d, nn.ReLU], [nn.BatchNorm1d, nn.ReLU]), after
     assert g_layers[-1].out_channels == shape[0]
     # D: conv -> LeakyReLU(0.2) first, then conv -> BN -> LeakyReLU(0.2), each conv halving the side
     convs = [m for m in d if isinstance(m, nn.Conv2d)]
@@ -74,6 +77,9 @@ def test_dcgan_is_radford_et_al_network(shape):
     for c in convs[1:]:
         i = d.index(c)
         assert isinstance(d[i + 1], nn.BatchNorm2d) and isinstance(d[i + 2], nn.LeakyReLU)
+    for fc_layer in [m for m in d if isinstance(m, nn.Linear)]:                  # 28 px: FC 1024 -> BN -> lReLU
+        i = d.index(fc_layer)
+        assert fc_layer.out_features == fc and isinstance(d[i + 1], nn.BatchNorm1d) and isinstance(d[i + 2], nn.LeakyReLU)
     assert all(m.negative_slope == 0.2 for m in d if isinstance(m, nn.LeakyReLU))
     assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d))
                    for net in (model.generator, model.discriminators[0]) for m in net.modules())
@@ -115,7 +121,8 @@ def scores_each_sample_alone(d: nn.Module, shape: tuple[int, ...]) -> bool:
     torch.manual_seed(1)
     x = torch.randn(6, *shape)
     together = d(x)[0]
-    alone = torch.cat([d(x[i:i + 1])[0] for i in range(6)])
+    # in pairs, not one by one: the 28 px default's FC layer has BatchNorm1d, which cannot train on one sample
+    alone = torch.cat([d(x[i:i + 2])[0] for i in range(0, 6, 2)])
     return torch.allclose(together, alone, rtol=1e-4, atol=1e-5)
 
 
@@ -206,23 +213,80 @@ def test_projection_term_depends_on_the_label():
     torch.testing.assert_close(s1 - s0, f @ (e[1] - e[0]))
 
 
-def test_dcgan_fc_1024_at_28px_is_infogans_mnist_network_lucic_et_al():
-    # compared with the separately written InfoGAN network of benchmark/perf/dcgan_reference.py: the same
-    # convolutions and FC layers (batch norm aside: ours normalises the projection per channel, InfoGAN per unit)
-    from torch import nn
+def _layers(module):
+    """(layer type, parameter and buffer shapes) of every leaf layer with state, in order."""
+    return [(type(m).__name__, [tuple(t.shape) for t in (*m.parameters(recurse=False), *m.buffers(recurse=False))])
+            for m in module.modules() if not list(m.children()) and (list(m.parameters(recurse=False)))]
 
+
+def test_the_28px_default_is_the_published_mnist_network_layer_for_layer():
+    # compared with the separately written InfoGAN network of benchmark/perf/dcgan_reference.py (Chen et al. 2016,
+    # Table 1; Radford et al.'s MNIST code; Lucic et al. 2018): the same layers, widths, batch norms (per unit after
+    # each FC layer) and biases, in the same order
     from benchmark.perf.dcgan_reference import InfoGANDiscriminator, InfoGANGenerator
     from models import get_variant
 
-    def shapes(module):
-        return sorted(tuple(p.shape) for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))
-                      for p in m.parameters(recurse=False))
-
-    m = get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image", arch="dcgan", dcgan_fc=1024)
-    assert shapes(m.generator) == shapes(InfoGANGenerator(100))
-    assert shapes(m.discriminators[0]) == shapes(InfoGANDiscriminator())
-    assert m.generator(torch.randn(3, 100)).shape == (3, 1, 28, 28)
-    plain = get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image", arch="dcgan")
-    assert not any(isinstance(mod, nn.BatchNorm1d) for mod in plain.modules())        # default: Radford's, no FC
+    default = get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image", arch="dcgan")
+    assert default.cfg.dcgan_fc == 1024 and default.hparams["dcgan_fc"] == 1024       # resolved and recorded
+    assert _layers(default.generator) == _layers(InfoGANGenerator(100))
+    assert _layers(default.discriminators[0]) == _layers(InfoGANDiscriminator())
+    assert default.generator(torch.randn(3, 100)).shape == (3, 1, 28, 28)
+    for name in ("lsgan", "wgan_gp", "ebgan"):                                 # the same default for every objective
+        assert get_variant(name)(data_shape=(1, 28, 28), data_kind="image", arch="dcgan").cfg.dcgan_fc == 1024
+    rgb = get_variant("nsgan")(data_shape=(3, 28, 28), data_kind="image", arch="dcgan")    # stacked MNIST
+    assert rgb.cfg.dcgan_fc == 1024
     sn = get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image", arch="dcgan", dcgan_fc=64, r1_gamma=1.0)
     assert any(isinstance(mod, nn.LayerNorm) for mod in sn.discriminators[0].modules())   # per-sample: layer norm
+
+
+def test_the_28px_default_computes_the_published_networks_function_given_its_weights():
+    # the reference's weights copied layer by layer into GANBench's G and D: the same outputs in train mode (batch
+    # statistics) and, after a few training-mode forwards, in eval mode (running statistics) too
+    from benchmark.perf.dcgan_reference import InfoGANDiscriminator, InfoGANGenerator, weights_init
+    from models import get_variant
+
+    torch.manual_seed(0)
+    m = get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image", arch="dcgan")
+    pairs = [(m.generator, InfoGANGenerator(100)), (m.discriminators[0], InfoGANDiscriminator())]
+    for ours, ref in pairs:
+        ref.apply(weights_init)
+        mine = [x for x in ours.modules() if not list(x.children()) and list(x.parameters(recurse=False))]
+        theirs = [x for x in ref.modules() if not list(x.children()) and list(x.parameters(recurse=False))]
+        for a, b in zip(mine, theirs, strict=True):
+            a.load_state_dict(b.state_dict())
+    g, rg = pairs[0]
+    d, rd = pairs[1]
+    z = torch.randn(16, 100)
+    for _ in range(3):                                            # train mode: batch statistics
+        x = g(z)                                                  # one forward each: the running statistics
+        torch.testing.assert_close(x, rg(z))                      # move alike
+        torch.testing.assert_close(d(x.detach())[0], rd(x.detach()))
+        z = torch.randn(16, 100)
+    for net in (g, rg, d, rd):
+        net.eval()
+    torch.testing.assert_close(g(z), rg(z))                       # eval mode: the same running statistics
+    torch.testing.assert_close(d(g(z))[0], rd(rg(z)))
+
+
+def test_other_sides_and_dcgan_fc_0_keep_radfords_projection_without_fc_layers():
+    from models import get_variant
+
+    for shape in ((1, 8, 8), (3, 32, 32), (3, 64, 64)):
+        m = get_variant("nsgan")(data_shape=shape, data_kind="image", arch="dcgan")
+        assert m.cfg.dcgan_fc == 0 and not any(isinstance(mod, nn.BatchNorm1d) for mod in m.modules())
+        assert sum(isinstance(mod, nn.Linear) for mod in m.generator.modules()) == 1       # the projection only
+    narrow = get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image", arch="dcgan", dcgan_fc=0)
+    assert not any(isinstance(mod, nn.BatchNorm1d) for mod in narrow.modules())
+    assert isinstance(narrow.generator.body[2], nn.BatchNorm2d)                  # reshape, then BN per channel
+    assert get_variant("nsgan")(data_shape=(1, 28, 28), data_kind="image").cfg.dcgan_fc == 0    # the MLP
+
+
+def test_the_resolved_28px_default_enters_the_run_identity_and_earlier_ids_stay():
+    from benchmark.train.options import resolve
+
+    mnist = resolve({"variant": "nsgan", "data": "mnist", "arch": "dcgan"}).config()
+    assert mnist["dcgan_fc"] == 1024                  # never taken for a run of the earlier default (no FC layer)
+    narrow = resolve({"variant": "nsgan", "data": "mnist", "arch": "dcgan", "dcgan_fc": 0}).config()
+    assert "dcgan_fc" not in narrow                   # the earlier default's id, as before dcgan_fc existed
+    assert "dcgan_fc" not in resolve({"variant": "nsgan", "data": "cifar10", "arch": "dcgan"}).config()
+    assert "dcgan_fc" not in resolve({"variant": "nsgan", "data": "digits"}).config()

@@ -260,3 +260,29 @@ def test_sample_logger_logs_uint8_images_without_changing_training():
     assert strip == without.history                                   # RNG forked: identical training
     with pytest.raises(ValueError):
         SampleLogger(0)
+
+
+def test_lucic_dragan_and_began_rows_stand_beside_ours_under_their_protocol(tmp_path):
+    # issue 28: every row of Lucic et al.'s table has a GANBench counterpart; runs scored under their protocol
+    # (10k samples, TF Inception) show their DRAGAN and BEGAN FIDs in our dragan and began rows, nowhere else
+    from benchmark.report.html import comparison_table_rows
+
+    for variant, fid in (("dragan", 12.5), ("began", 20.25), ("nsgan", 9.5)):
+        write_run(tmp_path, variant, "mnist", 0, {"fid": fid}, FID_PROTOCOL, kind="image", group="mnist")
+    build_report(tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    mnist = page[page.index('id="mnist"'):]
+    rows = {seg.split("<", 1)[0]: seg for seg in mnist.split("<tr><th>")[1:]}
+    assert "Lucic et al. 2018, DRAGAN: 7.6 ± 0.4" in rows["dragan"]
+    assert "Lucic et al. 2018, BEGAN: 13.1 ± 1.0" in rows["began"]
+    assert "BEGAN" not in rows["dragan"] and "DRAGAN" not in rows["began"] and "DRAGAN" not in rows["nsgan"]
+    doc = Collector()
+    doc.feed(page)
+    text = " ".join(doc.text)
+    assert "GANBench dragan (median [95% interval])" in text and "GANBench began (median [95% interval])" in text
+    md = (tmp_path / "summary.md").read_text()
+    assert "Lucic et al. 2018, DRAGAN | 7.6 ± 0.4" in md and "Lucic et al. 2018, BEGAN | 13.1 ± 1.0" in md
+    runs = load_runs(tmp_path)
+    published = {r[1]: r[-1] for r in comparison_table_rows(runs, aggregate(runs)) if r[0] == "mnist" and r[2] == "fid"}
+    assert published["dragan"] == "Lucic et al. 2018, DRAGAN: 7.6 ± 0.4"
+    assert published["began"] == "Lucic et al. 2018, BEGAN: 13.1 ± 1.0"
