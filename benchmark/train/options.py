@@ -68,7 +68,8 @@ EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "stra
                      "channels_last", "eval_every", "eval_samples", "fuse_iterations", "progress"}
 # model options added after runs were recorded (issue 28), left out of a run's identity while off so every earlier
 # run keeps its id (and its results); when set they enter it like any other option
-OFF_UNLESS_SET = {"r1_gamma": 0.0, "r2_gamma": 0.0, "g_ema": 0.0, "diffaugment": "", "dcgan_fc": 0}
+OFF_UNLESS_SET = {"r1_gamma": 0.0, "r2_gamma": 0.0, "g_ema": 0.0, "diffaugment": "", "dcgan_fc": 0,
+                  "g_hidden": None, "g_depth": None, "g_norm": "none", "d_maxout": 0, "mlp_init_std": 0.0}
 # datamodule options that say where/how data is read, not which data: the same run on another machine
 # (another data root, a cache or not) keeps its identity
 DATA_EXECUTION_OPTIONS = {"root", "download", "cache", "num_threads", "on_device"}
