@@ -153,13 +153,18 @@ def normal_init(module: nn.Module, std: float) -> nn.Module:
     0. Spectrally normalised layers get it on their unnormalised weight."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
-            params = getattr(m, "parametrizations", None)
-            weight = params.weight.original if params is not None and "weight" in params else m.weight
-            with torch.no_grad():
-                weight.normal_(0.0, std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+            _normal_layer(m, std)
     return module
+
+
+def _normal_layer(layer: nn.Module, std: float) -> None:
+    """``layer``'s weight ~ N(0, ``std``) (a spectrally normalised layer's unnormalised weight), its bias 0."""
+    params = getattr(layer, "parametrizations", None)
+    weight = params.weight.original if params is not None and "weight" in params else layer.weight
+    with torch.no_grad():
+        weight.normal_(0.0, std)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
 
 
 class _Reshape(nn.Module):
@@ -207,12 +212,7 @@ def dcgan_init(module: nn.Module) -> nn.Module:
     batch-norm scale ~ N(1, 0.02), shift 0. Spectrally normalised layers get it on their unnormalised weight."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            params = getattr(m, "parametrizations", None)
-            weight = params.weight.original if params is not None and "weight" in params else m.weight
-            with torch.no_grad():
-                weight.normal_(0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+            _normal_layer(m, 0.02)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)

@@ -614,9 +614,5 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    if getattr(args, "suite", "cpu") == "gpu":
-        from .gpu import cmd_gpu_suite
-
-        return cmd_gpu_suite(args)
     run_perf(args)
     return 0
