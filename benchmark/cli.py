@@ -280,7 +280,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    from .perf.harness import cmd_perf as run
+    if args.suite == "gpu":
+        from .perf.gpu import cmd_gpu_suite as run
+    else:
+        from .perf.harness import cmd_perf as run
 
     return run(args)
 

@@ -85,6 +85,14 @@ def add_perf_parser(sub) -> argparse.ArgumentParser:
                    help="batch size of the population rows (default 512, ring8's; smaller batches are dispatch-bound)")
     p.add_argument("--only-population", action="store_true",
                    help="only the population section (results/perf_population.md and .json)")
+    p.add_argument("--suite", choices=("cpu", "gpu"), default="cpu",
+                   help="gpu: the CUDA suite (every variant fp32/bf16/channels-last/compile, populations S = 1..1024, "
+                        "Inception) in under 8 minutes -> results/perf_gpu.md; needs a CUDA GPU (default cpu)")
+    p.add_argument("--dry-run", dest="dry_run", action="store_true",
+                   help="with --suite gpu: print the planned items and their estimated seconds, run nothing")
+    p.add_argument("--budget-s", dest="budget_s", type=float, default=None,
+                   help="with --suite gpu: seconds of measurement before the time guard skips the remaining items "
+                        "(default 420, so that the whole command stays under 8 minutes)")
     return p
 
 

@@ -91,7 +91,8 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         self.generator_ema = self.build_generator_ema() if self.cfg.g_ema > 0 else None
         self.augment_policy = parse_policy(self.cfg.diffaugment)
         self.discriminators = nn.ModuleList(
-            [self.build_discriminator(i) for i in range(self.cfg.n_discriminators)] if self.has_discriminator else [])
+            [self.mlp_init(self.build_discriminator(i)) for i in range(self.cfg.n_discriminators)]
+            if self.has_discriminator else [])
         self.iteration = 0                      # GAN iterations done (python int: no sync to read it)
         self.diverged_at: int | None = None
         self.history: list[dict[str, float]] = []
@@ -115,6 +116,10 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         if (cfg.r1_gamma > 0 or cfg.r2_gamma > 0) and not (cls.has_discriminator and cls.score_is_logit):
             raise ConfigError(f"r1_gamma/r2_gamma apply to logit-scored discriminators (the R1/R2 of Mescheder et "
                               f"al. 2018); {cls.name or cls.__name__}'s D is not one: set r1_gamma=0 and r2_gamma=0")
+        if cfg.d_maxout and (not cls.has_discriminator or cls.build_discriminator is not GANModule.build_discriminator):
+            raise ConfigError(f"d_maxout builds GANBench's MLP discriminator, and {cls.name or cls.__name__} "
+                              f"{'has no discriminator' if not cls.has_discriminator else 'builds its own'}: set "
+                              "d_maxout=0")
         if cfg.diffaugment:
             if len(data_shape) != 3:
                 raise ConfigError(f"diffaugment={cfg.diffaugment!r} augments images (C, H, W); this dataset has shape "
@@ -128,8 +133,13 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         c = self.cfg
         if c.arch == "dcgan":
             return networks.dcgan_generator(self.data_shape, c.z_dim, c.width, self.cond_classes, c.dcgan_fc)
-        return networks.mlp_generator(self.data_shape, c.z_dim, c.hidden, c.depth, c.activation,
-                                      image=self.data_kind == "image", num_classes=self.cond_classes)
+        return self.mlp_init(networks.mlp_generator(
+            self.data_shape, c.z_dim, c.g_hidden or c.hidden, c.g_depth or c.depth, c.activation,
+            image=self.data_kind == "image", num_classes=self.cond_classes, norm=c.g_norm))
+
+    def mlp_init(self, module: nn.Module) -> nn.Module:
+        """``module`` with :func:`models.networks.normal_init` of std ``mlp_init_std`` when it is set (MLP only)."""
+        return networks.normal_init(module, self.cfg.mlp_init_std) if self.cfg.mlp_init_std > 0 else module
 
     def build_generator_ema(self) -> nn.Module:
         """A frozen copy of G whose weights follow G's by :meth:`update_g_ema`."""
@@ -161,7 +171,7 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
             return networks.dcgan_discriminator(self.data_shape, self.member_size(index), c.d_norm,
                                                 self.cond_classes, c.minibatch_kernels, c.dcgan_fc)
         return networks.mlp_discriminator(self.data_shape, self.member_size(index), c.depth, c.activation,
-                                          c.d_norm, self.cond_classes, c.minibatch_kernels)
+                                          c.d_norm, self.cond_classes, c.minibatch_kernels, c.d_maxout)
 
     # ------------------------------------------------------------------------------ variant hooks
     def d_loss(self, real: Critique, fake: Critique) -> Tensor:

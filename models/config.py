@@ -29,6 +29,12 @@ class GANConfig:
     hidden: int = 128                 # MLP width
     depth: int = 2                    # MLP hidden layers
     activation: Literal["tanh", "relu", "leaky_relu"] = "tanh"   # MLP activation
+    g_hidden: Optional[int] = None    # MLP generator width; None: hidden (PacGAN's toy G: 400)
+    g_depth: Optional[int] = None     # MLP generator hidden layers; None: depth (PacGAN's toy G: 4)
+    g_norm: Literal["none", "batch"] = "none"   # MLP generator normalisation (batch: PacGAN's and VEEGAN's toy G)
+    d_maxout: int = 0                 # MLP discriminator of maxout layers of this many pieces instead of `activation`
+                                      # (Goodfellow et al. 2013; PacGAN's toy D: 5); 0 = off
+    mlp_init_std: float = 0.0         # > 0: MLP weights ~ N(0, std) and biases 0 (PacGAN's and VEEGAN's 0.02); 0: torch's
     width: int = 64                   # DCGAN base channels
     dcgan_fc: Optional[int] = None    # DCGAN hidden FC layer in G and D; None: the published net's at the image side
                                       # (1024 at 28 px: Radford et al.'s, InfoGAN's, Lucic et al.'s MNIST net; else 0)
@@ -81,6 +87,19 @@ class GANConfig:
 
     def check_kit(self) -> None:
         """The shared options' own ranges (the variant's :meth:`check` is separate, so overriding it keeps these)."""
+        mlp_only = {"g_hidden": self.g_hidden, "g_depth": self.g_depth, "g_norm": self.g_norm != "none" or None,
+                    "d_maxout": self.d_maxout or None, "mlp_init_std": self.mlp_init_std or None}
+        for name, value in mlp_only.items():
+            if value is not None and self.arch != "mlp":
+                raise ConfigError(f"{name} is an option of the MLP networks and arch={self.arch!r}: unset {name} "
+                                  "(or use arch='mlp')")
+        for name in ("g_hidden", "g_depth"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1 (or None: the same as "
+                                  f"{name[2:]})")
+        if self.d_maxout == 1:
+            raise ConfigError("d_maxout=1 is a linear layer without activation; give 2 or more pieces (PacGAN: 5), "
+                              "or 0 for `activation`")
         if self.dcgan_fc is not None and self.dcgan_fc < 0:
             raise ConfigError(f"dcgan_fc={self.dcgan_fc} must be >= 0 (0 = Radford et al.'s DCGAN, no hidden FC layer)")
         if self.r1_gamma < 0 or self.r2_gamma < 0:
@@ -101,7 +120,7 @@ class GANConfig:
 
 POSITIVE = {"iterations", "z_dim", "hidden", "depth", "width", "n_critic", "log_every", "n_discriminators",
             "stop_max_steps"}
-NON_NEGATIVE = {"feature_matching", "minibatch_kernels", "instance_noise"}
+NON_NEGATIVE = {"feature_matching", "minibatch_kernels", "instance_noise", "d_maxout", "mlp_init_std"}
 STRICTLY_POSITIVE_FLOAT = {"lr_g", "lr_d"}
 
 

@@ -116,16 +116,55 @@ class Generator(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------- MLP
-def mlp_body(in_dim: int, hidden: int, depth: int, activation: str, norm: str = "none") -> nn.Sequential:
+class Maxout(nn.Module):
+    """Maxout units (Goodfellow et al. 2013, eq. 1: h_i(x) = max_{j ∈ [1, k]} z_ij): the input's ``(B, units·k)``
+    features are ``units`` consecutive groups of ``k`` pieces, and each unit outputs its group's maximum (the
+    grouping of Blocks' ``LinearMaxout``, which PacGAN's and VEEGAN's discriminators use)."""
+
+    def __init__(self, pieces: int) -> None:
+        super().__init__()
+        self.pieces = pieces
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.view(*x.shape[:-1], x.shape[-1] // self.pieces, self.pieces).amax(-1)
+
+
+def mlp_body(in_dim: int, hidden: int, depth: int, activation: str, norm: str = "none", maxout: int = 0,
+             bias: bool = True) -> nn.Sequential:
+    """``depth`` hidden layers of ``hidden`` units: linear -> [norm] -> activation. ``maxout`` = k > 0 makes each
+    layer a maxout layer instead (a linear map to ``hidden``·k features, [norm], then :class:`Maxout` of k pieces;
+    ``activation`` is not used). ``bias=False``: linear layers without bias (before a batch norm, which removes
+    it)."""
     layers: list[nn.Module] = []
+    pieces = max(maxout, 1)
     for i in range(depth):
-        layers.append(_sn(nn.Linear(in_dim if i == 0 else hidden, hidden), norm))
+        layers.append(_sn(nn.Linear(in_dim if i == 0 else hidden, hidden * pieces, bias=bias), norm))
         if norm == "layer":
-            layers.append(nn.LayerNorm(hidden))
+            layers.append(nn.LayerNorm(hidden * pieces))
         elif norm == "batch":
-            layers.append(nn.BatchNorm1d(hidden))
-        layers.append(_act(activation))
+            layers.append(nn.BatchNorm1d(hidden * pieces))
+        layers.append(Maxout(maxout) if maxout else _act(activation))
     return nn.Sequential(*layers)
+
+
+def normal_init(module: nn.Module, std: float) -> nn.Module:
+    """Every linear weight ~ N(0, ``std``) and bias 0 (Blocks' ``IsotropicGaussian(std)`` / ``Constant(0)``, the
+    initialisation of PacGAN's and VEEGAN's toy networks with std 0.02); normalisation layers keep scale 1, shift
+    0. Spectrally normalised layers get it on their unnormalised weight."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            _normal_layer(m, std)
+    return module
+
+
+def _normal_layer(layer: nn.Module, std: float) -> None:
+    """``layer``'s weight ~ N(0, ``std``) (a spectrally normalised layer's unnormalised weight), its bias 0."""
+    params = getattr(layer, "parametrizations", None)
+    weight = params.weight.original if params is not None and "weight" in params else layer.weight
+    with torch.no_grad():
+        weight.normal_(0.0, std)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
 
 
 class _Reshape(nn.Module):
@@ -138,9 +177,11 @@ class _Reshape(nn.Module):
 
 
 def mlp_generator(data_shape: tuple[int, ...], z_dim: int, hidden: int, depth: int, activation: str,
-                  image: bool, num_classes: int = 0) -> Generator:
+                  image: bool, num_classes: int = 0, norm: str = "none") -> Generator:
+    """``depth`` hidden layers of ``hidden`` units (``norm="batch"``: linear without bias -> batch norm ->
+    activation, PacGAN's and VEEGAN's toy generator), then a linear output (``tanh`` for images)."""
     out = math.prod(data_shape)
-    body = mlp_body(z_dim + num_classes, hidden, depth, activation)
+    body = mlp_body(z_dim + num_classes, hidden, depth, activation, norm, bias=norm != "batch")
     body.append(nn.Linear(hidden, out))
     if image:
         body.append(nn.Tanh())
@@ -149,8 +190,9 @@ def mlp_generator(data_shape: tuple[int, ...], z_dim: int, hidden: int, depth: i
 
 
 def mlp_discriminator(data_shape: tuple[int, ...], hidden: int, depth: int, activation: str,
-                      norm: str = "none", num_classes: int = 0, minibatch_kernels: int = 0) -> Discriminator:
-    body = nn.Sequential(nn.Flatten(), *mlp_body(math.prod(data_shape), hidden, depth, activation, norm))
+                      norm: str = "none", num_classes: int = 0, minibatch_kernels: int = 0,
+                      maxout: int = 0) -> Discriminator:
+    body = nn.Sequential(nn.Flatten(), *mlp_body(math.prod(data_shape), hidden, depth, activation, norm, maxout))
     return Discriminator(body, hidden, num_classes, minibatch_kernels, norm)
 
 
@@ -186,12 +228,7 @@ def dcgan_init(module: nn.Module) -> nn.Module:
     batch-norm scale ~ N(1, 0.02), shift 0. Spectrally normalised layers get it on their unnormalised weight."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            params = getattr(m, "parametrizations", None)
-            weight = params.weight.original if params is not None and "weight" in params else m.weight
-            with torch.no_grad():
-                weight.normal_(0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+            _normal_layer(m, 0.02)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)

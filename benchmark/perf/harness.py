@@ -158,18 +158,26 @@ def ganbench_trainer(variant: str, data: str, batch_size: int, options: dict[str
     return dm, model, make_trainer(resolved, None, callbacks)
 
 
+def device_clock(device: torch.device) -> float:
+    """``time.perf_counter()`` once the work queued on ``device`` has finished (CUDA runs asynchronously: an
+    unsynchronised clock would time the queueing, not the kernels)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
 def clock_callback(warmup: int, marks: dict[str, float]):
     """A Lightning callback class that writes into ``marks``: ``t0``/``it0`` when the module's GAN iteration
-    first reaches ``warmup``, ``t1`` when training ends."""
+    first reaches ``warmup``, ``t1`` when training ends (both after the device's queued work, :func:`device_clock`)."""
     import pytorch_lightning as pl
 
     class Clock(pl.Callback):
         def on_train_batch_end(self, trainer, module, *args):
             if module.iteration >= warmup and "t0" not in marks:
-                marks["t0"], marks["it0"] = time.perf_counter(), module.iteration
+                marks["t0"], marks["it0"] = device_clock(module.device), module.iteration
 
         def on_train_end(self, trainer, module):
-            marks["t1"] = time.perf_counter()
+            marks["t1"] = device_clock(module.device)
 
     return Clock
 
@@ -445,10 +453,10 @@ def fast_path_rates(repeats: int, iterations: int, warmup: int) -> list[dict[str
 
 
 def population_rate(variant: str, data: str, batch_size: int, seeds: list[int], iterations: int, warmup: int,
-                    options: dict[str, Any]) -> float:
+                    options: dict[str, Any], data_device: str | None = None) -> float:
     """Member-iterations/s of a :class:`~models.population.GANPopulation` of ``len(seeds)`` members (GAN
-    iterations/s × members), on the population's real path (its Trainer and stacked loader), timed from
-    iteration ``warmup``."""
+    iterations/s × members), on the population's real path (its Trainer and stacked loader; the data on
+    ``data_device``, default the CPU), timed from iteration ``warmup``."""
     from models.population import GANPopulation
 
     marks: dict[str, float] = {}
@@ -463,7 +471,7 @@ def population_rate(variant: str, data: str, batch_size: int, seeds: list[int], 
     pop = GANPopulation(resolved.variant_cls, seeds, data_shape=dm.dims, num_classes=dm.num_classes,
                         data_kind=dm.kind, **resolved.model)
     trainer = make_trainer(resolved, None, [Clock()])
-    trainer.fit(pop, train_dataloaders=dm.population_dataloader(seeds))
+    trainer.fit(pop, train_dataloaders=dm.population_dataloader(seeds, device=data_device))
     return len(seeds) * (pop.iteration - marks["it0"]) / (marks["t1"] - marks["t0"])
 
 

@@ -71,7 +71,8 @@ EXECUTION_OPTIONS = {"results_dir", "accelerator", "devices", "num_nodes", "stra
 # run keeps its id (and its results); when set they enter it like any other option. dcgan_fc is resolved before
 # (28 px: 1024, the published MNIST net), so a 28 px run names it and is never taken for one of the earlier
 # default's (no FC layer), which keeps its id: set dcgan_fc=0 to train (or find) that narrower network
-OFF_UNLESS_SET = {"r1_gamma": 0.0, "r2_gamma": 0.0, "g_ema": 0.0, "diffaugment": "", "dcgan_fc": 0}
+OFF_UNLESS_SET = {"r1_gamma": 0.0, "r2_gamma": 0.0, "g_ema": 0.0, "diffaugment": "", "dcgan_fc": 0,
+                  "g_hidden": None, "g_depth": None, "g_norm": "none", "d_maxout": 0, "mlp_init_std": 0.0}
 # datamodule options that say where/how data is read, not which data: the same run on another machine
 # (another data root, a cache or not) keeps its identity
 DATA_EXECUTION_OPTIONS = {"root", "download", "cache", "num_threads", "on_device"}
