@@ -442,9 +442,9 @@ def execute_population(options: list[dict[str, Any] | ResolvedRun], callbacks: l
     Resume and signals as for a single run: with ``checkpoint_every`` the population is checkpointed (one
     directory per population, :func:`benchmark.train.members.population_checkpoint_key`) and re-running the same
     runs continues from the newest readable checkpoint; a SIGTERM/SIGINT/SIGHUP checkpoints and records every
-    member ``interrupted``. The records are written once every member is scored, so a signal while scoring (with
-    a checkpoint to resume from) records them all ``interrupted`` and the re-run, which regroups the same runs,
-    scores the end-of-training checkpoint.
+    member ``interrupted``. With a checkpoint to resume from the records are written once every member is scored,
+    so a signal (or a SIGKILL) while scoring leaves none finished and the re-run, which regroups the same runs,
+    scores the end-of-training checkpoint; without one, each is written as soon as it is scored.
 
     Raises:
         UsageError: before anything is written, for runs that cannot be one population (see
@@ -535,7 +535,8 @@ def execute_population(options: list[dict[str, Any] | ResolvedRun], callbacks: l
             rec.update(status="failed", error=f"{type(e).__name__}: {e}",
                        traceback=traceback.format_exc(limit=8),
                        steps=int(getattr(pop, "iteration", 0) or 0), wall_time_s=time.perf_counter() - t0)
-        _write_members(results_dir, records, loggers)
+        for rec, logger in zip(records, loggers):
+            _write_member(results_dir, rec, logger)
         return records
     interrupted = bool(STATE.signum) and pop.iteration < pop.cfg.iterations and not all(
         d is not None for d in pop.diverged_at)
@@ -553,9 +554,19 @@ def execute_population(options: list[dict[str, Any] | ResolvedRun], callbacks: l
             _mark_member_interrupted(rec, r0, ckpt_dir, results_dir, "training")
         else:
             rec["status"] = "completed"
-    if not interrupted:
-        _score_members(pop, dm, resolved, records, results_dir, ckpt_dir, train_s)
-    _write_members(results_dir, records, loggers)
+    resumable = bool(r0.checkpoint_every) and bool(C.list_checkpoints(ckpt_dir))
+    written: set[int] = set()
+
+    def write(k: int) -> None:
+        _write_member(results_dir, records[k], loggers[k])
+        written.add(k)
+
+    if not interrupted:             # resumable: written together, so a signal while scoring leaves none finished
+        _score_members(pop, dm, resolved, records, results_dir, ckpt_dir, train_s, resumable,
+                       write=None if resumable else write)
+    for k in range(len(records)):
+        if k not in written:
+            write(k)
     return records
 
 
@@ -572,12 +583,12 @@ def _mark_member_interrupted(rec: dict, run, ckpt_dir: Path, results_dir: Path, 
 
 
 def _score_members(pop, dm, resolved: list[ResolvedRun], records: list[dict], results_dir: Path, ckpt_dir: Path,
-                   train_s: float) -> None:
+                   train_s: float, resumable: bool, write=None) -> None:
     """Score and keep the samples of every member (:func:`_evaluate`, member ``k`` sampling on its own noise
     stream), as :func:`score_run` does for one run: with a checkpoint to resume from, a signal before or while
-    scoring records every member ``interrupted`` (during ``evaluation``); without one, scoring finishes."""
+    scoring records every member ``interrupted`` (during ``evaluation``); without one, scoring finishes.
+    ``write(k)``, when given, writes member ``k``'s record as soon as it is scored."""
     r0 = resolved[0].run
-    resumable = bool(r0.checkpoint_every) and bool(C.list_checkpoints(ckpt_dir))
     try:
         if resumable and STATE.signum:
             raise Interrupted(STATE.signum)
@@ -595,6 +606,8 @@ def _score_members(pop, dm, resolved: list[ResolvedRun], records: list[dict], re
                     rec.update(status="failed", error=f"{type(e).__name__}: {e}",
                                traceback=traceback.format_exc(limit=8))
                 rec["wall_time_s"] = train_s + (time.perf_counter() - t_member)
+                if write is not None:
+                    write(k)
     except Interrupted:              # all of them, so that the re-run regroups the same runs and finds the checkpoint
         for rec in records:
             for key in ("diverged_at", "samples", "sample_plot", "generator", "error", "traceback"):
@@ -602,17 +615,16 @@ def _score_members(pop, dm, resolved: list[ResolvedRun], records: list[dict], re
             _mark_member_interrupted(rec, r0, ckpt_dir, results_dir, "evaluation")
 
 
-def _write_members(results_dir: Path, records: list[dict], loggers: list[Any]) -> None:
-    """Write every member's record (:func:`write_record`), then log its final scores to its W&B run and finish it."""
-    for rec, logger in zip(records, loggers):
-        rec["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        rec["written_to"] = write_record(results_dir, rec["run_id"], rec)
-        try:
-            plot = rec.get("sample_plot")
-            tracking.log_final(logger, rec["metrics"], str(results_dir / plot) if plot else None, rec["status"])
-        except Exception as e:
-            print(f"warning: W&B logging failed: {e}")
-        tracking.finish(logger)
+def _write_member(results_dir: Path, rec: dict, logger: Any) -> None:
+    """Write a member's record (:func:`write_record`), then log its final scores to its W&B run and finish it."""
+    rec["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    rec["written_to"] = write_record(results_dir, rec["run_id"], rec)
+    try:
+        plot = rec.get("sample_plot")
+        tracking.log_final(logger, rec["metrics"], str(results_dir / plot) if plot else None, rec["status"])
+    except Exception as e:
+        print(f"warning: W&B logging failed: {e}")
+    tracking.finish(logger)
 
 
 def _set_member_rng(pop, k: int) -> None:

@@ -62,7 +62,7 @@ def checkpoints(results: Path) -> list[Path]:
 
 
 def wait_for_checkpoint(results: Path, proc: subprocess.Popen, seen: set[str] = frozenset()) -> None:
-    deadline = time.time() + 240
+    deadline = time.time() + 900                      # guards a hang only (a shared, niced CPU is slow)
     while not [c for c in checkpoints(results) if c.name not in seen]:
         assert proc.poll() is None, proc.communicate()
         assert time.time() < deadline, "no checkpoint written"
@@ -117,7 +117,7 @@ def test_a_signal_checkpoints_records_every_member_interrupted_and_the_rerun_res
         proc = start(["sweep", str(spec), "--results-dir", str(results), "--progress", "off"])
         wait_for_checkpoint(results, proc, seen)
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=600)
         assert proc.returncode == code, out + err
         assert f"sweep interrupted by {sig.name}: 2 of 2 runs remain" in out, out
         return records(results), out
