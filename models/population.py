@@ -28,11 +28,12 @@ parameters are no longer updated) and their first bad iteration kept on the devi
 sync every ``log_every`` iterations) reads it, records the member ``diverged`` and the others go on. The run
 stops when the budget is reached or every member diverged.
 
-Checkpoints (:meth:`GANPopulation.on_save_checkpoint`): the stacked parameters and buffers (the alive mask
-and first bad iterations included) and the stacked optimiser states go through Lightning's checkpoint as a
-single run's do; the counters, every member's history, divergence record and noise generator state, the
-scalars tracked since the last flush and the D/G schedule position are added, so a resumed population
-continues every member's streams exactly. Logging: with ``member_loggers`` set (one W&B logger per member, by
+Checkpoints (:meth:`models.population.GANPopulation.on_save_checkpoint`): the stacked parameters and buffers (the
+alive mask and first bad iterations included) and the stacked optimiser states go through Lightning's checkpoint as
+a single run's do; the counters, every member's history, divergence record and noise generator state, the scalars
+tracked since the last flush and the D/G schedule position are added, so a resumed population continues every
+member's streams exactly.
+Logging: with ``member_loggers`` set (one W&B logger per member, by
 :func:`benchmark.train.run.execute_population`), each flush logs every member's row to its own logger.
 
 What cannot be reproduced per member is refused by :func:`check_population` with the reason.
