@@ -246,7 +246,7 @@ def test_a_population_resumed_from_a_checkpoint_continues_every_member_exactly(t
     resumed = fit(population(), tmp_path / "b", 0, ckpt_path=str(at3[0]))
     assert resumed.iteration == whole.iteration == 8
     assert resumed.diverged_at == whole.diverged_at == [None, 0] and resumed.member_steps == whole.member_steps
-    assert resumed.histories == whole.histories
+    assert repr(resumed.histories) == repr(whole.histories)     # repr: member 1's rows hold NaN (nan != nan)
     for k in range(2):
         a, b = whole.member(k).state_dict(), resumed.member(k).state_dict()
         assert all(torch.equal(a[n].nan_to_num(7.0), b[n].nan_to_num(7.0)) for n in a), k
