@@ -28,6 +28,14 @@ parameters are no longer updated) and their first bad iteration kept on the devi
 sync every ``log_every`` iterations) reads it, records the member ``diverged`` and the others go on. The run
 stops when the budget is reached or every member diverged.
 
+Checkpoints (:meth:`models.population.GANPopulation.on_save_checkpoint`): the stacked parameters and buffers (the
+alive mask and first bad iterations included) and the stacked optimiser states go through Lightning's checkpoint as
+a single run's do; the counters, every member's history, divergence record and noise generator state, the scalars
+tracked since the last flush and the D/G schedule position are added, so a resumed population continues every
+member's streams exactly.
+Logging: with ``member_loggers`` set (one W&B logger per member, by
+:func:`benchmark.train.run.execute_population`), each flush logs every member's row to its own logger.
+
 What cannot be reproduced per member is refused by :func:`check_population` with the reason.
 """
 from __future__ import annotations
@@ -242,6 +250,8 @@ class GANPopulation(pl.LightningModule):
         self.buffer_names = list(buffers)
         self._cpu_states = cpu_states
         self._generators: dict[str, list[torch.Generator]] = {}
+        self._generator_states: dict[str, list[Tensor]] = {}     # restored from a checkpoint, applied lazily
+        self.member_loggers: list[Any] | None = None     # one logger per member (W&B), set by the runner
         self.iteration = 0
         self.histories: list[list[dict]] = [[] for _ in seeds]
         self.diverged_at: list[int | None] = [None] * self.size
@@ -277,9 +287,12 @@ class GANPopulation(pl.LightningModule):
         key = str(device)
         if key not in self._generators:
             gens = []
-            for seed, state in zip(self.seeds, self._cpu_states):
+            restored = self._generator_states.pop(key, None)
+            for k, (seed, state) in enumerate(zip(self.seeds, self._cpu_states)):
                 g = torch.Generator(device=device)
-                if device.type == "cpu":
+                if restored is not None:                 # resumed: where the checkpoint left the stream
+                    g.set_state(restored[k])
+                elif device.type == "cpu":
                     g.set_state(state)
                 else:
                     g.manual_seed(seed)
@@ -289,7 +302,7 @@ class GANPopulation(pl.LightningModule):
 
     def member_rng_state(self, k: int) -> dict[str, Tensor]:
         """Member ``k``'s generator states by device, to continue its stream after training (sampling)."""
-        out = {}
+        out = {key: states[k] for key, states in self._generator_states.items()}
         for key, gens in self._generators.items():
             out[key] = gens[k].get_state()
         if "cpu" not in out:
@@ -336,6 +349,8 @@ class GANPopulation(pl.LightningModule):
 
     def on_fit_start(self) -> None:
         self.template.to(self.device)
+        # a resumed checkpoint is loaded before the module moves to its device
+        self._pending = {n: [v.to(self.device) for v in vs] for n, vs in self._pending.items()}
 
     # -------------------------------------------------------------------------------- training step
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -444,11 +459,57 @@ class GANPopulation(pl.LightningModule):
         for k in range(self.size):
             if self.diverged_at[k] is not None:
                 continue
-            self.histories[k].append({"iteration": self.iteration, **{n: packed[i][k] for i, n in enumerate(names)}})
+            row = {"iteration": self.iteration, **{n: packed[i][k] for i, n in enumerate(names)}}
+            self.histories[k].append(row)
+            logger = self.member_loggers[k] if self.member_loggers else None
+            if logger is not None and names:             # as the single run logs its flush
+                logger.log_metrics({f"train/{n}": v for n, v in row.items() if n != "iteration"},
+                                   step=self.iteration)
             if packed[-1][k] >= 0:
                 self.diverged_at[k], self.member_steps[k] = int(packed[-1][k]), self.iteration
         if all(d is not None for d in self.diverged_at) and self.trainer is not None:
             self.trainer.should_stop = True
+
+    def live_members(self) -> list[int]:
+        """The members still training, and those recorded diverged at this very iteration (their history ends
+        with this iteration's row, where their single run's in-training callbacks act last)."""
+        return [k for k in range(self.size) if self.diverged_at[k] is None or self.member_steps[k] == self.iteration]
+
+    def finished(self) -> bool:
+        """The budget is reached or every member diverged (nothing left to train)."""
+        return self.iteration >= self.cfg.iterations or all(d is not None for d in self.diverged_at)
+
+    # ------------------------------------------------------------------------------- checkpointing
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """What the stacked tensors (``state_dict``), the stacked optimisers (Lightning's ``optimizer_states``)
+        and the loader position (:class:`benchmark.train.checkpoint.RunCheckpoint`) do not hold: the counters,
+        every member's history, divergence and noise generator states, what was tracked since the last flush
+        and the template's D/G schedule position. Tensors and plain values only (``weights_only`` loading)."""
+        t = self.template
+        checkpoint["ganbench"] = {
+            "population": {"seeds": list(self.seeds), "size": self.size},
+            "iteration": self.iteration, "histories": self.histories, "diverged_at": list(self.diverged_at),
+            "member_steps": list(self.member_steps),
+            "generators": {key: [g.get_state() for g in gens] for key, gens in self._generators.items()},
+            "pending": {n: [v.cpu() for v in vs] for n, vs in self._pending.items()},
+            "schedule": {"batch_in_iteration": t._batch_in_iteration, "stop_phase": t._stop_phase,
+                         "stop_count": t._stop_count}}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("ganbench", {})
+        seeds = state.get("population", {}).get("seeds")
+        if seeds is not None and list(seeds) != self.seeds:
+            raise ConfigError(f"this checkpoint holds a population of seeds {list(seeds)}, not {self.seeds}")
+        self.iteration = int(state.get("iteration", 0))
+        self.histories = [list(h) for h in state.get("histories", [[] for _ in self.seeds])]
+        self.diverged_at = list(state.get("diverged_at", [None] * self.size))
+        self.member_steps = list(state.get("member_steps", [None] * self.size))
+        self._generators = {}
+        self._generator_states = {key: list(v) for key, v in state.get("generators", {}).items()}
+        self._pending = {n: [v.to(self.device) for v in vs] for n, vs in state.get("pending", {}).items()}
+        sched, t = state.get("schedule", {}), self.template
+        t._batch_in_iteration = int(sched.get("batch_in_iteration", 0))
+        t._stop_phase, t._stop_count = sched.get("stop_phase", "d"), int(sched.get("stop_count", 0))
 
     def member(self, k: int) -> GANModule:
         """Member ``k`` as a stand-alone module of its variant (its weights and buffers; eval, sampling)."""

@@ -78,10 +78,10 @@ class SampleLogger(PeriodicCallback):
             return
         if not trainer.is_global_zero or trainer.logger is None:
             return
-        self.log_samples(trainer, pl_module, it)
+        self.log_samples(trainer.logger, trainer.datamodule, pl_module, it)
 
-    def log_samples(self, trainer: pl.Trainer, pl_module: Any, iteration: int) -> None:
-        dm = trainer.datamodule
+    def log_samples(self, logger: Any, dm: Any, pl_module: Any, iteration: int) -> None:
+        """One plot of ``pl_module``'s samples (and, for 2-D mixtures, their mode statistics) to ``logger``."""
         kind = getattr(dm, "kind", "image")
         n = min(self.num_samples, 100) if kind == "image" else self.num_samples
         with isolated_rng(self.seed):
@@ -91,11 +91,11 @@ class SampleLogger(PeriodicCallback):
         arr = keep_samples(samples, kind)
         title = f"{pl_module.name} on {getattr(dm, 'name', '')}, iteration {iteration}"
         image = sample_image(arr, kind, modes.numpy() if modes is not None else None, title)
-        trainer.logger.log_image(key="samples", images=[image], step=iteration,
+        logger.log_image(key="samples", images=[image], step=iteration,
                                  caption=[f"iteration {iteration}"])
         if modes is not None and kind == "points":
             stats = mode_statistics(samples.cpu().float(), modes, dm.std)
-            trainer.logger.log_metrics({f"eval/{k}": v for k, v in stats.items()}, step=iteration)
+            logger.log_metrics({f"eval/{k}": v for k, v in stats.items()}, step=iteration)
             history = getattr(pl_module, "history", None)
             if history and history[-1].get("iteration") == iteration:
                 history[-1].update(stats)

@@ -68,15 +68,21 @@ class MetricTracker(PeriodicCallback):
 
     def evaluate(self, trainer: pl.Trainer, pl_module: Any, iteration: int) -> dict[str, float | None]:
         """Score the model now and record the values for ``iteration``; returns them (``{}`` if already there)."""
+        return self.score_into(pl_module, trainer.datamodule, trainer.logger, iteration, self.seed)
+
+    def score_into(self, pl_module: Any, datamodule: Any, logger: Any, iteration: int,
+                   seed: int) -> dict[str, float | None]:
+        """:meth:`evaluate` of one module on ``datamodule`` with the noise and metric seed ``seed``, into its
+        ``history`` and ``logger`` (``None``: no logging); a population scores each member with this."""
         history = pl_module.history
         row = history[-1] if history and history[-1].get("iteration") == iteration else None
         if row is not None and any(k.startswith("eval/") for k in row):
             return {}                                         # resumed from a checkpoint taken after scoring
         t0 = time.perf_counter()
         try:
-            with isolated_rng(self.seed, pl_module), torch.no_grad():
-                values = score_sample(self.metrics, pl_module.sample, trainer.datamodule, self.num_samples,
-                                      seed=self.seed, conditional=bool(getattr(pl_module, "cond_classes", 0)))
+            with isolated_rng(seed, pl_module), torch.no_grad():
+                values = score_sample(self.metrics, pl_module.sample, datamodule, self.num_samples,
+                                      seed=seed, conditional=bool(getattr(pl_module, "cond_classes", 0)))
         except Exception as e:                                # e.g. non-finite samples before divergence is seen
             warnings.warn(f"in-training metrics at iteration {iteration} failed: {type(e).__name__}: {e}")
             return {}
@@ -86,6 +92,6 @@ class MetricTracker(PeriodicCallback):
             history.append({"iteration": iteration, **scores})
         else:
             row.update(scores)
-        if trainer.logger is not None:
-            trainer.logger.log_metrics({k: v for k, v in scores.items() if v is not None}, step=iteration)
+        if logger is not None:
+            logger.log_metrics({k: v for k, v in scores.items() if v is not None}, step=iteration)
         return scores

@@ -397,8 +397,6 @@ POPULATION_REFUSED = {
     "strategy": ("auto", "a population is one process on one device (DDP would shard every member)"),
     "compile": (False, "torch.compile of a vmapped step is not supported here"),
     "channels_last": (False, "the members are stacked along a leading dimension, not NHWC"),
-    "checkpoint_every": (0, "population checkpoints are not implemented yet"),
-    "eval_every": (0, "in-training evaluation of every member is not implemented yet"),
 }
 
 
@@ -438,14 +436,25 @@ def execute_population(options: list[dict[str, Any] | ResolvedRun], callbacks: l
     Member ``k`` is the experiment its single run would be (same initial weights, data order and noise; see
     :mod:`models.population`). Every record says ``engine: population`` in its config (its run id differs from
     the single run's) and ``engine: {name, size, seeds, member}``; every metric's protocol names the engine too.
-    A failure while training fails every member; scoring failures are per member. W&B logging is off for
-    population members (not implemented yet).
+    A failure while training fails every member; scoring failures are per member. Each member has its own W&B
+    run, in-training scores and kept samples (:mod:`benchmark.train.members`).
+
+    Resume and signals as for a single run: with ``checkpoint_every`` the population is checkpointed (one
+    directory per population, :func:`benchmark.train.members.population_checkpoint_key`) and re-running the same
+    runs continues from the newest readable checkpoint; a SIGTERM/SIGINT/SIGHUP checkpoints and records every
+    member ``interrupted``. With a checkpoint to resume from the records are written once every member is scored,
+    so a signal (or a SIGKILL) while scoring leaves none finished and the re-run, which regroups the same runs,
+    scores the end-of-training checkpoint; without one, each is written as soon as it is scored.
 
     Raises:
         UsageError: before anything is written, for runs that cannot be one population (see
-            :func:`check_population_runs`) and for the bad input :func:`execute` refuses.
+            :func:`check_population_runs`), for the bad input :func:`execute` refuses and for a checkpoint of
+            other hyper-parameters (``ResumeRefused``).
     """
     from models.population import MEMBER_OPTIONS, GANPopulation
+
+    from .members import (log_member_hyperparams, member_loggers, population_callbacks, population_checkpoint_key,
+                          population_config)
 
     resolved = [o if isinstance(o, ResolvedRun) else resolve(o) for o in options]
     for r in resolved:
@@ -466,67 +475,156 @@ def execute_population(options: list[dict[str, Any] | ResolvedRun], callbacks: l
                         "protocol": {}, "config": config, "versions": package_versions(), "history": [],
                         "group": res.run.group or None, "engine": {**engine, "member": k}, **(extra or {})})
     results_dir = Path(r0.results_dir)
+    rids = [rec["run_id"] for rec in records]
+    pop_config = population_config([rec["config"] for rec in records], MEMBER_OPTIONS)
+    ckpt_dir = C.checkpoint_dir(results_dir, population_checkpoint_key(r0.name, rids, r0.variant, r0.data))
     t0 = time.perf_counter()
-    pop = dm = None
+    pop = dm = timer = None
+    loggers: list[Any] = [None] * len(resolved)
     try:
         pl.seed_everything(seeds[0], workers=True, verbose=False)
         dm = first.datamodule_cls(seed=seeds[0], **first.data)
-        dm.setup()
+        try:
+            dm.setup()
+        except FileNotFoundError as e:               # DatasetMissingError: bad input, no failed run file
+            raise UsageError("; ".join(line.strip() for line in str(e).splitlines() if line.strip())) from None
         check_batch_size(dm, r0)
         check_metrics(dm, r0)
+        score.prepare_metrics(metric_names(r0, dm), dm)
         shared = {k: v for k, v in first.model.items() if k not in MEMBER_OPTIONS}
         member_options = [{k: res.model[k] for k in MEMBER_OPTIONS if k in res.model} for res in resolved]
         pop = GANPopulation(first.variant_cls, seeds, data_shape=dm.dims, num_classes=dm.num_classes,
                             data_kind=dm.kind, member_options=member_options, **shared)
+        resume_path, resume_ckpt = C.find_resume(ckpt_dir, pop_config, pop) if r0.resume else (None, None)
+        C.remove_stale_temporaries(ckpt_dir, results_dir / "runs", rids[0])
+        if not r0.resume:
+            for old in C.list_checkpoints(ckpt_dir):
+                old.unlink(missing_ok=True)
+        pop.member_loggers = loggers = member_loggers(records, resolved, results_dir)
+        log_member_hyperparams(loggers, pop)
         timer = LoopTimer()
-        trainer = make_trainer(first, None, list(callbacks or []) + [timer, StopOnSignal(None)])
+        checkpoint = C.RunCheckpoint(ckpt_dir, pop_config, r0.checkpoint_every, seed=seeds[0])
+        trainer = make_trainer(first, None, population_callbacks(r0, dm, loggers, checkpoint,
+                                                                 list(callbacks or []) + [timer]))
         device = trainer.strategy.root_device if getattr(dm, "on_device", False) else "cpu"
+        if resume_path is not None:
+            at = int(resume_ckpt.get("ganbench", {}).get("iteration", 0))
+            for rec in records:
+                rec["resumed_from"], rec["resumed_at"] = os.path.relpath(resume_path, results_dir), at
         t_train = time.perf_counter()
-        with catch_signals():
-            try:
-                trainer.fit(pop, train_dataloaders=dm.population_dataloader(seeds, device=device))
-            except SIGTERMException:
-                if not STATE.signum:
-                    raise
+        if resume_ckpt is not None and _population_finished(resume_ckpt, pop.cfg.iterations):
+            pop.load_state_dict(resume_ckpt["state_dict"])     # the end of training: score it, train no further
+            pop.on_load_checkpoint(resume_ckpt)
+            C.set_rng_state(resume_ckpt["ganbench_run"]["rng"][0])
+        else:
+            with catch_signals():
+                try:
+                    trainer.fit(pop, train_dataloaders=dm.population_dataloader(seeds, device=device),
+                                ckpt_path=str(resume_path) if resume_path else None, weights_only=True)
+                except SIGTERMException:
+                    if not STATE.signum:
+                        raise
+        resume_ckpt = None
         train_s = time.perf_counter() - t_train
     except UsageError:
+        for logger in loggers:
+            tracking.finish(logger)
         raise
     except Exception as e:                          # the whole population failed: every member is recorded
         for rec in records:
             rec.update(status="failed", error=f"{type(e).__name__}: {e}",
                        traceback=traceback.format_exc(limit=8),
                        steps=int(getattr(pop, "iteration", 0) or 0), wall_time_s=time.perf_counter() - t0)
-            rec["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            rec["written_to"] = write_record(results_dir, rec["run_id"], rec)
+        for rec, logger in zip(records, loggers):
+            _write_member(results_dir, rec, logger)
         return records
-    for k, (res, rec) in enumerate(zip(resolved, records)):
-        t_member = time.perf_counter()
-        try:
-            model = pop.member(k)
-            rec["train_time_s"] = train_s
-            if timer.loop_s is not None:
-                rec["train_loop_s"] = timer.loop_s
-            rec["steps"], rec["history"] = model.iteration, model.history
-            rec["iterations_per_s"] = pop.iteration / max(train_s, 1e-9)        # per member
-            rec["fast_paths"] = {"engine": f"population of {len(resolved)}"}
-            if model.diverged_at is not None:
-                rec["status"], rec["diverged_at"] = "diverged", model.diverged_at
-            elif STATE.signum and pop.iteration < model.cfg.iterations:
-                rec.update(status="interrupted", signal=STATE.name, interrupted_during="training")
-            else:
-                rec["status"] = "completed"
-            if rec["status"] != "interrupted":
-                _set_member_rng(pop, k)                 # sampling continues member k's noise stream
-                _evaluate(rec, res, model, dm, results_dir, rec["run_id"])
-                for proto in rec["protocol"].values():
-                    if isinstance(proto, dict):
-                        proto["engine"] = f"population of {len(resolved)}"
-        except Exception as e:
-            rec.update(status="failed", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(limit=8))
-        rec["wall_time_s"] = train_s + (time.perf_counter() - t_member)
-        rec["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        rec["written_to"] = write_record(results_dir, rec["run_id"], rec)
+    interrupted = bool(STATE.signum) and pop.iteration < pop.cfg.iterations and not all(
+        d is not None for d in pop.diverged_at)
+    for k, rec in enumerate(records):
+        rec["train_time_s"] = rec["wall_time_s"] = train_s
+        if timer.loop_s is not None:
+            rec["train_loop_s"] = timer.loop_s
+        rec["steps"] = pop.member_steps[k] if pop.member_steps[k] is not None else pop.iteration
+        rec["history"] = pop.histories[k]
+        rec["iterations_per_s"] = (pop.iteration - rec.get("resumed_at", 0)) / max(train_s, 1e-9)   # per member
+        rec["fast_paths"] = {"engine": f"population of {len(resolved)}"}
+        if pop.diverged_at[k] is not None:
+            rec["status"], rec["diverged_at"] = "diverged", pop.diverged_at[k]
+        elif interrupted:
+            _mark_member_interrupted(rec, r0, ckpt_dir, results_dir, "training")
+        else:
+            rec["status"] = "completed"
+    resumable = bool(r0.checkpoint_every) and bool(C.list_checkpoints(ckpt_dir))
+    written: set[int] = set()
+
+    def write(k: int) -> None:
+        _write_member(results_dir, records[k], loggers[k])
+        written.add(k)
+
+    if not interrupted:             # resumable: written together, so a signal while scoring leaves none finished
+        _score_members(pop, dm, resolved, records, results_dir, ckpt_dir, train_s, resumable,
+                       write=None if resumable else write)
+    for k in range(len(records)):
+        if k not in written:
+            write(k)
     return records
+
+
+def _population_finished(ckpt: dict, iterations: int) -> bool:
+    state = ckpt.get("ganbench", {})
+    diverged = state.get("diverged_at") or []
+    return state.get("iteration", 0) >= iterations or (bool(diverged) and all(d is not None for d in diverged))
+
+
+def _mark_member_interrupted(rec: dict, run, ckpt_dir: Path, results_dir: Path, during: str) -> None:
+    rec.update(status="interrupted", signal=STATE.name, interrupted_during=during, metrics={}, protocol={})
+    if run.checkpoint_every and C.list_checkpoints(ckpt_dir):
+        rec["checkpoint"] = os.path.relpath(C.list_checkpoints(ckpt_dir)[0], results_dir)
+
+
+def _score_members(pop, dm, resolved: list[ResolvedRun], records: list[dict], results_dir: Path, ckpt_dir: Path,
+                   train_s: float, resumable: bool, write=None) -> None:
+    """Score and keep the samples of every member (:func:`_evaluate`, member ``k`` sampling on its own noise
+    stream), as :func:`score_run` does for one run: with a checkpoint to resume from, a signal before or while
+    scoring records every member ``interrupted`` (during ``evaluation``); without one, scoring finishes.
+    ``write(k)``, when given, writes member ``k``'s record as soon as it is scored."""
+    r0 = resolved[0].run
+    try:
+        if resumable and STATE.signum:
+            raise Interrupted(STATE.signum)
+        with catch_signals(raise_interrupt=resumable):
+            for k, (res, rec) in enumerate(zip(resolved, records)):
+                t_member = time.perf_counter()
+                try:
+                    model = pop.member(k)
+                    _set_member_rng(pop, k)             # sampling continues member k's noise stream
+                    _evaluate(rec, res, model, dm, results_dir, rec["run_id"])
+                    for proto in rec["protocol"].values():
+                        if isinstance(proto, dict):
+                            proto["engine"] = f"population of {len(resolved)}"
+                except Exception as e:
+                    rec.update(status="failed", error=f"{type(e).__name__}: {e}",
+                               traceback=traceback.format_exc(limit=8))
+                rec["wall_time_s"] = train_s + (time.perf_counter() - t_member)
+                if write is not None:
+                    write(k)
+    except Interrupted:              # all of them, so that the re-run regroups the same runs and finds the checkpoint
+        for rec in records:
+            for key in ("diverged_at", "samples", "sample_plot", "generator", "error", "traceback"):
+                rec.pop(key, None)
+            _mark_member_interrupted(rec, r0, ckpt_dir, results_dir, "evaluation")
+
+
+def _write_member(results_dir: Path, rec: dict, logger: Any) -> None:
+    """Write a member's record (:func:`write_record`), then log its final scores to its W&B run and finish it."""
+    rec["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    rec["written_to"] = write_record(results_dir, rec["run_id"], rec)
+    try:
+        plot = rec.get("sample_plot")
+        tracking.log_final(logger, rec["metrics"], str(results_dir / plot) if plot else None, rec["status"])
+    except Exception as e:
+        print(f"warning: W&B logging failed: {e}")
+    tracking.finish(logger)
 
 
 def _set_member_rng(pop, k: int) -> None:

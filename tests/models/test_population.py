@@ -215,3 +215,38 @@ def test_population_loader_is_each_seeds_loader(hflip):
         for (x, y), *items in zip(pop, *singles):
             for k, (xs, ys) in enumerate(items):
                 assert torch.equal(x[k], xs) and torch.equal(y[k], ys)
+
+
+def test_a_population_resumed_from_a_checkpoint_continues_every_member_exactly(tmp_path):
+    """Checkpoint at iteration 3 (scalars tracked but not flushed, member 1 already non-finite but not yet recorded
+    diverged: only its device-side flag and first bad iteration say so), resume in a fresh population: every
+    member's weights, history and divergence equal the uninterrupted population's; the frozen member stays frozen."""
+    from benchmark.train.checkpoint import AtomicCheckpointIO, RunCheckpoint, list_checkpoints
+
+    opts = _options("wgan_gp", iterations=8)              # 5 D steps per G step: the schedule position matters
+    dm = _data(0)
+
+    def fit(pop, directory, every, ckpt_path=None):
+        trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=-1, max_steps=-1, logger=False,
+                             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                             num_sanity_val_steps=0, plugins=[AtomicCheckpointIO()],
+                             callbacks=[RunCheckpoint(directory, {}, every, keep=10)])
+        trainer.fit(pop, train_dataloaders=dm.population_dataloader(SEEDS), ckpt_path=ckpt_path, weights_only=True)
+        return pop
+
+    def population():
+        pop = GANPopulation(get_variant("wgan_gp"), SEEDS, data_shape=dm.dims, **opts)
+        with torch.no_grad():
+            pop.stacked[0][1].fill_(float("nan"))          # member 1 diverges at once
+        return pop
+
+    whole = fit(population(), tmp_path / "a", 3)
+    at3 = [p for p in list_checkpoints(tmp_path / "a") if p.name == "iter-00000003.ckpt"]
+    assert at3, list_checkpoints(tmp_path / "a")
+    resumed = fit(population(), tmp_path / "b", 0, ckpt_path=str(at3[0]))
+    assert resumed.iteration == whole.iteration == 8
+    assert resumed.diverged_at == whole.diverged_at == [None, 0] and resumed.member_steps == whole.member_steps
+    assert repr(resumed.histories) == repr(whole.histories)     # repr: member 1's rows hold NaN (nan != nan)
+    for k in range(2):
+        a, b = whole.member(k).state_dict(), resumed.member(k).state_dict()
+        assert all(torch.equal(a[n].nan_to_num(7.0), b[n].nan_to_num(7.0)) for n in a), k

@@ -34,8 +34,8 @@ def test_population_runs_write_one_json_per_member_naming_the_engine(tmp_path):
 
 def test_what_a_population_cannot_do_is_refused_before_anything_is_written(tmp_path):
     base = {**TINY, "results_dir": str(tmp_path)}
-    with pytest.raises(UsageError, match="checkpoint_every.*populations"):
-        execute_population([{**base, "seed": 0, "checkpoint_every": 3}, {**base, "seed": 1, "checkpoint_every": 3}])
+    with pytest.raises(UsageError, match="compile.*populations"):
+        execute_population([{**base, "seed": 0, "compile": True}, {**base, "seed": 1, "compile": True}])
     with pytest.raises(UsageError, match="differ only in seed.*hidden"):
         execute_population([{**base, "seed": 0}, {**base, "seed": 1, "hidden": 16}])
     with pytest.raises(UsageError, match="stop criteria"):
@@ -59,3 +59,63 @@ def test_sweep_population_groups_runs_that_differ_only_in_seed_or_optimiser_numb
         with pytest.raises(ConfigError, match="population"):
             S.population_size({"population": bad})
     assert S.population_size({"population": "auto"}) == "auto" and S.population_size({}) is None
+
+
+def _evals(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k == "iteration" or k.startswith("eval/")} for row in history
+            if any(k.startswith("eval/") for k in row)]
+
+
+def test_each_member_scores_in_training_and_keeps_samples_as_its_single_run(tmp_path):
+    """eval_every: member k's eval/<metric> rows are those of the single run of seed k (the same weights up to the
+    engines' rounding, the same fixed-seed noise); its kept samples too (drawn from its own noise stream)."""
+    import numpy as np
+
+    from benchmark.train.run import execute
+
+    opts = {**TINY, "iterations": 10, "log_every": 5, "eval_every": 5, "eval_samples": 300, "save_samples": 64,
+            "metrics": "mmd,high_quality,modes_covered", "results_dir": str(tmp_path), "threads": 1}
+    members = execute_population([{**opts, "seed": s} for s in (0, 1)])
+    for seed, member in zip((0, 1), members):
+        single = execute({**opts, "seed": seed})
+        got, want = _evals(member["history"]), _evals(single["history"])
+        assert [r["iteration"] for r in got] == [r["iteration"] for r in want] == [5, 10]
+        for a, b in zip(got, want):
+            assert a.keys() == b.keys() == {"iteration", "eval/mmd", "eval/high_quality", "eval/modes_covered"}
+            assert a == pytest.approx(b, rel=1e-3, abs=1e-5)
+        kept = np.load(tmp_path / member["samples"]), np.load(tmp_path / single["samples"])
+        assert kept[0].shape == (64, 2) and np.allclose(*kept, rtol=1e-4, atol=1e-5)
+        assert (tmp_path / member["sample_plot"]).exists()
+
+
+def test_each_member_is_one_wandb_run_of_the_group(tmp_path, monkeypatch, capsys):
+    """W&B offline: one W&B run per member, named by its run id, in the sweep's group, with its training rows,
+    in-training scores, sample plots and final scores; nothing prompts (no key, offline)."""
+    from tests.train.test_tracking import offline_runs, read_offline_run
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    for name, sub in (("WANDB_DIR", "wandb"), ("WANDB_CONFIG_DIR", "wandb_config"), ("WANDB_CACHE_DIR", "wandb_cache")):
+        monkeypatch.setenv(name, str(tmp_path / sub))
+    opts = {**TINY, "iterations": 10, "log_every": 5, "eval_every": 5, "eval_samples": 200, "sample_every": 5,
+            "metrics": "mmd,modes_covered", "wandb": "auto", "group": "popsweep", "results_dir": str(tmp_path / "r"),
+            "threads": 1}
+    members = execute_population([{**opts, "seed": s} for s in (0, 1)])
+    assert [m["status"] for m in members] == ["completed", "completed"]
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: W&B")]
+    runs = {r["run"].display_name: r for r in map(read_offline_run, offline_runs(tmp_path))}
+    assert sorted(runs) == sorted(m["run_id"] for m in members)
+    for member in members:
+        got = runs[member["run_id"]]
+        assert got["run"].run_group == "popsweep" and got["run"].job_type == "train"
+        assert got["config"]["run"]["seed"] == member["seed"] and got["config"]["run"]["engine"] == "population"
+        assert got["config"]["model"]["data_shape"] == [2]
+        train = [row for row in got["history"] if "train/d_loss" in row]
+        assert [row["iteration"] for row in train] == [h["iteration"] for h in member["history"]] == [5, 10]
+        assert train[0]["train/d_loss"] == pytest.approx(member["history"][0]["d_loss"])
+        evals = [row for row in got["history"] if "eval/mmd" in row]
+        assert [row["iteration"] for row in evals] == [5, 10]
+        assert evals[0]["eval/mmd"] == pytest.approx(member["history"][0]["eval/mmd"])
+        assert any("samples/_type" in row and row["iteration"] == 5 for row in got["history"])
+        assert got["summary"]["status"] == "completed"
+        assert got["summary"]["final/mmd"] == pytest.approx(member["metrics"]["mmd"])
