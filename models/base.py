@@ -305,8 +305,7 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
                 # R1/R2 differentiate D's score at its (un-augmented) input: the same forward pass as the loss
                 real_in = x.detach().requires_grad_(True) if r1 > 0 else x
                 fake_in = fake.detach().requires_grad_(True) if r2 > 0 else fake
-                real_a, fake_a = self.augment(real_in), self.augment(fake_in)
-                real_c, fake_c = self.critique(disc, real_a, y), self.critique(disc, fake_a, y)
+                real_c, fake_c = self.critique_pair(disc, real_in, fake_in, y)
             term = self.d_loss(real_c, fake_c)
             loss = term if loss is None else loss + term
             if stop:
@@ -325,24 +324,30 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
                 loss = loss + reg
         return loss, game, real_c, fake_c
 
+    def critique_pair(self, disc: nn.Module, real_in: Tensor, fake_in: Tensor, y: Tensor | None
+                      ) -> tuple[Critique, Critique]:
+        """The D step's critiques of a real and a generated batch, each seen through :meth:`augment`."""
+        real_a, fake_a = self.augment(real_in), self.augment(fake_in)
+        return self.critique(disc, real_a, y), self.critique(disc, fake_a, y)
+
     def _critiques_with_input_grads(self, disc: nn.Module, x: Tensor, fake: Tensor, y: Tensor | None
                                     ) -> tuple[Critique, Critique, Tensor | None, Tensor | None]:
         """The D step's critiques of ``x`` and ``fake`` (the same draws, in the same order, as the single run's
         path) and ‖∇ D‖² per sample at each un-augmented input where R1 / R2 is on, from that same forward pass
-        by ``torch.func.vjp`` (inside a population member, where ``torch.autograd.grad`` cannot run)."""
-        def scores(real_in: Tensor, fake_in: Tensor):
-            real_a, fake_a = self.augment(real_in), self.augment(fake_in)
-            real_c, fake_c = self.critique(disc, real_a, y), self.critique(disc, fake_a, y)
-            return (real_c.score, fake_c.score), (real_c.x, real_c.features, fake_c.x, fake_c.features)
+        by ``torch.func.grad`` (inside a population member, where ``torch.autograd.grad`` cannot run): the
+        gradient of Σ real scores (R1) + Σ fake scores (R2), of which each input's part is its own term's."""
+        on = (self.cfg.r1_gamma > 0, self.cfg.r2_gamma > 0)
+        argnums = tuple(i for i in (0, 1) if on[i])
 
-        (real_s, fake_s), vjp_fn, (rx, rf, fx, ff) = torch.func.vjp(scores, x.detach(), fake.detach(), has_aux=True)
-        sq = [None, None]
-        for i, gamma in enumerate((self.cfg.r1_gamma, self.cfg.r2_gamma)):
-            if gamma > 0:                  # ∇ of Σ real scores (i = 0) or Σ fake scores (i = 1) only
-                cot = (torch.ones_like(real_s) if i == 0 else torch.zeros_like(real_s),
-                       torch.ones_like(fake_s) if i == 1 else torch.zeros_like(fake_s))
-                sq[i] = input_sq_norm(vjp_fn(cot)[i])
-        return Critique(rx, real_s, rf), Critique(fx, fake_s, ff), sq[0], sq[1]
+        def total(real_in: Tensor, fake_in: Tensor):
+            real_c, fake_c = self.critique_pair(disc, real_in, fake_in, y)
+            parts = [c.score.sum() for c, o in zip((real_c, fake_c), on) if o]
+            return sum(parts[1:], parts[0]), (real_c.x, real_c.score, real_c.features,
+                                              fake_c.x, fake_c.score, fake_c.features)
+
+        grads, aux = torch.func.grad(total, argnums=argnums, has_aux=True)(x.detach(), fake.detach())
+        sq = {i: input_sq_norm(g) for i, g in zip(argnums, grads)}
+        return Critique(*aux[:3]), Critique(*aux[3:]), sq.get(0), sq.get(1)
 
     def track_d_step(self, loss: Tensor, real_c: Critique, fake_c: Critique) -> None:
         self.track("d_loss", loss)

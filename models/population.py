@@ -81,8 +81,11 @@ class MemberNoise(TorchFunctionMode):
         self.generators, self.level = generators, level
 
     def _draw(self, fn: Callable, args: tuple, kwargs: dict) -> Tensor:
-        parts = [fn(*args, **kwargs, generator=g) for g in self.generators]
-        return torch._C._functorch._add_batch_dim(torch.stack(parts), 0, self.level)
+        fc = torch._C._functorch
+        drawn = torch.stack([fn(*args, **kwargs, generator=g) for g in self.generators])
+        while fc.is_functorch_wrapped_tensor(drawn):     # drawn inside torch.func.grad (R1/R2): a constant there
+            drawn = fc.get_unwrapped(drawn)
+        return fc._add_batch_dim(drawn, 0, self.level)
 
     def _linear(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor | None:
         """``F.linear`` of a member with its own weights as one ``torch.baddbmm`` over the stacked tensors (vmap's
