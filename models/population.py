@@ -12,8 +12,9 @@ seed and, for search trials, in their optimiser numbers (``lr_g``, ``lr_d``, ``b
   the member's own generator, which starts where the single run's global RNG stands after building the model
   (:class:`MemberNoise`: the draws of a vmapped member are intercepted and drawn per member, in order);
 - **maths**: the variant's own hooks (``d_loss``, ``g_loss``, ``d_penalty``, ``after_d_step``, ``critique``,
-  the D/G schedule) run once per step under ``torch.func.vmap`` with ``functional_call`` over the stacked
-  state, through the same :meth:`~models.base.GANModule.discriminator_objective` /
+  the D/G schedule) run under ``torch.func.vmap`` with the stacked state swapped into one template module (two
+  vectorised calls per iteration: ``G(z)`` with D's loss, then G's loss; ``F.linear`` as one ``torch.baddbmm``
+  over the stacked weights, see :class:`MemberNoise`), through the same :meth:`~models.base.GANModule.discriminator_objective` /
   :meth:`~models.base.GANModule.generator_objective` as the single run, so a variant stays one file;
 - **optimiser**: :class:`StackedOptimizer`, S independent Adam/RMSprop states (they are elementwise) with
   per-member learning rates and betas.
@@ -21,7 +22,10 @@ seed and, for search trials, in their optimiser numbers (``lr_g``, ``lr_d``, ``b
 Gradient penalties go through :func:`models.losses.input_gradient` (``torch.func.grad`` under vmap), spectral
 norm through :class:`models.networks.SpectralNorm` (vmap-safe power iteration), BatchNorm statistics are per
 member (stacked buffers), ``after_d_step`` (weight clipping) runs once on the stacked parameters, which is
-per-member clipping because clipping is elementwise.
+per-member clipping because clipping is elementwise; a variant that declares ``after_d_state`` (BEGAN's losses
+for k_t) gets it carried out of the D step's vmap and runs ``after_d_step`` per member. R1/R2 differentiate the
+loss's own forward pass by ``torch.func.grad`` (:meth:`models.base.GANModule.discriminator_objective`), and
+``g_ema`` averages the stacked G (:meth:`GANPopulation.update_g_ema`).
 
 Divergence: after every D and G step the members whose loss is NaN/Inf are frozen on the device (their
 parameters are no longer updated) and their first bad iteration kept on the device; the log flush (one host
@@ -74,7 +78,8 @@ _REFUSED = {torch.bernoulli, torch.multinomial, torch.poisson, torch.normal, tor
 class MemberNoise(TorchFunctionMode):
     """Inside a vmapped member function: every ``torch.randn/rand/randint/randperm`` (and ``randn_like``/
     ``rand_like``) is drawn once per member from that member's generator, with the shape the single run asks
-    for, and handed to the member as its own slice. Random ops this cannot reproduce per member raise."""
+    for, and handed to the member as its own slice. Random ops this cannot reproduce per member raise. A
+    member's ``F.linear`` runs as one ``torch.baddbmm`` over the stacked tensors (:meth:`_linear`)."""
 
     def __init__(self, generators: list[torch.Generator], level: int) -> None:
         super().__init__()
