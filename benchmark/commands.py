@@ -82,7 +82,10 @@ def add_perf_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--population-sizes", default="1,2,4,8,16,32",
                    help="population sizes S to time against single runs (default 1,2,4,8,16,32)")
     p.add_argument("--population-batch", type=int, default=512,
-                   help="batch size of the population rows (default 512, ring8's; smaller batches are dispatch-bound)")
+                   help="batch size of the ring8 population rows (default 512; smaller batches are dispatch-bound)")
+    p.add_argument("--population-data", default="ring8",
+                   help="datasets of the population rows, comma-separated (default ring8); any other than ring8 "
+                        "takes the default sweep's batch size and network for that dataset (e.g. digits: hidden 256)")
     p.add_argument("--only-population", action="store_true",
                    help="only the population section (results/perf_population.md and .json)")
     p.add_argument("--suite", choices=("cpu", "gpu"), default="cpu",

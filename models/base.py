@@ -32,7 +32,7 @@ from . import networks
 from .augment import diff_augment, parse_policy
 from .config import ConfigError, GANConfig, build_config
 from .dispatch import Dispatch
-from .losses import feature_matching_loss, r1_penalty, r2_penalty
+from .losses import feature_matching_loss, input_sq_norm, r1_penalty, r2_penalty, zero_centred_penalty
 from .scalars import PlainAttributes, ScalarLog
 from .schedule import CriticSchedule
 
@@ -72,6 +72,8 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
 
     # why models.population.GANPopulation cannot train this variant (None: it can)
     population_unsupported: ClassVar[str | None] = None
+    # attributes the D step leaves for after_d_step (tensors per member: a population carries them across vmaps)
+    after_d_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, data_shape: tuple[int, ...] = (2,), num_classes: int = 0, data_kind: str = "points",
                  **hparams: Any) -> None:
@@ -305,12 +307,17 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         loss: Tensor | None = None
         game: Tensor | None = None                   # Σ_i d_loss of member i, without penalties
         r1, r2 = self.cfg.r1_gamma, self.cfg.r2_gamma
+        # a population member (under torch.func.vmap) cannot call torch.autograd.grad: R1/R2 by torch.func.vjp
+        vectorised = (r1 > 0 or r2 > 0) and torch._C._functorch.maybe_current_level() is not None
         for disc in self.discriminators:
-            # R1/R2 differentiate D's score at its (un-augmented) input: the same forward pass as the loss
-            real_in = x.detach().requires_grad_(True) if r1 > 0 else x
-            fake_in = fake.detach().requires_grad_(True) if r2 > 0 else fake
-            real_a, fake_a = self.augment(real_in), self.augment(fake_in)
-            real_c, fake_c = self.critique(disc, real_a, y), self.critique(disc, fake_a, y)
+            real_sq = fake_sq = None
+            if vectorised:
+                real_c, fake_c, real_sq, fake_sq = self._critiques_with_input_grads(disc, x, fake, y)
+            else:
+                # R1/R2 differentiate D's score at its (un-augmented) input: the same forward pass as the loss
+                real_in = x.detach().requires_grad_(True) if r1 > 0 else x
+                fake_in = fake.detach().requires_grad_(True) if r2 > 0 else fake
+                real_c, fake_c = self.critique_pair(disc, real_in, fake_in, y)
             term = self.d_loss(real_c, fake_c)
             loss = term if loss is None else loss + term
             if stop:
@@ -320,14 +327,39 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
                 self.track("d_penalty", penalty)
                 loss = loss + penalty
             if r1 > 0:
-                reg = r1_penalty(real_c.score, real_in, r1)
+                reg = r1_penalty(real_c.score, real_in, r1) if real_sq is None else zero_centred_penalty(real_sq, r1)
                 self.track("r1", reg)
                 loss = loss + reg
             if r2 > 0:
-                reg = r2_penalty(fake_c.score, fake_in, r2)
+                reg = r2_penalty(fake_c.score, fake_in, r2) if fake_sq is None else zero_centred_penalty(fake_sq, r2)
                 self.track("r2", reg)
                 loss = loss + reg
         return loss, game, real_c, fake_c
+
+    def critique_pair(self, disc: nn.Module, real_in: Tensor, fake_in: Tensor, y: Tensor | None
+                      ) -> tuple[Critique, Critique]:
+        """The D step's critiques of a real and a generated batch, each seen through :meth:`augment`."""
+        real_a, fake_a = self.augment(real_in), self.augment(fake_in)
+        return self.critique(disc, real_a, y), self.critique(disc, fake_a, y)
+
+    def _critiques_with_input_grads(self, disc: nn.Module, x: Tensor, fake: Tensor, y: Tensor | None
+                                    ) -> tuple[Critique, Critique, Tensor | None, Tensor | None]:
+        """The D step's critiques of ``x`` and ``fake`` (the same draws, in the same order, as the single run's
+        path) and ‖∇ D‖² per sample at each un-augmented input where R1 / R2 is on, from that same forward pass
+        by ``torch.func.grad`` (inside a population member, where ``torch.autograd.grad`` cannot run): the
+        gradient of Σ real scores (R1) + Σ fake scores (R2), of which each input's part is its own term's."""
+        on = (self.cfg.r1_gamma > 0, self.cfg.r2_gamma > 0)
+        argnums = tuple(i for i in (0, 1) if on[i])
+
+        def total(real_in: Tensor, fake_in: Tensor):
+            real_c, fake_c = self.critique_pair(disc, real_in, fake_in, y)
+            parts = [c.score.sum() for c, o in zip((real_c, fake_c), on) if o]
+            return sum(parts[1:], parts[0]), (real_c.x, real_c.score, real_c.features,
+                                              fake_c.x, fake_c.score, fake_c.features)
+
+        grads, aux = torch.func.grad(total, argnums=argnums, has_aux=True)(x.detach(), fake.detach())
+        sq = {i: input_sq_norm(g) for i, g in zip(argnums, grads)}
+        return Critique(*aux[:3]), Critique(*aux[3:]), sq.get(0), sq.get(1)
 
     def track_d_step(self, loss: Tensor, real_c: Critique, fake_c: Critique) -> None:
         self.track("d_loss", loss)

@@ -346,6 +346,11 @@ def input_grad_sq_norm(score: Tensor, x: Tensor) -> Tensor:
     """‖∇_x D(x)_i‖² per sample, from a score ``(B,)`` already computed from ``x`` (which requires grad); the
     graph is kept (``create_graph=True``) so the penalty trains D. Needs D to score each sample on its own."""
     (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
+    return input_sq_norm(grad)
+
+
+def input_sq_norm(grad: Tensor) -> Tensor:
+    """‖g_i‖² per sample of a batch of input gradients ``(B, *dims)``."""
     return grad.flatten(1).pow(2).sum(1)
 
 
@@ -357,6 +362,11 @@ def r1_penalty(real_score: Tensor, real_x: Tensor, gamma: float) -> Tensor:
 def r2_penalty(fake_score: Tensor, fake_x: Tensor, gamma: float) -> Tensor:
     # Mescheder et al. 2018 eq. (10): R2 = γ/2 E_pθ[‖∇_x D(x)‖²] (on generated samples)
     return 0.5 * gamma * input_grad_sq_norm(fake_score, fake_x).mean()
+
+
+def zero_centred_penalty(sq_norm: Tensor, gamma: float) -> Tensor:
+    # Mescheder et al. 2018 eq. (9)/(10): γ/2 E[‖∇_x D(x)‖²] from the per-sample ‖∇_x D(x)‖² (population members)
+    return 0.5 * gamma * sq_norm.mean()
 
 
 # ----------------------------------------------------------------------------------------------- DRAGAN

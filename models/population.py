@@ -12,8 +12,9 @@ seed and, for search trials, in their optimiser numbers (``lr_g``, ``lr_d``, ``b
   the member's own generator, which starts where the single run's global RNG stands after building the model
   (:class:`MemberNoise`: the draws of a vmapped member are intercepted and drawn per member, in order);
 - **maths**: the variant's own hooks (``d_loss``, ``g_loss``, ``d_penalty``, ``after_d_step``, ``critique``,
-  the D/G schedule) run once per step under ``torch.func.vmap`` with ``functional_call`` over the stacked
-  state, through the same :meth:`~models.base.GANModule.discriminator_objective` /
+  the D/G schedule) run under ``torch.func.vmap`` with the stacked state swapped into one template module (two
+  vectorised calls per iteration: ``G(z)`` with D's loss, then G's loss; ``F.linear`` as one ``torch.baddbmm``
+  over the stacked weights, see :class:`MemberNoise`), through the same :meth:`~models.base.GANModule.discriminator_objective` /
   :meth:`~models.base.GANModule.generator_objective` as the single run, so a variant stays one file;
 - **optimiser**: :class:`StackedOptimizer`, S independent Adam/RMSprop states (they are elementwise) with
   per-member learning rates and betas.
@@ -21,7 +22,10 @@ seed and, for search trials, in their optimiser numbers (``lr_g``, ``lr_d``, ``b
 Gradient penalties go through :func:`models.losses.input_gradient` (``torch.func.grad`` under vmap), spectral
 norm through :class:`models.networks.SpectralNorm` (vmap-safe power iteration), BatchNorm statistics are per
 member (stacked buffers), ``after_d_step`` (weight clipping) runs once on the stacked parameters, which is
-per-member clipping because clipping is elementwise.
+per-member clipping because clipping is elementwise; a variant that declares ``after_d_state`` (BEGAN's losses
+for k_t) gets it carried out of the D step's vmap and runs ``after_d_step`` per member. R1/R2 differentiate the
+loss's own forward pass by ``torch.func.grad`` (:meth:`models.base.GANModule.discriminator_objective`), and
+``g_ema`` averages the stacked G (:meth:`GANPopulation.update_g_ema`).
 
 Divergence: after every D and G step the members whose loss is NaN/Inf are frozen on the device (their
 parameters are no longer updated) and their first bad iteration kept on the device; the log flush (one host
@@ -68,14 +72,6 @@ def check_population(cfg: GANConfig, variant_cls: type[GANModule]) -> None:
         raise ConfigError(f"{variant_cls.name} is not supported by the population engine: "
                           f"{variant_cls.population_unsupported}; train these runs one by one (no --population, "
                           "engine single)")
-    if getattr(cfg, "r1_gamma", 0) > 0 or getattr(cfg, "r2_gamma", 0) > 0:
-        raise ConfigError("r1_gamma/r2_gamma are not supported by the population engine yet: R1/R2 reuse the loss's "
-                          "forward pass through torch.autograd.grad, which cannot run under vmap; train these runs "
-                          "one by one (no --population, engine single)")
-    if getattr(cfg, "g_ema", 0) > 0:
-        raise ConfigError("g_ema is not supported by the population engine yet: the EMA copy of G is updated outside "
-                          "the vectorised step and would be silently left untrained; train these runs one by one "
-                          "(no --population, engine single)")
 
 
 # ------------------------------------------------------------------------------------------ noise
@@ -90,18 +86,49 @@ _REFUSED = {torch.bernoulli, torch.multinomial, torch.poisson, torch.normal, tor
 class MemberNoise(TorchFunctionMode):
     """Inside a vmapped member function: every ``torch.randn/rand/randint/randperm`` (and ``randn_like``/
     ``rand_like``) is drawn once per member from that member's generator, with the shape the single run asks
-    for, and handed to the member as its own slice. Random ops this cannot reproduce per member raise."""
+    for, and handed to the member as its own slice. Random ops this cannot reproduce per member raise. A
+    member's ``F.linear`` runs as one ``torch.baddbmm`` over the stacked tensors (:meth:`_linear`)."""
 
     def __init__(self, generators: list[torch.Generator], level: int) -> None:
         super().__init__()
         self.generators, self.level = generators, level
 
     def _draw(self, fn: Callable, args: tuple, kwargs: dict) -> Tensor:
-        parts = [fn(*args, **kwargs, generator=g) for g in self.generators]
-        return torch._C._functorch._add_batch_dim(torch.stack(parts), 0, self.level)
+        fc = torch._C._functorch
+        drawn = torch.stack([fn(*args, **kwargs, generator=g) for g in self.generators])
+        while fc.is_functorch_wrapped_tensor(drawn):     # drawn inside torch.func.grad (R1/R2): a constant there
+            drawn = fc.get_unwrapped(drawn)
+        return fc._add_batch_dim(drawn, 0, self.level)
+
+    def _linear(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor | None:
+        """``F.linear`` of a member with its own weights as one ``torch.baddbmm`` over the stacked tensors (vmap's
+        own rule for a batched weight is slower); ``None`` where it does not apply (e.g. inside ``torch.func.grad``
+        of a penalty, or an input shared by every member)."""
+        fc = torch._C._functorch
+        if fc.current_level() != self.level:
+            return None
+        parts = []
+        for t in (x, weight, bias):
+            if t is None:
+                parts.append(None)
+                continue
+            if not fc.is_batchedtensor(t) or fc.maybe_get_level(t) != self.level:
+                return None
+            inner = fc.get_unwrapped(t)
+            parts.append(inner.movedim(fc.maybe_get_bdim(t), 0))
+        X, W, B = parts
+        if X.dim() < 2:
+            return None
+        X3 = X.reshape(X.shape[0], -1, X.shape[-1])
+        out = torch.bmm(X3, W.transpose(1, 2)) if B is None else torch.baddbmm(B.unsqueeze(1), X3, W.transpose(1, 2))
+        return fc._add_batch_dim(out.view(*X.shape[:-1], W.shape[1]), 0, self.level)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func is F.linear:
+            out = self._linear(args[0], args[1], args[2] if len(args) > 2 else kwargs.get("bias"))
+            if out is not None:
+                return out
         if func in _CREATORS and kwargs.get("generator") is None:
             kwargs.pop("generator", None)
             return self._draw(func, args, kwargs)
@@ -144,9 +171,13 @@ class StackedOptimizer(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None, alive: Tensor | None = None):
-        for group in self.param_groups:
+        for index, group in enumerate(self.param_groups):
             uniform = all(len(set(group[k])) == 1 for k in ("lr", "beta1", "beta2"))
-            for p in group["params"]:
+            params = group["params"]
+            if len(params) > 1 and all(p.grad is not None for p in params):
+                self._step_flat(index, group, uniform, alive)
+                continue
+            for p in params:
                 if p.grad is None:                       # unused by this loss: torch's optimisers skip it too
                     continue
                 state = self.state[p]
@@ -159,6 +190,56 @@ class StackedOptimizer(torch.optim.Optimizer):
                 if alive is not None:
                     new = torch.where(alive.view(-1, *([1] * (p.dim() - 1))), new, p)
                 p.copy_(new)
+
+    def _flat(self, index: int, params: list[Tensor]) -> dict[str, Any]:
+        """The group's parameters and state as (S, P) tensors of which every parameter and its state are views,
+        so a step is a few operations on the whole group (the same elementwise formulas). Built on the first
+        step, and again if a parameter's storage was replaced (moved, or loaded into new tensors)."""
+        flats = self.__dict__.setdefault("_flats", {})
+        f = flats.get(index)
+        if f is not None and all(p.untyped_storage().data_ptr() == f["base"] for p in params) and \
+                all(self.state[p].get("sq_avg") is v for p, v in zip(params, f["sq_views"])):
+            return f
+        S = params[0].shape[0]
+
+        def flatten(tensors: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+            flat = torch.cat([t.detach().reshape(S, -1) for t in tensors], dim=1)
+            views, offset = [], 0
+            for t in tensors:
+                n = t[0].numel()
+                views.append(flat[:, offset:offset + n].view(t.shape))
+                offset += n
+            return flat, views
+
+        flat_p, views = flatten(params)
+        for p, v in zip(params, views):
+            p.data = v
+        f = {"param": flat_p, "base": flat_p.untyped_storage().data_ptr(), "step": 0}
+        for key in ("exp_avg", "sq_avg") if self.param_groups[index]["kind"] == "adam" else ("sq_avg",):
+            old = [self.state[p].get(key) for p in params]
+            flat, views = flatten([o if o is not None else torch.zeros_like(p) for o, p in zip(old, params)])
+            f[key] = flat
+            for p, v in zip(params, views):
+                self.state[p][key] = v
+            if key == "sq_avg":
+                f["sq_views"] = views
+        f["step"] = self.state[params[0]].get("step", 0)
+        flats[index] = f
+        return f
+
+    def _step_flat(self, index: int, group: dict, uniform: bool, alive: Tensor | None) -> None:
+        params = group["params"]
+        f = self._flat(index, params)
+        grad = torch.cat([p.grad.reshape(p.shape[0], -1) for p in params], dim=1)
+        f["step"] += 1
+        for p in params:                                  # the per-parameter view of the state stays true
+            self.state[p]["step"] = f["step"]
+        state = {"step": f["step"], "exp_avg": f.get("exp_avg"),
+                 "sq_avg": f["sq_avg"]}
+        new = (self._uniform if uniform else self._member)(f["param"], grad, state, group)
+        if alive is not None:
+            new = torch.where(alive.view(-1, 1), new, f["param"])
+        f["param"].copy_(new)
 
     @staticmethod
     def _uniform(p: Tensor, grad: Tensor, state: dict, group: dict) -> Tensor:
@@ -273,12 +354,25 @@ class GANPopulation(pl.LightningModule):
     def member_buffers(self) -> dict[str, Tensor]:
         return {n: getattr(self, f"member_buffer_{i}") for i, n in enumerate(self.buffer_names)}
 
-    def state_for(self, grad_prefix: str | None) -> dict[str, Tensor]:
-        """``m.<name>`` -> stacked tensor: parameters under ``grad_prefix`` keep their graph, the rest detached."""
-        out = {f"m.{n}": (p if grad_prefix is not None and n.startswith(grad_prefix) else p.detach())
-               for n, p in zip(self.param_names, self.stacked)}
-        out.update({f"m.{n}": b for n, b in self.member_buffers().items()})
+    def state_for(self, grad_prefix: str | tuple[str, ...] | None) -> list[Tensor]:
+        """The stacked state in the order of ``names``: parameters under ``grad_prefix`` (one prefix or several)
+        keep their graph, the other parameters are detached; then the buffers."""
+        keep = grad_prefix or ()
+        out = [p if keep and n.startswith(keep) else p.detach() for n, p in zip(self.param_names, self.stacked)]
+        out += [getattr(self, f"member_buffer_{i}") for i in range(len(self.buffer_names))]
         return out
+
+    def _slots(self) -> list[tuple[dict, str]]:
+        """Where each of ``names`` lives in the template: its module's ``_parameters`` or ``_buffers`` and key."""
+        slots = self.__dict__.get("_slot_list")
+        if slots is None:
+            slots = []
+            for n in self.names:
+                path, _, attr = n.rpartition(".")
+                module = self.template.get_submodule(path)
+                slots.append((module._parameters if attr in module._parameters else module._buffers, attr))
+            self.__dict__["_slot_list"] = slots
+        return slots
 
     def generators(self, device: torch.device) -> list[torch.Generator]:
         """Each member's generator on ``device``: on the CPU it continues the single run's global stream from
@@ -311,14 +405,24 @@ class GANPopulation(pl.LightningModule):
 
     def vmapped(self, fn: Callable) -> Callable:
         """``fn(*args)`` (run with the template's state replaced) vmapped over the members: called with the
-        stacked state and stacked args, it returns ``(fn's output, tracked scalars)``, each stacked."""
+        stacked state (:meth:`state_for`) and stacked args, it returns ``(fn's output, tracked scalars)``, each
+        stacked. The state is swapped into the template's modules directly (what ``functional_call`` does,
+        without its per-call module walk)."""
         t = self.template
 
         def member(state, *args):
             level = torch._C._functorch.current_level()
             t._pending, t._pending_at = {}, {}
-            with MemberNoise(self.generators(self.device), level):
-                out = functional_call(self._bound, state, (fn, *args))
+            slots = self._slots()
+            saved = [store[key] for store, key in slots]
+            for (store, key), value in zip(slots, state):
+                store[key] = value
+            try:
+                with MemberNoise(self.generators(self.device), level):
+                    out = fn(*args)
+            finally:
+                for (store, key), value in zip(slots, saved):
+                    store[key] = value
             tracked = {k: list(v) for k, v in t._pending.items()}
             t._pending, t._pending_at = {}, {}
             return out, tracked
@@ -362,19 +466,32 @@ class GANPopulation(pl.LightningModule):
             self._pending.setdefault(k, []).extend(t.detach() for t in v)
 
     def train_on_batch(self, x: Tensor, y: Tensor) -> None:
-        """One batch per member: a D step and, every ``n_critic`` batches, a G step (the single run's schedule)."""
+        """One batch per member: a D step and, every ``n_critic`` batches, a G step (the single run's schedule).
+        ``G(z)`` and D's loss are one vectorised call; G's loss (after D's update) a second."""
         t = self.template
         t.iteration = self.iteration
         y = y if (t.cond_classes and y.numel()) else None
         do_d, do_g = t.schedule()
         n = x.shape[1]
-        with torch.set_grad_enabled(do_g):
-            fake, _ = self.vmapped(lambda yy: t.generator(t.sample_z(n), yy))(
-                self.state_for("generator." if do_g else None), y)
+
+        def g_then_d(xx, yy):
+            with torch.set_grad_enabled(do_g):
+                fake = t.generator(t.sample_z(n), yy)              # G(z) once per batch
+            if not do_d:
+                return (fake,)
+            loss, _, real_c, fake_c = t.discriminator_objective(xx, fake.detach(), yy)
+            t.track_d_step(loss, real_c, fake_c)
+            carried = tuple(getattr(t, a) for a in t.after_d_state)   # out of the vmap, per member
+            for name in t.after_d_state:
+                setattr(t, name, None)
+            return fake, loss, carried
+
+        grads = (("generator.",) if do_g else ()) + (("discriminators.",) if do_d else ())
+        out, tracked = self.vmapped(g_then_d)(self.state_for(grads), x, y)
         if do_d:
-            self.discriminator_step(x, fake.detach(), y)
+            self.discriminator_step(out[1], out[2], tracked)
         if do_g:
-            self.generator_step(x, fake, y)
+            self.generator_step(x, out[0], y)
 
     def _kill(self, loss: Tensor) -> Tensor:
         """Freeze the members whose ``loss`` is NaN/Inf (on the device); returns the alive mask to step with."""
@@ -384,17 +501,11 @@ class GANPopulation(pl.LightningModule):
         self.alive.copy_(self.alive & ok)
         return self.alive
 
-    def discriminator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
+    def discriminator_step(self, loss: Tensor, carried: tuple, tracked: dict[str, list[Tensor]]) -> None:
+        """D's update from its stacked loss (computed with ``G(z)`` in :meth:`train_on_batch`), then
+        ``after_d_step`` per member."""
         t = self.template
         opt_d, _ = self.stacked_optimizers()
-
-        def d_member(xx, ff, yy):
-            loss, _, real_c, fake_c = t.discriminator_objective(xx, ff, yy)
-            t.track_d_step(loss, real_c, fake_c)
-            return loss
-
-        state = self.state_for("discriminators.")
-        loss, tracked = self.vmapped(d_member)(state, x, fake, y)
         params = [p for _, p in self.member_params("discriminators.")]
         grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
         for p, g in zip(params, grads):
@@ -402,7 +513,17 @@ class GANPopulation(pl.LightningModule):
         opt_d.step(alive=self._kill(loss))
         for p in params:
             p.grad = None
-        if type(t).after_d_step is not GANModule.after_d_step:
+        if t.after_d_state:
+            # per member, with what its D step left (e.g. BEGAN's losses for k_t, a buffer updated in place)
+            def after_member(values):
+                for n, v in zip(t.after_d_state, values):
+                    setattr(t, n, v)
+                t.after_d_step()
+                return ()
+
+            _, after_tracked = self.vmapped(after_member)(self.state_for(None), carried)
+            self._track(after_tracked)
+        elif type(t).after_d_step is not GANModule.after_d_step:
             # on the stacked parameters themselves (elementwise hooks such as clipping act per member)
             stacked = {f"m.{n}": p for n, p in self.member_params("discriminators.")}
             functional_call(self._bound, stacked, (t.after_d_step,))
@@ -426,9 +547,12 @@ class GANPopulation(pl.LightningModule):
             self._track({"g_grad_norm": [torch.linalg.vector_norm(torch.stack(norms), dim=0)]})
         for p, g in zip(params, grads):
             p.grad = g
-        opt_g.step(alive=self._kill(loss))
+        alive = self._kill(loss)
+        opt_g.step(alive=alive)
         for p in params:
             p.grad = None
+        if t.generator_ema is not None:
+            self.update_g_ema(alive)
         self._track({"g_loss": [loss]})
         self.iteration += 1
         if self.cfg.lr_schedule == "linear":             # LambdaLR(max(0, 1 - it / total)), stepped per G step
@@ -440,6 +564,21 @@ class GANPopulation(pl.LightningModule):
             self.flush_logs()
         if self.iteration >= self.cfg.iterations and self.trainer is not None:
             self.trainer.should_stop = True
+
+    @torch.no_grad()
+    def update_g_ema(self, alive: Tensor) -> None:
+        """:meth:`models.base.GANModule.update_g_ema` on the stack (elementwise, so per member with its own G);
+        a frozen member's EMA stays as it was."""
+        params = dict(zip(self.param_names, self.stacked))
+        ema = [(p, params["generator." + n[len("generator_ema."):]]) for n, p in params.items()
+               if n.startswith("generator_ema.")]
+        lerped = torch._foreach_lerp([e for e, _ in ema], [g for _, g in ema], 1.0 - self.cfg.g_ema)
+        for (e, _), new in zip(ema, lerped):
+            e.copy_(torch.where(alive.view(-1, *([1] * (e.dim() - 1))), new, e))
+        buffers = self.member_buffers()
+        for n, b in buffers.items():
+            if n.startswith("generator_ema."):
+                b.copy_(buffers["generator." + n[len("generator_ema."):]])
 
     # ---------------------------------------------------------------------------------- bookkeeping
     def flush_logs(self) -> None:

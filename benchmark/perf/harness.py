@@ -452,6 +452,19 @@ def fast_path_rates(repeats: int, iterations: int, warmup: int) -> list[dict[str
     return rows
 
 
+def default_sweep_cell(data: str) -> tuple[int, dict[str, Any]]:
+    """The batch size and network options of ``data``'s cell in the default sweep (``benchmark/sweeps/default.yaml``;
+    the dataset's own default batch size where the sweep sets none)."""
+    import datamodules
+
+    from ..train.sweep import load_sweep
+
+    spec = load_sweep(Path(__file__).resolve().parents[1] / "sweeps" / "default.yaml")
+    cell = dict((spec.get("dataset_options") or {}).get(data, {}))
+    default = datamodules.get_datamodule(data)().batch_size
+    return int(cell.get("batch_size", default)), {k: cell[k] for k in ("hidden", "depth", "activation") if k in cell}
+
+
 def population_rate(variant: str, data: str, batch_size: int, seeds: list[int], iterations: int, warmup: int,
                     options: dict[str, Any], data_device: str | None = None) -> float:
     """Member-iterations/s of a :class:`~models.population.GANPopulation` of ``len(seeds)`` members (GAN
@@ -550,7 +563,8 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [int(x) for x in str(args.population_sizes).split(",") if x.strip()]
     if getattr(args, "only_population", False):
         res["command"] += (f" --only-population --population-sizes {args.population_sizes} --population-batch "
-                           f"{args.population_batch}" + (" --skip-dcgan" if args.skip_dcgan else ""))
+                           f"{args.population_batch} --population-data {getattr(args, 'population_data', 'ring8')}"
+                           + (" --skip-dcgan" if args.skip_dcgan else ""))
         variants = []
         args.skip_ablation = args.skip_fast_paths = args.skip_data = args.skip_metrics = True
     chunk = 25 if quick else 50
@@ -578,9 +592,12 @@ def run_perf(args: argparse.Namespace) -> dict[str, Any]:
         print("perf: accelerator fast paths on dcgan 32x32", flush=True)
         res["fast_paths"] = fast_path_rates(2, 16, 4)
     if sizes and not args.skip_population:
-        print("perf: populations vs single runs (nsgan, MLP, ring8)", flush=True)
-        res["population"] = [population_scaling("nsgan", "ring8", args.population_batch, sizes, 60 if quick else 200, 10,
-                                                2 if quick else 3, {"log_every": 50})]
+        res["population"] = []
+        for data in [d for d in str(getattr(args, "population_data", "ring8")).split(",") if d.strip()]:
+            batch, cell = (args.population_batch, {}) if data == "ring8" else default_sweep_cell(data)
+            print(f"perf: populations vs single runs (nsgan, MLP, {data})", flush=True)
+            res["population"].append(population_scaling("nsgan", data, batch, sizes, 60 if quick else 200, 10,
+                                                        2 if quick else 3, {"log_every": 50, **cell}))
         if not args.skip_dcgan:
             res["population"].append(population_scaling("nsgan", "synthetic32", 64, [s for s in sizes if s <= 8],
                                                          8, 2, 2, {"arch": "dcgan", "log_every": 50}))

@@ -52,8 +52,7 @@ class BEGAN(EBGAN):
     """L_D = L(x) - k_t L(G(z)), L_G = L(G(z)) with the equilibrium k_t and M_global logged (see module doc)."""
 
     name = "began"
-    population_unsupported = ("its equilibrium term k_t is module state updated after each D step from that "
-                              "step's losses, which the vectorised step does not carry per member")
+    after_d_state = ("_last_losses",)    # what after_d_step reads from the D step (a population carries it)
     Config = BEGANConfig
     energy_power = 1            # η = 1: L(v) = mean |v - D(v)|
 
@@ -69,6 +68,7 @@ class BEGAN(EBGAN):
     def g_loss(self, fake: Critique, real: Critique | None):
         return began_g_loss(fake.score)
 
+    @torch.no_grad()
     def after_d_step(self) -> None:
         if self._last_losses is None:
             return
@@ -80,6 +80,7 @@ class BEGAN(EBGAN):
             real, fake = both[0] / torch.distributed.get_world_size(), both[1] / torch.distributed.get_world_size()
         c = self.cfg
         self.track("began_m_global", began_convergence(real, fake, c.began_gamma))
-        self.began_k = began_k_update(self.began_k, real, fake, c.began_gamma, c.lambda_k)   # a new tensor
-        self.track("began_k", self.began_k)
+        k = began_k_update(self.began_k, real, fake, c.began_gamma, c.lambda_k)
+        self.began_k.copy_(k)             # in place: a population member's k_t is its slice of the stacked buffer
+        self.track("began_k", k)
         self._last_losses = None

@@ -115,12 +115,19 @@ def test_every_member_is_its_single_run(variant):
     dict(minibatch_kernels=3, hidden=16),                      # minibatch discrimination (cdist under vmap)
     dict(instance_noise=0.3, feature_matching=0.5, n_discriminators=2),   # noise draws, ensemble, G extra term
     dict(lr_schedule="linear", optimizer="rmsprop", d_norm="spectral"),  # schedule, RMSprop, spectral norm
-], ids=["batchnorm", "minibatch", "noise-fm-ensemble", "linear-rmsprop-spectral"])
+    dict(r1_gamma=1.0, r2_gamma=0.5, g_ema=0.9),              # R1/R2 by torch.func.vjp, the stacked EMA of G
+    dict(r1_gamma=2.0, instance_noise=0.3, n_discriminators=2, variant="rpgan"),  # R1 through noised inputs
+    dict(r2_gamma=1.0, g_ema=0.5, variant="dragan"),          # R2 beside DRAGAN's own penalty (torch.func.grad)
+], ids=["batchnorm", "minibatch", "noise-fm-ensemble", "linear-rmsprop-spectral", "r1-r2-g_ema",
+        "rpgan-r1-noise-ensemble", "dragan-r2-g_ema"])
 def test_member_is_single_run_with_options(extra):
-    opts = _options("nsgan", **extra)
-    pop = _population("nsgan", SEEDS, opts)
+    extra = dict(extra)
+    variant = extra.pop("variant", "nsgan")
+    opts = _options(variant, **extra)
+    pop = _population(variant, SEEDS, opts)
+    assert pop.iteration == 20
     for k, seed in enumerate(SEEDS):
-        _assert_same(_single("nsgan", seed, opts), pop.member(k))
+        _assert_same(_single(variant, seed, opts), pop.member(k))
 
 
 def test_search_trials_differ_in_optimiser_numbers():
