@@ -303,12 +303,10 @@ class GANPopulation(pl.LightningModule):
 
         def member(state, *args):
             level = torch._C._functorch.current_level()
-            t._pending, t._pending_at = {}, {}
+            t.scalars.drain()
             with MemberNoise(self.generators(self.device), level):
                 out = functional_call(self._bound, state, (fn, *args))
-            tracked = {k: list(v) for k, v in t._pending.items()}
-            t._pending, t._pending_at = {}, {}
-            return out, tracked
+            return out, t.scalars.drain()
 
         def call(state, *args):
             dims = (0, *(None if a is None else 0 for a in args))

@@ -12,9 +12,10 @@ import pytorch_lightning as pl
 import torch
 
 from benchmark.train import run as runner
-from benchmark.train.options import FUSE_MAX, resolve
+from benchmark.train.options import resolve
 from datamodules import TensorBatchLoader
 from models import ConfigError
+from models.fusion import FUSE_MAX
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -148,9 +149,10 @@ def test_lean_dispatch_only_where_it_is_exact():
 
 def test_a_fused_module_refuses_unstacked_batches():
     import models
+    from models.fusion import StepFusion
 
     model = models.get_variant("nsgan")(data_shape=(2,), hidden=8)
-    model.fused_batches = 4
+    model.fusion = StepFusion(4)
     with pytest.raises(RuntimeError, match="batches_per_step"):
         model.training_step((torch.zeros(16, 2), torch.empty(0)), 0)
 
