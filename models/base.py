@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import pytorch_lightning as pl
 import torch
@@ -174,6 +174,12 @@ class GANModule(PlainAttributes, pl.LightningModule):
     def d_penalty(self, disc: nn.Module, real_x: Tensor, fake_x: Tensor, y: Tensor | None) -> Tensor | None:
         """Extra discriminator loss term (e.g. a gradient penalty); ``None`` for none."""
         return None
+
+    def score_of(self, disc: nn.Module, y: Tensor | None) -> Callable[[Tensor], Tensor]:
+        """``x -> disc``'s raw score of ``x`` (labelled by ``y`` when conditional): what a gradient penalty
+        differentiates (:meth:`d_penalty` of ``wgan_gp`` and ``dragan``)."""
+        label = y if self.cond_classes else None
+        return lambda x: disc(x, label)[0]
 
     def after_d_step(self) -> None:
         """Called after every discriminator optimiser step (e.g. weight clipping)."""
