@@ -36,7 +36,7 @@ from .config import ConfigError, GANConfig, build_config
 from .dispatch import Dispatch
 from .fusion import StepFusion
 from .losses import feature_matching_loss, r1_penalty, r2_penalty
-from .scalars import PlainAttributes, ScalarLog
+from .scalars import ScalarLog
 from .schedule import CriticSchedule
 
 
@@ -55,7 +55,7 @@ class Critique:
     features: Tensor
 
 
-class GANModule(PlainAttributes, pl.LightningModule):
+class GANModule(pl.LightningModule):
     """Base class of every variant (see the module docstring).
 
     Args:

@@ -77,17 +77,3 @@ class ScalarLog:
         self.pending = {k: [t.to(device) for t in v] for k, v in state.get("pending", {}).items()}
         self.pending_at = {k: list(v) for k, v in state.get("pending_at", {}).items()}
 
-
-class PlainAttributes:
-    """``__setattr__`` without ``nn.Module``'s checks for plain values already in ``__dict__``."""
-
-    _PLAIN = (int, float, str, bool, type(None))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Fast path for plain Python bookkeeping that already lives in __dict__ (Lightning sets
-        # `_current_fx_name` ~20 times per batch; our counters once): nn.Module's checks only matter for
-        # tensors, parameters and modules, and a name in __dict__ cannot be a parameter, buffer or submodule.
-        if type(value) in self._PLAIN and name in self.__dict__:
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
