@@ -86,8 +86,9 @@ class Dispatch:
         plugin = strategy.precision_plugin
         if type(strategy) is not SingleDeviceStrategy:
             return False
+        # a Lightning without the private hooks of step_with_lightning_progress: its own dispatch, not a guess
         if not all(hasattr(o, name) for o in _as_list(module.optimizers()) for name in _PROGRESS_HOOKS):
-            return False                            # not the Lightning this was written for: see step_with_lightning_progress
+            return False
         if not (type(plugin) is Precision or (type(plugin) is MixedPrecision and plugin.scaler is None)):
             return False
         if type(module).backward is not pl.LightningModule.backward:
