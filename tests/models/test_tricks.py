@@ -214,3 +214,22 @@ def test_both_stop_criteria_compare_the_ensemble_mean_game_value_without_penalti
     assert seen[0][1] == pytest.approx(by_hand, rel=1e-5)
     assert seen[1][1] == pytest.approx(by_hand, rel=1e-5)
     assert model.scalars.mean("d_penalty") > 1e-3               # the penalty exists but is not in the value
+
+
+# ---------------------------------------------------------------------------------------- checkpoint state
+def test_the_checkpoint_keeps_the_owned_helpers_state_dicts_in_the_earlier_flat_format():
+    model = get_variant("nsgan")(data_shape=(2,), hidden=8, n_critic=3)
+    assert model.schedule() == (True, False)                 # one D step of three into the iteration
+    model.iteration = 5
+    model.track("d_loss", torch.tensor(0.5))
+    checkpoint: dict = {}
+    model.on_save_checkpoint(checkpoint)
+    # the keys every earlier checkpoint has, so those resume and these resume on the earlier code
+    assert set(checkpoint["ganbench"]) == {"iteration", "history", "diverged_at", "batch_in_iteration", "stop_phase",
+                                           "stop_count", "pending", "pending_at"}
+    resumed = get_variant("nsgan")(data_shape=(2,), hidden=8, n_critic=3)
+    resumed.on_load_checkpoint(checkpoint)
+    assert resumed.iteration == 5
+    assert resumed.critic_schedule.state_dict() == {"batch_in_iteration": 1, "stop_phase": "d", "stop_count": 0}
+    assert resumed.scalars.pending_at == {"d_loss": [5]} and resumed.scalars.mean("d_loss") == 0.5
+    assert [resumed.schedule() for _ in range(2)] == [(True, False), (True, True)]    # the same iteration goes on
