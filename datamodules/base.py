@@ -28,7 +28,7 @@ class TensorBatchLoader:
         stack: batches per item. With ``stack=S > 1`` each item is the next ``S`` batches of the *same* stream,
             stacked: ``x`` of shape ``(S, batch_size, ...)`` and ``y`` of ``(S, batch_size)`` (or empty). The
             module then trains on them one after the other in a single Lightning ``training_step`` (see
-            ``GANModule.fused_batches``), so the batches, their order and the maths are those of ``stack=1``;
+            ``models.fusion.StepFusion``), so the batches, their order and the maths are those of ``stack=1``;
             only Lightning's per-batch dispatch is paid once per ``S`` batches. Items may span an epoch
             boundary.
         hflip: mirror each image left-right with probability 1/2 (the usual GAN augmentation for CIFAR-10 and
@@ -228,7 +228,7 @@ class GANDataModule(pl.LightningDataModule):
         if hflip and self.kind != "image":
             raise ValueError(f"hflip mirrors images; {self.name} holds {self.kind}: leave hflip off")
         self.batch_size, self.seed, self.on_device, self.hflip = batch_size, seed, on_device, hflip
-        # batches stacked into one training-loader item (set by the runner from the module's fused_batches)
+        # batches stacked into one training-loader item (models.fusion.StepFusion.attach sets it)
         self.batches_per_step = 1
         self.train_x: Tensor | None = None
         self.train_y: Tensor | None = None

@@ -13,16 +13,18 @@ Training scalars are accumulated on the device and flushed every ``log_every`` i
 flush), so the step itself never synchronises. NaN/Inf losses are detected on the device, the first bad
 iteration is kept, and the run stops with ``status = "diverged"`` at the next flush.
 
-Two dispatch fast paths leave every number unchanged (tests/train/test_fused_steps.py): ``fused_batches`` > 1 trains a
-stack of consecutive batches in one Lightning ``training_step`` (Lightning's per-batch loop is paid once per
-stack), and :class:`~models.dispatch.Dispatch` calls ``backward``/``step`` directly where Lightning's dispatch would only call
-no-op hooks.
+The module owns its step's helpers, each with its own ``state_dict`` where it has state that a checkpoint keeps:
+:class:`~models.schedule.CriticSchedule` (which steps a batch gets), :class:`~models.scalars.ScalarLog` (the
+scalars until the next flush), :class:`~models.fusion.StepFusion` and :class:`~models.dispatch.Dispatch`. The last
+two are fast paths that leave every number unchanged (tests/train/test_fused_steps.py): fusing trains a stack
+of consecutive batches in one Lightning ``training_step`` (Lightning's per-batch loop is paid once per stack),
+and lean dispatch calls ``backward``/``step`` directly where Lightning's dispatch would only call no-op hooks.
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import pytorch_lightning as pl
 import torch
@@ -32,8 +34,9 @@ from . import networks
 from .augment import diff_augment, parse_policy
 from .config import ConfigError, GANConfig, build_config
 from .dispatch import Dispatch
+from .fusion import StepFusion
 from .losses import feature_matching_loss, input_sq_norm, r1_penalty, r2_penalty, zero_centred_penalty
-from .scalars import PlainAttributes, ScalarLog
+from .scalars import ScalarLog
 from .schedule import CriticSchedule
 
 
@@ -52,7 +55,7 @@ class Critique:
     features: Tensor
 
 
-class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
+class GANModule(pl.LightningModule):
     """Base class of every variant (see the module docstring).
 
     Args:
@@ -68,7 +71,6 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
     score_is_logit: ClassVar[bool] = True      # log σ(score) as D(x); otherwise the raw score
     g_needs_real: ClassVar[bool] = False       # g_loss uses D's critique of a real batch
     channels_last: bool = False                # set by the runner's fast path: batches go NHWC too
-    fused_batches: int = 1                     # batches per Lightning training_step (set by the runner)
 
     # why models.population.GANPopulation cannot train this variant (None: it can)
     population_unsupported: ClassVar[str | None] = None
@@ -98,9 +100,10 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         self.iteration = 0                      # GAN iterations done (python int: no sync to read it)
         self.diverged_at: int | None = None
         self.history: list[dict[str, float]] = []
-        self.init_schedule()
+        self.critic_schedule = CriticSchedule(self.cfg, self.has_discriminator)
+        self.scalars = ScalarLog()              # training scalars on the device until the next flush
         self._dispatch: Dispatch | None = None
-        self.init_scalars()                     # see models.scalars.ScalarLog
+        self.fusion = StepFusion()              # batches per Lightning training_step (StepFusion.attach sets it)
 
     @classmethod
     def check_data(cls, cfg: GANConfig, data_shape: tuple[int, ...], num_classes: int) -> None:
@@ -186,8 +189,22 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         """Extra discriminator loss term (e.g. a gradient penalty); ``None`` for none."""
         return None
 
+    def score_of(self, disc: nn.Module, y: Tensor | None) -> Callable[[Tensor], Tensor]:
+        """``x -> disc``'s raw score of ``x`` (labelled by ``y`` when conditional): what a gradient penalty
+        differentiates (:meth:`d_penalty` of ``wgan_gp`` and ``dragan``)."""
+        label = y if self.cond_classes else None
+        return lambda x: disc(x, label)[0]
+
     def after_d_step(self) -> None:
         """Called after every discriminator optimiser step (e.g. weight clipping)."""
+
+    def schedule(self) -> tuple[bool, bool]:
+        """(do a D step, do a G step) for this batch (:class:`~models.schedule.CriticSchedule`)."""
+        return self.critic_schedule.next(self.critic_steps)
+
+    def critic_steps(self) -> int:
+        """D steps before the G step of the current iteration (``n_critic``; a variant may vary it)."""
+        return self.cfg.n_critic
 
     # ------------------------------------------------------------------------------------ sampling
     def sample_z(self, n: int) -> Tensor:
@@ -255,22 +272,7 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
 
     # -------------------------------------------------------------------------------- training step
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        x, y = batch
-        if self.fused_batches == 1:
-            self.train_on_batch(x, y)
-            return
-        # a stack of `fused_batches` consecutive batches (TensorBatchLoader(stack=...)): the same batches, in
-        # the same order, as that many Lightning steps, so the maths is unchanged; Lightning's per-batch
-        # dispatch is paid once per stack
-        if x.dim() != len(self.data_shape) + 2:
-            raise RuntimeError(f"fused_batches={self.fused_batches} expects stacked batches (S, B, *{self.data_shape})"
-                               f" from TensorBatchLoader(stack=S), got shape {tuple(x.shape)}: set the datamodule's "
-                               "batches_per_step to the same value, or the module's fused_batches to 1")
-        labelled = y.numel() > 0
-        for i in range(x.shape[0]):
-            self.train_on_batch(x[i], y[i] if labelled else y)
-            if self.trainer.should_stop:                 # budget reached or diverged inside the stack
-                break
+        self.fusion.train(self, batch)              # one batch, or a stack of them (models.fusion)
 
     def train_on_batch(self, x: Tensor, y: Tensor) -> None:
         """One batch of the schedule: a D step and, every ``n_critic`` batches, a G step."""
@@ -288,7 +290,7 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
 
     def discriminator_step(self, x: Tensor, fake: Tensor, y: Tensor | None) -> None:
         d = self.dispatch()
-        stop = self._stop_criteria_on()              # the sum is needed only by the stop criteria
+        stop = self.critic_schedule.stop_criteria    # the sum is needed only by the stop criteria
         loss, game, real_c, fake_c = self.discriminator_objective(x, fake, y, stop)
         d.opt_d.zero_grad(set_to_none=True)
         d.backward(loss)
@@ -297,7 +299,7 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         self.track_d_step(loss, real_c, fake_c)
         if stop:
             c1 = self.cfg.stop_d_above
-            self._advance_stop_phase("d", self.stop_value(game), lambda v: c1 is None or v <= c1)
+            self.critic_schedule.advance_stop_phase("d", self.stop_value(game), lambda v: c1 is None or v <= c1)
 
     def discriminator_objective(self, x: Tensor, fake: Tensor, y: Tensor | None, stop: bool = False
                                 ) -> tuple[Tensor, Tensor | None, Critique, Critique]:
@@ -383,11 +385,11 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         self.iteration += 1
         for sched in d.schedulers:
             sched.step()
-        if self._stop_criteria_on():
+        if self.critic_schedule.stop_criteria:
             # seed 002: `while loss < C2: loss = train_generator()`, where `loss` is the game value D minimises
             # and G maximises, so G trains until D's loss has risen to C2 (one G step per phase without C2)
             c2 = self.cfg.stop_g_below
-            self._advance_stop_phase("g", self.stop_value(game_value), lambda v: c2 is None or v >= c2)
+            self.critic_schedule.advance_stop_phase("g", self.stop_value(game_value), lambda v: c2 is None or v >= c2)
         if log_now or self.iteration >= self.cfg.iterations:
             self.flush_logs()
         if self.iteration >= self.cfg.iterations:
@@ -433,22 +435,39 @@ class GANModule(PlainAttributes, ScalarLog, CriticSchedule, pl.LightningModule):
         grads = [p.grad for p in module.parameters() if p.grad is not None]
         return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
 
+    # ---------------------------------------------------------------------------------- scalars
+    def track(self, name: str, value: Tensor) -> None:
+        """Keep a scalar (or a vector of per-sample values) of this iteration on the device; the mean over
+        everything tracked under ``name`` since the last flush is logged at the next flush. No host sync."""
+        self.scalars.track(name, value, self.iteration)
+
+    def flush_logs(self) -> None:
+        """Average what was tracked since the last flush (one host sync), record it in ``history``, send it to
+        the logger, and stop the run if a loss went non-finite (with the first bad iteration)."""
+        row, first_bad = self.scalars.flush(self.iteration, self.score_is_logit)
+        self.history.append(row)
+        if self.logger is not None and len(row) > 1:
+            self.logger.log_metrics({f"train/{k}": v for k, v in row.items() if k != "iteration"},
+                                    step=self.iteration)
+        bad = first_bad is not None
+        if self.trainer is not None and self.trainer.world_size > 1:
+            bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if bad:
+            self.diverged_at = first_bad if first_bad is not None else self.iteration
+            self.trainer.should_stop = True
+
     # ------------------------------------------------------------------------------- checkpointing
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # one flat dict (the format of every earlier checkpoint): the module's counters, the schedule's state and
+        # what was tracked since the last flush, so the resumed history is identical
         checkpoint["ganbench"] = {"iteration": self.iteration, "history": self.history,
-                                  "batch_in_iteration": self._batch_in_iteration,
-                                  "stop_phase": self._stop_phase, "stop_count": self._stop_count,
                                   "diverged_at": self.diverged_at,
-                                  # what was tracked since the last flush, so the resumed history is identical
-                                  "pending": {k: [t.cpu() for t in v] for k, v in self._pending.items()},
-                                  "pending_at": {k: list(v) for k, v in self._pending_at.items()}}
+                                  **self.critic_schedule.state_dict(), **self.scalars.state_dict()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("ganbench", {})
         self.iteration = state.get("iteration", 0)
         self.history = state.get("history", [])
-        self._batch_in_iteration = state.get("batch_in_iteration", 0)
-        self._stop_phase, self._stop_count = state.get("stop_phase", "d"), state.get("stop_count", 0)
         self.diverged_at = state.get("diverged_at")
-        self._pending = {k: [t.to(self.device) for t in v] for k, v in state.get("pending", {}).items()}
-        self._pending_at = {k: list(v) for k, v in state.get("pending_at", {}).items()}
+        self.critic_schedule.load_state_dict(state)
+        self.scalars.load_state_dict(state, self.device)

@@ -412,7 +412,7 @@ class GANPopulation(pl.LightningModule):
 
         def member(state, *args):
             level = torch._C._functorch.current_level()
-            t._pending, t._pending_at = {}, {}
+            t.scalars.drain()
             slots = self._slots()
             saved = [store[key] for store, key in slots]
             for (store, key), value in zip(slots, state):
@@ -423,9 +423,7 @@ class GANPopulation(pl.LightningModule):
             finally:
                 for (store, key), value in zip(slots, saved):
                     store[key] = value
-            tracked = {k: list(v) for k, v in t._pending.items()}
-            t._pending, t._pending_at = {}, {}
-            return out, tracked
+            return out, t.scalars.drain()
 
         def call(state, *args):
             dims = (0, *(None if a is None else 0 for a in args))

@@ -150,7 +150,7 @@ MUTANTS = [
     ("dragan perturbation: one α per batch", "models/losses.py",
      "alpha = torch.rand(x.shape[0], *([1] * (x.dim() - 1))", "alpha = torch.rand(1, *([1] * (x.dim() - 1))", [KIT]),
     ("dragan variant: penalty around the fakes", "models/variants/dragan.py",
-     "dragan_penalty(lambda x: disc(x, label)[0], real_x,", "dragan_penalty(lambda x: disc(x, label)[0], fake_x,",
+     "dragan_penalty(self.score_of(disc, y), real_x,", "dragan_penalty(self.score_of(disc, y), fake_x,",
      [KIT]),
     ("began D: + k L(G(z))", "models/losses.py", "return real_loss.mean() - k * fake_loss.mean()",
      "return real_loss.mean() + k * fake_loss.mean()", [KIT]),

@@ -193,7 +193,7 @@ def ganbench_rate(variant: str, data: str, batch_size: int, iterations: int, war
     trainer.fit(model, datamodule=dm)
     if "t0" not in marks or model.iteration == marks["it0"]:
         raise ValueError(f"no iteration after the {warmup} warm-up ones was timed: raise iterations above the "
-                         f"{model.fused_batches} batches of one Lightning step")
+                         f"{model.fusion.batches} batches of one Lightning step")
     return (model.iteration - marks["it0"]) / (marks["t1"] - marks["t0"])
 
 
@@ -280,11 +280,11 @@ def compare_loops(variant: str, data: str, batch_size: int, iterations: int, war
     ratios = [a / b for a, b in zip(ours, theirs)]
     if not ratios:
         raise ValueError(f"no chunk of {chunk} iterations was timed: raise iterations ({iterations}) above chunk "
-                         f"and the {model.fused_batches} batches of one Lightning step")
+                         f"and the {model.fusion.batches} batches of one Lightning step")
     return {"variant": variant, "data": data, "batch_size": batch_size, "options": options, "label": label,
             "dispatch": "lean" if lean else "Lightning",
             "chunks": len(ratios), "chunk_iterations": chunk,
-            "fuse_iterations": model.fused_batches // (model.cfg.n_critic if model.has_discriminator else 1),
+            "fuse_iterations": model.fusion.iterations,
             "plain_it_s": summary(theirs), "ganbench_it_s": summary(ours), "ratio": summary(ratios),
             "overhead_pct": 100 * (1 - statistics.median(ratios))}
 

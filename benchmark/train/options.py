@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Union
 
-from models import ConfigError, get_variant
+from models import ConfigError, fusion, get_variant
 from models.config import field_types, validate
 from models.networks import default_dcgan_fc
 from datamodules import get_datamodule
@@ -201,10 +201,6 @@ def bf16_cpu_warning(run: "RunOptions", flags: set[str] | None = None) -> str | 
             "DCGAN-32); use 32-true here, bf16 on GPUs or CPUs with AVX512-BF16/AMX")
 
 
-FUSE_MAX = 16                  # auto fusing: at most this many GAN iterations per Lightning step ...
-FUSE_MAX_BYTES = 64 * 2 ** 20  # ... and at most this much float32 data in one stacked batch
-
-
 @dataclass
 class ResolvedRun:
     """A run's options split by owner, converted and validated."""
@@ -232,46 +228,23 @@ class ResolvedRun:
         return {**dataclasses.asdict(self.run), **model_cfg, **self.data}
 
     def fused_iterations(self, periods: Iterable[int] = ()) -> int:
-        """GAN iterations trained per Lightning ``training_step`` (the loader stacks ``k * n_critic`` batches).
-
-        Lightning's per-batch dispatch (fetch, hooks, progress) is a fixed cost per ``training_step``, noticeable
-        on small models (``benchmark perf`` measures it); fusing ``k`` iterations pays it once per ``k``. The
-        batches, their order and the maths are unchanged (tests/train/test_fused_steps.py compares parameters bit
-        for bit). ``fuse_iterations=0`` picks the
-        largest ``k <= FUSE_MAX`` that divides every callback period (``eval_every``, ``sample_every``,
-        ``checkpoint_every``: they fire between Lightning steps) and keeps a stacked batch under
-        ``FUSE_MAX_BYTES``; 1 with the stop criteria, whose phases have no fixed length. ``periods`` adds the
-        periods of other callbacks (their ``every_n_iterations``), which must fire on the same iterations.
+        """GAN iterations trained per Lightning ``training_step`` (:func:`models.fusion.fused_iterations`) for this
+        run's ``fuse_iterations``, its callback periods (``eval_every``, ``sample_every``, ``checkpoint_every``) and
+        ``periods``, the periods of other callbacks (their ``every_n_iterations``), which must fire on the same
+        iterations.
 
         Raises:
             ConfigError: an explicit ``fuse_iterations > 1`` with the stop criteria, or one that does not
                 divide a callback period.
         """
-        import math
-
         cfg = self.variant_cls.Config(**self.model)
         r = self.run
         sample_every = 0 if r.wandb == "disabled" else r.sample_every      # no logger, no sample plots
-        periods = [p for p in (r.eval_every, sample_every, r.checkpoint_every, *periods) if p > 0]
         stop = cfg.stop_d_above is not None or cfg.stop_g_below is not None
-        k = r.fuse_iterations
-        if k > 1:
-            if stop:
-                raise ConfigError(f"fuse_iterations={k} cannot be used with the stop criteria (stop_d_above/"
-                                  "stop_g_below): their phases have no fixed length; use fuse_iterations=1")
-            bad = [p for p in periods if p % k]
-            if bad:
-                raise ConfigError(f"fuse_iterations={k} must divide every callback period (eval_every, "
-                                  f"sample_every, checkpoint_every, ...: got {sorted(set(periods))}): use 0 (auto) "
-                                  "or a divisor of each")
-            return k
-        if k == 1 or stop:
-            return 1
-        n_critic = cfg.n_critic if self.variant_cls.has_discriminator else 1
         batch_bytes = 4 * self.data.get("batch_size", 1) * math.prod(self.datamodule_cls.dims)
-        cap = max(1, min(FUSE_MAX, FUSE_MAX_BYTES // max(1, n_critic * batch_bytes)))
-        g = math.gcd(*periods) if periods else 0
-        return max(d for d in range(1, cap + 1) if g % d == 0)
+        return fusion.fused_iterations(r.fuse_iterations, (r.eval_every, sample_every, r.checkpoint_every, *periods),
+                                       stop, fusion.batches_per_iteration(self.variant_cls, cfg.n_critic),
+                                       batch_bytes)
 
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")

@@ -317,9 +317,19 @@ def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path,
     Under DDP every rank calls this: each generates its slice of every metric's samples (:func:`gather_samples`),
     rank 0 scores the gathered set once and keeps the samples; the other ranks return after the gathers.
     """
+    model.eval()
+    _score(record, resolved, model, dm, world=world, is_zero=is_zero)
+    if not is_zero:
+        return
+    _keep_generator(record, model, results_dir, rid)
+    if resolved.run.save_samples:
+        _keep_samples(record, resolved, model, dm, results_dir, rid)
+
+
+def _score(record: dict, resolved: ResolvedRun, model, dm, *, world: int, is_zero: bool) -> None:
+    """The run's metrics and their protocols into ``record`` (a completed run only), and the time it took."""
     r = resolved.run
     names = metric_names(r, dm)
-    model.eval()
 
     def sample_fn(n: int, labels):
         if world > 1:
@@ -337,31 +347,39 @@ def _evaluate(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path,
     record["eval_time_s"] = time.perf_counter() - t
     if world > 1:
         record["eval_processes"] = world
-    if not is_zero:
-        return
-    try:                                            # the final generator, for `python -m benchmark generate`
+
+
+def _keep_generator(record: dict, model, results_dir: Path, rid: str) -> None:
+    """The final generator, for ``python -m benchmark generate`` (a warning, not a failure, when it cannot be
+    written: the scores matter more)."""
+    try:
         gen = C.save_generator(model, results_dir / C.GENERATOR_DIR / f"{rid}.pt")
         record["generator"] = os.path.relpath(gen, results_dir)
     except OSError as e:
         print(f"warning: the generator of {rid} was not kept ({e.strerror or e}); the scores are kept",
               file=sys.stderr)
-    if r.save_samples:
-        samples = model.sample(r.save_samples)
-        samples = torch.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
-        arr = keep_samples(samples, dm.kind)
-        sample_path = results_dir / "samples" / f"{rid}.npy"
-        try:                                        # the scores matter more than the samples: keep them
-            atomic_write(sample_path, lambda f: np.save(f, arr))
-            modes = dm.known_modes().numpy() if dm.has_modes else None
-            png = save_sample_plot(arr, dm.kind, results_dir / "samples" / f"{rid}.png", modes=modes,
-                                   title=f"{r.variant} on {r.data}, seed {r.seed}")
-        except OSError as e:
-            record["samples_error"] = f"{type(e).__name__}: {e}"
-            print(f"warning: samples of {rid} not saved ({e.strerror or e}); the scores are kept. Free space or "
-                  f"make {sample_path.parent} writable and re-run for plots", file=sys.stderr)
-            return
-        record["samples"] = os.path.relpath(sample_path, results_dir)
-        record["sample_plot"] = os.path.relpath(png, results_dir)
+
+
+def _keep_samples(record: dict, resolved: ResolvedRun, model, dm, results_dir: Path, rid: str) -> None:
+    """``save_samples`` samples as ``samples/<rid>.npy`` and their plot (a warning and ``samples_error`` in
+    ``record``, not a failure, when they cannot be written)."""
+    r = resolved.run
+    samples = model.sample(r.save_samples)
+    samples = torch.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+    arr = keep_samples(samples, dm.kind)
+    sample_path = results_dir / "samples" / f"{rid}.npy"
+    try:                                            # the scores matter more than the samples: keep them
+        atomic_write(sample_path, lambda f: np.save(f, arr))
+        modes = dm.known_modes().numpy() if dm.has_modes else None
+        png = save_sample_plot(arr, dm.kind, results_dir / "samples" / f"{rid}.png", modes=modes,
+                               title=f"{r.variant} on {r.data}, seed {r.seed}")
+    except OSError as e:
+        record["samples_error"] = f"{type(e).__name__}: {e}"
+        print(f"warning: samples of {rid} not saved ({e.strerror or e}); the scores are kept. Free space or "
+              f"make {sample_path.parent} writable and re-run for plots", file=sys.stderr)
+        return
+    record["samples"] = os.path.relpath(sample_path, results_dir)
+    record["sample_plot"] = os.path.relpath(png, results_dir)
 
 
 def gather_samples(model, n: int, labels: torch.Tensor | None) -> torch.Tensor:

@@ -654,184 +654,232 @@ def _run_parallel(items: list, jobs: int, progress: Progress, *, live: bool = Fa
     from the kernel (:func:`stop_with_parent`) and stops its run the same way, so no worker trains on as an
     orphan.
     """
-    import multiprocessing as mp
-    import queue as queue_mod
+    pool = _WorkerPool(items, jobs, progress, live=live, skipped=skipped)
+    pool.start()
+    try:
+        pool.wait(heartbeat_s)
+    except BaseException as e:                          # stop the workers before it propagates
+        pool.error = e
+    finally:
+        pool.shut_down()
+    if pool.error is not None:
+        raise pool.error
+    return pool.records
 
-    import torch
 
-    # an item is one run (k, PlannedRun) or a population: a list of them, trained by one worker
-    todo = [run for item in items for run in (item if isinstance(item, list) else [item])]
+class _WorkerPool:
+    """The parent side of :func:`_run_parallel`: the worker processes and their queues (:meth:`start`,
+    :meth:`shut_down`), the signals (:meth:`forward`, :meth:`stop_workers`), the workers' messages
+    (:meth:`handle`) and the lines printed (:meth:`print_heartbeat`, :meth:`print_result`)."""
 
-    n_gpu = torch.cuda.device_count()
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue() if live else None
-    tasks, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
-    records: list[dict] = []
-    received = 0                                                  # run records back from the workers
-    items_back = 0                                                # work items (runs or populations) back
-    shown = 0                                                     # records of runs that actually ran
-    running: dict[str, tuple[int, int, float | None]] = {}      # label -> (iteration, total, it/s)
-    stream, t0 = progress.stream, time.perf_counter()
-    progress.jobs = jobs
-    work = [([r for _, r in item], progress.label(*item[0])) if isinstance(item, list) else
-            (item[1], progress.label(*item)) for item in items]
-    for item in work:
-        tasks.put(item)
-    n_workers = min(jobs, len(work))
-    for _ in range(n_workers):
-        tasks.put(None)                                           # one "no more work" per worker
-    ready: dict[int, int] = {}                                    # worker index -> pid, once set up
-    current: dict[int, str] = {}                                  # worker index -> label of its run
-    signalled: list[float] = []                                   # when each signal reached the parent
+    def __init__(self, items: list, jobs: int, progress: Progress, *, live: bool, skipped: list[dict] | None) -> None:
+        import multiprocessing as mp
 
-    def drain() -> None:
-        while queue is not None:
+        import torch
+
+        # an item is one run (k, PlannedRun) or a population: a list of them, trained by one worker
+        self.todo = [run for item in items for run in (item if isinstance(item, list) else [item])]
+        self.jobs, self.progress, self.live, self.skipped = jobs, progress, live, skipped
+        self.n_gpu = torch.cuda.device_count()
+        self.threads = max(1, (os.cpu_count() or 1) // jobs)
+        self.ctx = mp.get_context("spawn")
+        self.queue = self.ctx.Queue() if live else None                # iteration reports (live progress)
+        self.tasks, self.results, self.stop = self.ctx.Queue(), self.ctx.Queue(), self.ctx.Event()
+        self.records: list[dict] = []
+        self.received = 0                                             # run records back from the workers
+        self.items_back = 0                                           # work items (runs or populations) back
+        self.shown = 0                                                # records of runs that actually ran
+        self.running: dict[str, tuple[int, int, float | None]] = {}  # label -> (iteration, total, it/s)
+        self.stream, self.t0 = progress.stream, time.perf_counter()
+        progress.jobs = jobs
+        self.work = [([r for _, r in item], progress.label(*item[0])) if isinstance(item, list) else
+                     (item[1], progress.label(*item)) for item in items]
+        self.n_workers = min(jobs, len(self.work))
+        self.ready: dict[int, int] = {}                               # worker index -> pid, once set up
+        self.current: dict[int, str] = {}                             # worker index -> label of its run
+        self.signalled: list[float] = []                              # when each signal reached the parent
+        self.procs: list = []
+        self.handlers: dict = {}
+        self.error: BaseException | None = None
+
+    # ------------------------------------------------------------------------------------ processes
+    def start(self) -> None:
+        """Queue the work (one "no more work" per worker), start the workers with the terminal signals ignored
+        until they are set up, then forward this process's signals to them."""
+        for item in self.work:
+            self.tasks.put(item)
+        for _ in range(self.n_workers):
+            self.tasks.put(None)
+        self.handlers = {s: signal.getsignal(s) for s in SIGNALS}
+        with _ignoring(TERMINAL_SIGNALS):                 # inherited by the workers until they are set up
+            for idx in range(self.n_workers):
+                self.procs.append(self.ctx.Process(
+                    target=_worker_main, name=f"ganbench-worker-{idx}", daemon=False,
+                    args=(idx, self.n_gpu, self.threads, self.tasks, self.results, self.queue, os.getpid(),
+                          self.stop)))
+                self.procs[-1].start()
+        for s in SIGNALS:
+            signal.signal(s, self.forward)
+
+    def shut_down(self) -> None:
+        """Let finished workers exit, stop any still alive (after the grace a signal left them), release the
+        queues and give back the signal handlers."""
+        if self.error is None and not STATE.signum:       # all done: the workers are on their way out
+            for p in self.procs:
+                p.join(JOIN_S)
+        if any(p.is_alive() for p in self.procs):
+            signalled = self.signalled
+            left = STOP_GRACE_S - (time.monotonic() - signalled[0]) if signalled else STOP_GRACE_S
+            quick = len(signalled) > 1 or (self.error is not None and not isinstance(self.error, Exception))
+            self.stop_workers(STATE.signum or signal.SIGTERM, 0.0 if quick else max(0.0, left))
+        for q in (self.tasks, self.results, self.queue):
+            if q is not None:
+                q.cancel_join_thread()                    # never block the exit on a pipe nobody reads
+        for s, h in self.handlers.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+    # -------------------------------------------------------------------------------------- signals
+    def send(self, signum: int) -> None:
+        for idx, pid in self.ready.items():
+            if self.procs[idx].is_alive():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
+
+    def forward(self, signum, frame) -> None:       # async-signal context: no locks (the loop sets ``stop``)
+        if not STATE.signum:
+            STATE.signum = signum
+        self.signalled.append(time.monotonic())
+        self.send(signum)
+
+    def stop_workers(self, signum: int, grace: float) -> None:
+        """Tell every worker to stop (event + ``signum`` to those set up), wait ``grace`` s, kill the rest."""
+        self.stop.set()
+        self.send(signum)
+        deadline = time.monotonic() + grace
+        for p in self.procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+        late = [p for p in self.procs if p.is_alive()]
+        for p in late:
+            p.kill()
+            p.join(JOIN_S)
+        if late:
+            self.stream.write(f"{CLEAR}killed {len(late)} worker(s) that had not stopped {grace:g} s after being "
+                              "told to; their runs resume from their last checkpoint\n")
+            self.stream.flush()
+
+    def stop_starting(self) -> None:
+        """After a signal: a worker still starting up (importing torch: seconds to a minute) holds no run;
+        kill it now instead of waiting for it to find out (its messages so far are read first)."""
+        import queue as queue_mod
+
+        with contextlib.suppress(queue_mod.Empty):
+            while True:
+                self.handle(self.results.get_nowait())
+        for idx, p in enumerate(self.procs):
+            if idx not in self.ready and idx not in self.current and p.is_alive():
+                p.kill()
+
+    # ------------------------------------------------------------------------------------- messages
+    def wait(self, heartbeat_s: float) -> None:
+        """Handle the workers' messages until every work item is back, an error, the second signal or the end of
+        the grace after the first, or every worker dead; redraw the live line while waiting."""
+        import queue as queue_mod
+
+        while self.items_back < len(self.work) and self.error is None:
+            signalled = self.signalled
+            if signalled and (len(signalled) > 1 or time.monotonic() - signalled[0] > STOP_GRACE_S):
+                break                                         # second signal, or the grace is over
+            if STATE.signum:
+                if not signalled:                             # caught before ``forward`` was installed
+                    signalled.append(time.monotonic())
+                self.stop.set()
+                self.stop_starting()
             try:
-                label, it, total, rate = queue.get_nowait()
+                msg = self.results.get(timeout=heartbeat_s if self.live and not STATE.signum else 0.5)
+            except queue_mod.Empty:
+                if self.live and not STATE.signum:
+                    self.print_heartbeat()
+                if not any(p.is_alive() for p in self.procs) and self.results.empty():
+                    self.print_lost()
+                    break
+                continue
+            self.handle(msg)
+
+    def handle(self, msg) -> None:
+        """One message of a worker: ``ready`` (its pid), ``start`` (a run's label), ``error`` or ``result``."""
+        kind, idx = msg[0], msg[1]
+        if kind == "ready":
+            self.ready[idx] = msg[2]
+            if STATE.signum:                              # set up after the signal was forwarded
+                with contextlib.suppress(OSError):
+                    os.kill(msg[2], STATE.signum)
+            return
+        if kind == "start":
+            self.current[idx] = msg[2]
+            return
+        self.current.pop(idx, None)
+        if kind == "error":
+            self.error = msg[3]
+            return
+        self.take_result(msg[2], msg[3])
+
+    def take_result(self, label: str, recs: dict | list[dict]) -> None:
+        """The record(s) of one work item (a population's: one per member), kept and printed."""
+        if self.live:
+            self.drain()
+            self.running.pop(label, None)
+            self.stream.write(CLEAR)
+        self.items_back += 1
+        for rec in (recs if isinstance(recs, list) else [recs]):
+            self.received += 1
+            if not _show(rec, label, self.stream, self.skipped):
+                continue
+            self.records.append(rec)
+            self.shown += 1
+            self.print_result(rec)
+
+    def drain(self) -> None:
+        """Read the running runs' iteration reports (live progress)."""
+        while self.queue is not None:
+            try:
+                label, it, total, rate = self.queue.get_nowait()
             except Exception:
                 return
-            running[label] = (it, total, rate)
+            self.running[label] = (it, total, rate)
 
-    def heartbeat() -> None:
-        drain()
-        done = received
-        elapsed = time.perf_counter() - t0
+    # ------------------------------------------------------------------------------------- printing
+    def print_result(self, rec: dict) -> None:
+        todo = self.todo
+        self.stream.write(f"[{self.shown}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
+                          f"seed {rec['seed']} ... ")
+        self.progress.finish(rec, len(todo) - self.received)
+
+    def print_heartbeat(self) -> None:
+        """``k/N runs done, R running (iterations), elapsed, ETA`` (see :func:`_run_parallel`)."""
+        self.drain()
+        running, jobs, todo = self.running, self.jobs, self.todo
+        done = self.received
+        elapsed = time.perf_counter() - self.t0
         # the running runs' own rates for what they have left, the median finished run (else the running runs'
         # projected length) for each run not started, over the workers: no absurd value from the start-up
         left = [(total - it) / rate for it, total, rate in running.values() if total and rate]
-        whole = progress.durations[-ETA_WINDOW:] or [total / rate for it, total, rate in running.values() if total and rate]
+        whole = self.progress.durations[-ETA_WINDOW:] or [total / rate for it, total, rate in running.values()
+                                                          if total and rate]
         queued = max(0, len(todo) - done - len(running))
         rest = eta_from_durations(whole, queued) if queued else 0.0
         eta = ((sum(left) + rest) / max(1, min(jobs, len(todo) - done))
                if rest is not None and (left or not running) else None)
         its = ", ".join(f"{it}/{total}" for it, total, _ in running.values())
         busy = min(jobs, len(todo) - done)              # workers starting up have not reported yet
-        stream.write(f"{CLEAR}{done}/{len(todo)} runs done, {busy} running"
-                     f"{' (' + its + ' it)' if its else ''}, elapsed {format_duration(elapsed)}, "
-                     f"ETA {format_duration(eta)}")
-        stream.flush()
+        self.stream.write(f"{CLEAR}{done}/{len(todo)} runs done, {busy} running"
+                          f"{' (' + its + ' it)' if its else ''}, elapsed {format_duration(elapsed)}, "
+                          f"ETA {format_duration(eta)}")
+        self.stream.flush()
 
-    def send(signum: int) -> None:
-        for idx, pid in ready.items():
-            if procs[idx].is_alive():
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signum)
-
-    def forward(signum, frame):              # async-signal context: no locks (the loop sets ``stop``)
-        if not STATE.signum:
-            STATE.signum = signum
-        signalled.append(time.monotonic())
-        send(signum)
-
-    def stop_workers(signum: int, grace: float) -> None:
-        """Tell every worker to stop (event + ``signum`` to those set up), wait ``grace`` s, kill the rest."""
-        stop.set()
-        send(signum)
-        deadline = time.monotonic() + grace
-        for p in procs:
-            p.join(max(0.0, deadline - time.monotonic()))
-        late = [p for p in procs if p.is_alive()]
-        for p in late:
-            p.kill()
-            p.join(JOIN_S)
-        if late:
-            stream.write(f"{CLEAR}killed {len(late)} worker(s) that had not stopped {grace:g} s after being "
-                         "told to; their runs resume from their last checkpoint\n")
-            stream.flush()
-
-    procs: list = []
-    handlers = {s: signal.getsignal(s) for s in SIGNALS}
-    with _ignoring(TERMINAL_SIGNALS):                 # inherited by the workers until they are set up
-        for idx in range(n_workers):
-            procs.append(ctx.Process(target=_worker_main, name=f"ganbench-worker-{idx}", daemon=False,
-                                     args=(idx, n_gpu, threads, tasks, results, queue, os.getpid(), stop)))
-            procs[-1].start()
-    for s in SIGNALS:
-        signal.signal(s, forward)
-    error: BaseException | None = None
-
-    def handle(msg) -> None:
-        nonlocal received, items_back, shown, error
-        kind, idx = msg[0], msg[1]
-        if kind == "ready":
-            ready[idx] = msg[2]
-            if STATE.signum:                              # set up after the signal was forwarded
-                with contextlib.suppress(OSError):
-                    os.kill(msg[2], STATE.signum)
-            return
-        if kind == "start":
-            current[idx] = msg[2]
-            return
-        current.pop(idx, None)
-        if kind == "error":
-            error = msg[3]
-            return
-        label, recs = msg[2], msg[3]
-        if live:
-            drain()
-            running.pop(label, None)
-            stream.write(CLEAR)
-        items_back += 1
-        for rec in (recs if isinstance(recs, list) else [recs]):    # a population's records, one per member
-            received += 1
-            if not _show(rec, label, stream, skipped):
-                continue
-            records.append(rec)
-            shown += 1
-            stream.write(f"[{shown}/{len(todo)}] {rec['variant']:15s} {rec['dataset']:10s} "
-                         f"seed {rec['seed']} ... ")
-            progress.finish(rec, len(todo) - received)
-
-    def stop_starting() -> None:
-        """After a signal: a worker still starting up (importing torch: seconds to a minute) holds no run;
-        kill it now instead of waiting for it to find out (its messages so far are read first)."""
-        with contextlib.suppress(queue_mod.Empty):
-            while True:
-                handle(results.get_nowait())
-        for idx, p in enumerate(procs):
-            if idx not in ready and idx not in current and p.is_alive():
-                p.kill()
-
-    try:
-        while items_back < len(work) and error is None:
-            if signalled and (len(signalled) > 1 or time.monotonic() - signalled[0] > STOP_GRACE_S):
-                break                                         # second signal, or the grace is over
-            if STATE.signum:
-                if not signalled:                             # caught before ``forward`` was installed
-                    signalled.append(time.monotonic())
-                stop.set()
-                stop_starting()
-            try:
-                msg = results.get(timeout=heartbeat_s if live and not STATE.signum else 0.5)
-            except queue_mod.Empty:
-                if live and not STATE.signum:
-                    heartbeat()
-                if not any(p.is_alive() for p in procs) and results.empty():
-                    for idx, label in current.items():       # died with a run in hand (SIGKILL, OOM)
-                        stream.write(f"{CLEAR}{label} lost: its worker died (exit {procs[idx].exitcode}); "
-                                     "re-run the sweep to resume it\n")
-                    break
-                continue
-            handle(msg)
-    except BaseException as e:                          # stop the workers before it propagates
-        error = e
-    finally:
-        if error is None and not STATE.signum:          # all done: the workers are on their way out
-            for p in procs:
-                p.join(JOIN_S)
-        if any(p.is_alive() for p in procs):
-            left = STOP_GRACE_S - (time.monotonic() - signalled[0]) if signalled else STOP_GRACE_S
-            quick = len(signalled) > 1 or (error is not None and not isinstance(error, Exception))
-            stop_workers(STATE.signum or signal.SIGTERM, 0.0 if quick else max(0.0, left))
-        for q in (tasks, results, queue):
-            if q is not None:
-                q.cancel_join_thread()                # never block the exit on a pipe nobody reads
-        for s, h in handlers.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)
-    if error is not None:
-        raise error
-    return records
+    def print_lost(self) -> None:
+        for idx, label in self.current.items():           # died with a run in hand (SIGKILL, OOM)
+            self.stream.write(f"{CLEAR}{label} lost: its worker died (exit {self.procs[idx].exitcode}); "
+                              "re-run the sweep to resume it\n")
 
 
 TERMINAL_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGHUP") if hasattr(signal, n))

@@ -8,6 +8,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from models.fusion import StepFusion
+
 from .callbacks import SampleLogger
 from .checkpoint import AtomicCheckpointIO, RunCheckpoint
 from ..score import cheap_metrics
@@ -69,12 +71,11 @@ def build_model(resolved: ResolvedRun, dm) -> tuple[Any, dict[str, str]]:
 
 
 def fuse_steps(resolved: ResolvedRun, model, dm, callbacks: list) -> int:
-    """Fuse GAN iterations into Lightning steps: the module trains ``k * n_critic`` batches per
-    ``training_step`` and the datamodule's loader stacks that many (``dm.batches_per_step``), with ``k`` from
+    """Fuse ``k`` GAN iterations into each Lightning step (:class:`models.fusion.StepFusion`), with ``k`` from
     :meth:`ResolvedRun.fused_iterations` and the callbacks' periods (``every_n_iterations``); returns ``k``."""
     periods = [int(getattr(cb, "every_n_iterations", 0) or 0) for cb in callbacks]
     k = resolved.fused_iterations(periods)
-    model.fused_batches = dm.batches_per_step = k * (model.cfg.n_critic if model.has_discriminator else 1)
+    StepFusion.of(model, k).attach(model, dm)
     return k
 
 

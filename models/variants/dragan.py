@@ -39,7 +39,5 @@ class DRAGAN(NonSaturatingGAN):
     Config = DRAGANConfig
 
     def d_penalty(self, disc: nn.Module, real_x: Tensor, fake_x: Tensor, y: Tensor | None) -> Tensor | None:
-        if self.cfg.dragan_weight == 0:
-            return None
-        label = y if self.cond_classes else None
-        return dragan_penalty(lambda x: disc(x, label)[0], real_x, self.cfg.dragan_weight, self.cfg.dragan_c)
+        w = self.cfg.dragan_weight
+        return dragan_penalty(self.score_of(disc, y), real_x, w, self.cfg.dragan_c) if w > 0 else None

@@ -52,7 +52,5 @@ class WGANGP(WassersteinObjective):
     Config = WGANGPConfig
 
     def d_penalty(self, disc: nn.Module, real_x: Tensor, fake_x: Tensor, y: Tensor | None) -> Tensor | None:
-        if self.cfg.gp_weight == 0:
-            return None
-        label = y if self.cond_classes else None
-        return gradient_penalty(lambda x: disc(x, label)[0], real_x, fake_x, self.cfg.gp_weight)
+        w = self.cfg.gp_weight
+        return gradient_penalty(self.score_of(disc, y), real_x, fake_x, w) if w > 0 else None

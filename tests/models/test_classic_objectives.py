@@ -68,7 +68,7 @@ def test_wasserstein_losses_at_known_outputs(name):
     real, fake = critique([1.0, 2.0, 3.0]), critique([0.5, 1.0, -0.3])
     assert model.d_loss(real, fake).item() == pytest.approx(-1.6)
     assert model.g_loss(fake, None).item() == pytest.approx(-0.4)
-    assert model.tracked_mean("wasserstein") == pytest.approx(1.6)     # the logged critic estimate
+    assert model.scalars.mean("wasserstein") == pytest.approx(1.6)     # the logged critic estimate
 
 
 @pytest.mark.parametrize("shape", [(2,), (1, 8, 8)])

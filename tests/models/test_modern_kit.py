@@ -167,8 +167,8 @@ def test_the_step_adds_r1_on_reals_and_r2_on_fakes_reusing_the_losss_forward_pas
     seen.clear()
     r1 = 0.5 * 0.7 * fd_grad(score, x).pow(2).sum(1).mean().item()
     r2 = 0.5 * 0.3 * fd_grad(score, fake).pow(2).sum(1).mean().item()
-    assert m.tracked_mean("r1") == pytest.approx(r1, rel=1e-5)
-    assert m.tracked_mean("r2") == pytest.approx(r2, rel=1e-5)
+    assert m.scalars.mean("r1") == pytest.approx(r1, rel=1e-5)
+    assert m.scalars.mean("r2") == pytest.approx(r2, rel=1e-5)
     assert r1 != pytest.approx(r2, rel=1e-2)
 
 
@@ -246,9 +246,9 @@ def test_began_step_updates_k_from_its_losses_and_logs_m_global_on_the_device():
     m.discriminator_step(x, fake, None)                     # lr_d = 0: D unchanged, so lr/lf are its losses
     k = min(max(0.5 * (0.9 * lr.mean().item() - lf.mean().item()), 0.0), 1.0)
     assert m.began_k.item() == pytest.approx(k, rel=1e-5, abs=1e-7)
-    assert m.tracked_mean("began_m_global") == pytest.approx(
+    assert m.scalars.mean("began_m_global") == pytest.approx(
         lr.mean().item() + abs(0.9 * lr.mean().item() - lf.mean().item()), rel=1e-5)
-    assert m.tracked_mean("began_k") == pytest.approx(k, rel=1e-5, abs=1e-7)
+    assert m.scalars.mean("began_k") == pytest.approx(k, rel=1e-5, abs=1e-7)
     with pytest.raises(ConfigError, match="n_discriminators"):
         get_variant("began")(data_shape=(2,), n_discriminators=2)
 

@@ -100,11 +100,11 @@ def test_ensemble_members_grow_in_capacity_and_the_generator_loss_sums_over_them
     # the ensemble's summed D loss is what gets logged (seed 002: progress = Σ_i L^i)
     with torch.no_grad():
         d_sum = sum(losses.minimax_d_loss(d(x)[0], d(fake)[0]) for d in model.discriminators)
-    model._pending.clear()
+    model.scalars.drain()
     opt_d = torch.optim.SGD(model.discriminators.parameters(), lr=0.0)
     model._dispatch = no_trainer_dispatch(opt_d, None)
     model.discriminator_step(x, fake, None)
-    assert model.tracked_mean("d_loss") == pytest.approx(d_sum.item(), rel=1e-6)
+    assert model.scalars.mean("d_loss") == pytest.approx(d_sum.item(), rel=1e-6)
 
 
 def test_ebgan_ensemble_of_autoencoders_grows_too():
@@ -130,7 +130,7 @@ def test_feature_matching_is_added_to_the_generator_loss():
         (s_fake, h_fake), (_, h_real) = d(fake), d(x)
         expected = losses.nonsaturating_g_loss(s_fake) + 0.5 * losses.feature_matching_loss(h_real, h_fake)
     assert g_loss_of_one_step(model, x, z).item() == pytest.approx(expected.item(), rel=1e-6)
-    assert model.tracked_mean("feature_matching") == pytest.approx(
+    assert model.scalars.mean("feature_matching") == pytest.approx(
         losses.feature_matching_loss(h_real, h_fake).item(), rel=1e-6)
 
 
@@ -138,13 +138,13 @@ def test_feature_matching_is_added_to_the_generator_loss():
 def test_stop_phase_switches_on_the_criterion_and_is_bounded():
     model = get_variant("nsgan")(data_shape=(2,), stop_d_above=0.5, stop_g_below=0.6, stop_max_steps=3)
     assert model.schedule() == (True, False)                       # starts training D
-    model._advance_stop_phase("d", 0.9, lambda v: v <= 0.5)        # D loss still above C1: keep training D
+    model.critic_schedule.advance_stop_phase("d", 0.9, lambda v: v <= 0.5)        # D loss still above C1: keep training D
     assert model.schedule() == (True, False)
-    model._advance_stop_phase("d", 0.4, lambda v: v <= 0.5)        # below C1: switch to G
+    model.critic_schedule.advance_stop_phase("d", 0.4, lambda v: v <= 0.5)        # below C1: switch to G
     assert model.schedule() == (False, True)
     for _ in range(3):                                             # never reaches C2: bounded by 3 steps
         assert model.schedule() == (False, True)
-        model._advance_stop_phase("g", 0.1, lambda v: v >= 0.6)
+        model.critic_schedule.advance_stop_phase("g", 0.1, lambda v: v >= 0.6)
     assert model.schedule() == (True, False)
 
 
@@ -200,7 +200,7 @@ def test_both_stop_criteria_compare_the_ensemble_mean_game_value_without_penalti
     model = get_variant("wgan_gp")(data_shape=(2,), hidden=16, n_discriminators=2, gp_weight=10.0,
                                    stop_d_above=-1e9, stop_g_below=1e9, iterations=10)
     seen = []
-    model._advance_stop_phase = lambda phase, value, done: seen.append((phase, value))
+    model.critic_schedule.advance_stop_phase = lambda phase, value, done: seen.append((phase, value))
     opt_d = torch.optim.SGD(model.discriminators.parameters(), lr=0.0)
     opt_g = torch.optim.SGD(model.generator.parameters(), lr=0.0)
     model._dispatch = no_trainer_dispatch(opt_d, opt_g)
@@ -213,4 +213,23 @@ def test_both_stop_criteria_compare_the_ensemble_mean_game_value_without_penalti
     assert [p for p, _ in seen] == ["d", "g"]
     assert seen[0][1] == pytest.approx(by_hand, rel=1e-5)
     assert seen[1][1] == pytest.approx(by_hand, rel=1e-5)
-    assert model.tracked_mean("d_penalty") > 1e-3               # the penalty exists but is not in the value
+    assert model.scalars.mean("d_penalty") > 1e-3               # the penalty exists but is not in the value
+
+
+# ---------------------------------------------------------------------------------------- checkpoint state
+def test_the_checkpoint_keeps_the_owned_helpers_state_dicts_in_the_earlier_flat_format():
+    model = get_variant("nsgan")(data_shape=(2,), hidden=8, n_critic=3)
+    assert model.schedule() == (True, False)                 # one D step of three into the iteration
+    model.iteration = 5
+    model.track("d_loss", torch.tensor(0.5))
+    checkpoint: dict = {}
+    model.on_save_checkpoint(checkpoint)
+    # the keys every earlier checkpoint has, so those resume and these resume on the earlier code
+    assert set(checkpoint["ganbench"]) == {"iteration", "history", "diverged_at", "batch_in_iteration", "stop_phase",
+                                           "stop_count", "pending", "pending_at"}
+    resumed = get_variant("nsgan")(data_shape=(2,), hidden=8, n_critic=3)
+    resumed.on_load_checkpoint(checkpoint)
+    assert resumed.iteration == 5
+    assert resumed.critic_schedule.state_dict() == {"batch_in_iteration": 1, "stop_phase": "d", "stop_count": 0}
+    assert resumed.scalars.pending_at == {"d_loss": [5]} and resumed.scalars.mean("d_loss") == 0.5
+    assert [resumed.schedule() for _ in range(2)] == [(True, False), (True, True)]    # the same iteration goes on

@@ -12,9 +12,10 @@ import pytorch_lightning as pl
 import torch
 
 from benchmark.train import run as runner
-from benchmark.train.options import FUSE_MAX, resolve
+from benchmark.train.options import resolve
 from datamodules import TensorBatchLoader
 from models import ConfigError
+from models.fusion import FUSE_MAX
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -146,11 +147,41 @@ def test_lean_dispatch_only_where_it_is_exact():
     assert lean_with(Inspecting()) is False
 
 
+def test_lean_dispatch_advances_lightnings_step_count_through_its_one_private_call():
+    """models.dispatch.step_with_lightning_progress calls LightningOptimizer's private ``_on_before_step`` and
+    ``_on_after_step`` (Lightning has no public call for its optimiser-step progress): if a Lightning release
+    renames them, lean dispatch turns itself off and the first assert fails; if it moves the progress elsewhere,
+    the step count of the lean fit falls behind Lightning's own dispatch and the second fails."""
+    import models
+    from datamodules import Ring8DataModule
+    from models.dispatch import Dispatch
+
+    def fit(callbacks):
+        seen = {}
+
+        class Probe(pl.Callback):
+            def on_train_start(self, trainer, module):
+                seen["lean"] = Dispatch.lean_is_exact(module)
+
+        model = models.get_variant("nsgan")(iterations=7, hidden=8)
+        trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=-1, logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False, callbacks=[Probe(), *callbacks])
+        trainer.fit(model, datamodule=Ring8DataModule(batch_size=16, num_samples=64))
+        return seen["lean"], trainer.global_step
+
+    lean, steps = fit([])
+    assert lean is True, "lean dispatch is off: has Lightning renamed LightningOptimizer._on_before_step/_after_step?"
+    slow, lightning_steps = fit([LightningDispatch()])
+    assert slow is False
+    assert steps == lightning_steps == 2 * 7, "lean dispatch no longer advances Lightning's optimiser-step progress"
+
+
 def test_a_fused_module_refuses_unstacked_batches():
     import models
+    from models.fusion import StepFusion
 
     model = models.get_variant("nsgan")(data_shape=(2,), hidden=8)
-    model.fused_batches = 4
+    model.fusion = StepFusion(4)
     with pytest.raises(RuntimeError, match="batches_per_step"):
         model.training_step((torch.zeros(16, 2), torch.empty(0)), 0)
 
