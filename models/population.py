@@ -629,8 +629,7 @@ class GANPopulation(pl.LightningModule):
             "member_steps": list(self.member_steps),
             "generators": {key: [g.get_state() for g in gens] for key, gens in self._generators.items()},
             "pending": {n: [v.cpu() for v in vs] for n, vs in self._pending.items()},
-            "schedule": {"batch_in_iteration": t._batch_in_iteration, "stop_phase": t._stop_phase,
-                         "stop_count": t._stop_count}}
+            "schedule": t.critic_schedule.state_dict()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("ganbench", {})
@@ -644,9 +643,7 @@ class GANPopulation(pl.LightningModule):
         self._generators = {}
         self._generator_states = {key: list(v) for key, v in state.get("generators", {}).items()}
         self._pending = {n: [v.to(self.device) for v in vs] for n, vs in state.get("pending", {}).items()}
-        sched, t = state.get("schedule", {}), self.template
-        t._batch_in_iteration = int(sched.get("batch_in_iteration", 0))
-        t._stop_phase, t._stop_count = sched.get("stop_phase", "d"), int(sched.get("stop_count", 0))
+        self.template.critic_schedule.load_state_dict(state.get("schedule", {}))
 
     def member(self, k: int) -> GANModule:
         """Member ``k`` as a stand-alone module of its variant (its weights and buffers; eval, sampling)."""
