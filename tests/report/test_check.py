@@ -66,7 +66,7 @@ def test_check_says_what_the_bounds_were_calibrated_on_and_flags_results_that_di
     assert main(["check", "--results-dir", str(tmp_path / "same")]) == 0
     assert "warning" not in capsys.readouterr().out
     repo = load_calibration(REPO_THRESHOLDS)            # the committed bounds record theirs
-    assert repo["seeds"] == [0, 1, 2] and repo["iterations"] == {"ring8": 2000, "grid25": 2000, "digits": 1000}
+    assert repo["seeds"] == [0, 1, 2, 3, 4] and repo["iterations"] == {"ring8": 2000, "grid25": 2000, "digits": 1000}
     default = yaml.safe_load((REPO_THRESHOLDS.parents[1] / "benchmark" / "sweeps" / "default.yaml").read_text())
     assert repo["seeds"] == default["seeds"]
     assert repo["iterations"] == {d: o["iterations"] for d, o in default["dataset_options"].items()}
