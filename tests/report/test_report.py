@@ -265,7 +265,7 @@ def test_sample_logger_logs_uint8_images_without_changing_training():
 def test_lucic_dragan_and_began_rows_stand_beside_ours_under_their_protocol(tmp_path):
     # issue 28: every row of Lucic et al.'s table has a GANBench counterpart; runs scored under their protocol
     # (10k samples, TF Inception) show their DRAGAN and BEGAN FIDs in our dragan and began rows, nowhere else
-    from benchmark.report.html import comparison_table_rows
+    from benchmark.report.wandb_report import comparison_table_rows
 
     for variant, fid in (("dragan", 12.5), ("began", 20.25), ("nsgan", 9.5)):
         write_run(tmp_path, variant, "mnist", 0, {"fid": fid}, FID_PROTOCOL, kind="image", group="mnist")
