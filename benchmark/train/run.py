@@ -128,19 +128,26 @@ def execute(options: dict[str, Any] | ResolvedRun, callbacks: list | None = None
     return record
 
 
-def prepare(run: RunState) -> None:
-    """Seed, set up and check the data (``UsageError`` before anything is written), find the checkpoint to
-    resume from, build the model, the logger, the callbacks and the Trainer."""
-    resolved, record = run.resolved, run.record
-    r = resolved.run
-    pl.seed_everything(r.seed, workers=True, verbose=False)
-    run.dm = dm = resolved.datamodule_cls(seed=r.seed, **resolved.data)
+def setup_data(resolved: Any, r: Any, seed: int) -> Any:
+    """Seed everything, build and set up the run's datamodule, and check its batch size and metrics (a missing
+    dataset is bad input: ``UsageError``, before anything is written)."""
+    pl.seed_everything(seed, workers=True, verbose=False)
+    dm = resolved.datamodule_cls(seed=seed, **resolved.data)
     try:
         dm.setup()
     except FileNotFoundError as e:                   # DatasetMissingError: bad input, no failed run file
         raise UsageError("; ".join(line.strip() for line in str(e).splitlines() if line.strip())) from None
     check_batch_size(dm, r)
     check_metrics(dm, r)
+    return dm
+
+
+def prepare(run: RunState) -> None:
+    """Seed, set up and check the data (``UsageError`` before anything is written), find the checkpoint to
+    resume from, build the model, the logger, the callbacks and the Trainer."""
+    resolved, record = run.resolved, run.record
+    r = resolved.run
+    run.dm = dm = setup_data(resolved, r, r.seed)
     if run.is_zero:                  # an unusable cache is an error now, not after training; build ahead
         score.prepare_metrics(metric_names(r, dm), dm)
     run.ckpt_dir = C.checkpoint_dir(run.results_dir, r.name or run.rid)
@@ -500,14 +507,7 @@ def execute_population(options: list[dict[str, Any] | ResolvedRun], callbacks: l
     pop = dm = timer = None
     loggers: list[Any] = [None] * len(resolved)
     try:
-        pl.seed_everything(seeds[0], workers=True, verbose=False)
-        dm = first.datamodule_cls(seed=seeds[0], **first.data)
-        try:
-            dm.setup()
-        except FileNotFoundError as e:               # DatasetMissingError: bad input, no failed run file
-            raise UsageError("; ".join(line.strip() for line in str(e).splitlines() if line.strip())) from None
-        check_batch_size(dm, r0)
-        check_metrics(dm, r0)
+        dm = setup_data(first, r0, seeds[0])
         score.prepare_metrics(metric_names(r0, dm), dm)
         shared = {k: v for k, v in first.model.items() if k not in MEMBER_OPTIONS}
         member_options = [{k: res.model[k] for k in MEMBER_OPTIONS if k in res.model} for res in resolved]
