@@ -309,7 +309,7 @@ class GANModule(pl.LightningModule):
         loss: Tensor | None = None
         game: Tensor | None = None                   # Σ_i d_loss of member i, without penalties
         r1, r2 = self.cfg.r1_gamma, self.cfg.r2_gamma
-        # a population member (under torch.func.vmap) cannot call torch.autograd.grad: R1/R2 by torch.func.vjp
+        # a population member (under torch.func.vmap) cannot call torch.autograd.grad: R1/R2 by torch.func.grad
         vectorised = (r1 > 0 or r2 > 0) and torch._C._functorch.maybe_current_level() is not None
         for disc in self.discriminators:
             real_sq = fake_sq = None

@@ -165,9 +165,15 @@ class StackedOptimizer(torch.optim.Optimizer):
         super().__init__(params, dict(kind=kind, lr=list(lr), beta1=list(beta1), beta2=list(beta2), eps=eps,
                                       alpha=alpha, lr_factor=1.0))
 
-    @staticmethod
-    def _per_member(values: list[float], like: Tensor) -> Tensor:
-        return torch.tensor(values, dtype=torch.float64, device=like.device).view(-1, *([1] * (like.dim() - 1)))
+    def _per_member(self, values: list[float], like: Tensor) -> Tensor:
+        """``values`` (one per member) as a float64 tensor on ``like``'s device, shaped to broadcast over it; built
+        once per (values, device, rank), since a copy from host memory at every step would wait for the device."""
+        key = (tuple(values), like.device, like.dim())
+        cache = self.__dict__.setdefault("_member_values", {})
+        if key not in cache:
+            cache[key] = torch.tensor(values, dtype=torch.float64, device=like.device).view(
+                -1, *([1] * (like.dim() - 1)))
+        return cache[key]
 
     @torch.no_grad()
     def step(self, closure=None, alive: Tensor | None = None):
